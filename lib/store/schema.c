@@ -1,0 +1,29 @@
+/*
+ * The list of schemas that make up a workspace database, one per module
+ * that owns tables.  Migrations run in this order; add a module at the end.
+ */
+#include "store.h"
+
+static const cu_migration store_steps[] = {
+    {1, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        /* The event outbox: every recorded step, gap-free, in order.  The
+         * transparency log turns these into leaves. */
+        "CREATE TABLE events("
+        " seq INTEGER PRIMARY KEY,"
+        " time INTEGER NOT NULL,"
+        " type TEXT NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " case_id TEXT,"
+        " payload BLOB NOT NULL);"},
+};
+
+static const cu_schema store_schema = {"store", store_steps,
+                                       CU_ARRAY_LEN(store_steps)};
+
+extern const cu_schema cu_boundary_schema;
+
+const cu_schema *const cu_schemas[] = {
+    &store_schema,
+    &cu_boundary_schema,
+};
+const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);

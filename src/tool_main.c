@@ -1,0 +1,221 @@
+/*
+ * custos: the command-line entry point.  Parses the global options, picks
+ * the command and turns results into the documented exit codes.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "tool.h"
+
+tool_global tool_g;
+
+static const struct {
+  const char *name;
+  tool_cmd_fn fn;
+  const char *summary;
+} commands[] = {
+    {"init", tool_init, "create a workspace"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: custos [-w DIR] [--json] [-q] COMMAND [ARGS]\n"
+          "\n"
+          "custos reviews an allegation of misuse against a provider's own\n"
+          "business records, and ceases exactly what breaks the terms.\n"
+          "\n"
+          "commands:\n");
+  for (size_t i = 0; i < CU_ARRAY_LEN(commands); i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f,
+          "\n"
+          "options:\n"
+          "  -w, --workspace DIR  workspace (default $CUSTOS_WORKSPACE, "
+          "else ./custos-ws)\n"
+          "  --json               machine-readable output\n"
+          "  -q, --quiet          no progress or chatter on stderr\n"
+          "  -h, --help           help (also: custos COMMAND --help)\n"
+          "  --version            print the version\n"
+          "\n"
+          "exit codes: 0 ok, 1 failure, 2 usage, 3 input refused, 4 not "
+          "found,\n"
+          "            5 refused by a rule or verification, 6 newer "
+          "workspace\n");
+}
+
+int tool_common_opt(int c, const char *help) {
+  switch (c) {
+  case 'w':
+    tool_g.workspace = optarg;
+    return 1;
+  case 'J':
+    tool_g.json = true;
+    return 1;
+  case 'q':
+    tool_g.quiet = true;
+    tool_g.progress = false;
+    return 1;
+  case 'h':
+    fputs(help, stdout);
+    exit(TOOL_EXIT_OK);
+  default:
+    return 0;
+  }
+}
+
+int tool_exit_code(custos_rc rc) {
+  switch (rc) {
+  case CUSTOS_OK:
+    return TOOL_EXIT_OK;
+  case CUSTOS_EINVAL:
+  case CUSTOS_EPARSE:
+  case CUSTOS_EUTF8:
+  case CUSTOS_ETOOBIG:
+  case CUSTOS_ECONFLICT:
+  case CUSTOS_EEXIST:
+    return TOOL_EXIT_INPUT;
+  case CUSTOS_ENOTFOUND:
+  case CUSTOS_ENOWS:
+    return TOOL_EXIT_NOTFOUND;
+  case CUSTOS_EREFUSED:
+  case CUSTOS_EVERIFY:
+    return TOOL_EXIT_REFUSED;
+  case CUSTOS_ESCHEMA:
+    return TOOL_EXIT_SCHEMA;
+  default:
+    return TOOL_EXIT_FAIL;
+  }
+}
+
+int tool_fail(const custos_diag *d, custos_rc rc) {
+  char line[2048];
+  custos_diag tmp;
+  if (!d || d->rc == CUSTOS_OK) {
+    custos_diag_clear(&tmp);
+    tmp.rc = rc;
+    d = &tmp;
+  }
+  tool_progress_done();
+  fprintf(stderr, "custos: %s\n", custos_diag_format(d, line, sizeof line));
+  return tool_exit_code(rc);
+}
+
+int tool_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "custos %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n(see custos %s --help)\n", cmd);
+  va_end(ap);
+  return TOOL_EXIT_USAGE;
+}
+
+cu_ws *tool_open_ws(int *exit_code) {
+  custos_diag d;
+  custos_diag_clear(&d);
+  cu_ws *ws = NULL;
+  custos_rc rc = cu_ws_open(tool_g.workspace, &ws, &d);
+  if (rc != CUSTOS_OK) {
+    *exit_code = tool_fail(&d, rc);
+    return NULL;
+  }
+  return ws;
+}
+
+static double last_progress;
+static bool progress_open;
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void tool_progress(bool force, const char *fmt, ...) {
+  if (!tool_g.progress)
+    return;
+  double t = now_seconds();
+  if (!force && t - last_progress < 0.2)
+    return;
+  last_progress = t;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("\r\033[K", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fflush(stderr);
+  progress_open = true;
+}
+
+void tool_progress_done(void) {
+  if (progress_open) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    progress_open = false;
+  }
+}
+
+void tool_print_json(json_t *v) {
+  if (!v) {
+    fprintf(stderr, "custos: out of memory building output\n");
+    return;
+  }
+  json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+  fputc('\n', stdout);
+  json_decref(v);
+}
+
+int main(int argc, char **argv) {
+  const char *env = getenv("CUSTOS_WORKSPACE");
+  tool_g.workspace = env && *env ? env : "custos-ws";
+  tool_g.progress = isatty(2) != 0;
+
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    if ((strcmp(a, "-w") == 0 || strcmp(a, "--workspace") == 0) &&
+        i + 1 < argc) {
+      tool_g.workspace = argv[++i];
+    } else if (strncmp(a, "--workspace=", 12) == 0) {
+      tool_g.workspace = a + 12;
+    } else if (strcmp(a, "--json") == 0) {
+      tool_g.json = true;
+    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+      tool_g.quiet = true;
+      tool_g.progress = false;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return TOOL_EXIT_OK;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("custos %s\n", CUSTOS_VERSION);
+      return TOOL_EXIT_OK;
+    } else {
+      fprintf(stderr, "custos: unknown option '%s'\n", a);
+      usage(stderr);
+      return TOOL_EXIT_USAGE;
+    }
+  }
+  if (i >= argc) {
+    usage(stderr);
+    return TOOL_EXIT_USAGE;
+  }
+  if (strcmp(argv[i], "help") == 0) {
+    usage(stdout);
+    return TOOL_EXIT_OK;
+  }
+  for (size_t k = 0; k < CU_ARRAY_LEN(commands); k++) {
+    if (strcmp(argv[i], commands[k].name) == 0) {
+      optind = 1;
+      return commands[k].fn(argc - i, argv + i);
+    }
+  }
+  fprintf(stderr, "custos: unknown command '%s' (see custos --help)\n",
+          argv[i]);
+  return TOOL_EXIT_USAGE;
+}
