@@ -1,0 +1,77 @@
+/*
+ * core/csv: a streaming RFC 4180 reader, the hot path of every ingest.
+ * Quoted fields with commas, quotes and newlines inside; CRLF or LF; a
+ * leading UTF-8 BOM skipped; gzip input detected by its magic bytes; caps on
+ * field size, record size and field count; invalid UTF-8 reported with its
+ * line and column.  Lives in core because the directory, ledger and region
+ * catalogue all read CSV.
+ */
+#ifndef CU_CSV_H
+#define CU_CSV_H
+
+#include <stdbool.h>
+
+#include "core.h"
+
+typedef struct cu_csv cu_csv;
+
+typedef struct cu_csv_opts {
+  size_t max_field;  /* bytes in one field, default 1 MiB */
+  size_t max_record; /* bytes in one record, default 4 MiB */
+  size_t max_fields; /* fields in one record, default 4096 */
+  char delim;        /* default ',' */
+  bool check_utf8;   /* default true */
+} cu_csv_opts;
+
+/* The defaults above; pass NULL opts to get them. */
+void cu_csv_opts_default(cu_csv_opts *o);
+
+/*
+ * Opens path for reading (plain or gzip, told apart by the first bytes).
+ * The reader is the caller's, freed with cu_csv_close.  name is what
+ * diagnostics call the input (usually the path).  ENOTFOUND/EIO with diag.
+ */
+custos_rc cu_csv_open(const char *path, const cu_csv_opts *opts, cu_csv **out,
+                      custos_diag *d) CUSTOS_WUR;
+
+/* Reads from memory; data must stay valid until cu_csv_close. */
+custos_rc cu_csv_open_mem(const char *name, const void *data, size_t n,
+                          const cu_csv_opts *opts, cu_csv **out,
+                          custos_diag *d) CUSTOS_WUR;
+
+void cu_csv_close(cu_csv *c); /* NULL is fine */
+
+/*
+ * Reads the next record.  On success *eof is false and the record's fields
+ * are available until the next call; at the end of input *eof is true.
+ * Errors (with diag naming input:line:column): EPARSE for an unterminated
+ * quote (at the opening quote) or a stray quote, ETOOBIG for a field, record
+ * or field count above its cap, EUTF8 for invalid UTF-8, EIO for a read or
+ * gzip error.  After an error the reader must not be used again except to
+ * close it.  A final line without a newline is a record; an empty line is a
+ * record with one empty field (callers usually skip it).
+ */
+custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) CUSTOS_WUR;
+
+size_t cu_csv_nfields(const cu_csv *c);
+/* Field i of the current record, NUL-terminated, unquoted; *len (may be
+ * NULL) gets its length.  i must be < cu_csv_nfields. */
+const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len);
+/* Whether field i was quoted (so "" differs from an empty unquoted field). */
+bool cu_csv_quoted(const cu_csv *c, size_t i);
+/* 1-based line on which the current record starts. */
+uint64_t cu_csv_line(const cu_csv *c);
+/* 1-based line and column (in bytes, counted from the line's start) where
+ * field i of the current record starts. */
+void cu_csv_field_pos(const cu_csv *c, size_t i, uint64_t *line,
+                      uint64_t *column);
+/* 1-based number of the current record (the header is record 1). */
+uint64_t cu_csv_record(const cu_csv *c);
+/* Bytes consumed so far from the file as stored (compressed for gzip), and
+ * its total size (0 when unknown), for progress. */
+uint64_t cu_csv_offset(const cu_csv *c);
+uint64_t cu_csv_size(const cu_csv *c);
+/* The input's name as given to open. */
+const char *cu_csv_name(const cu_csv *c);
+
+#endif
