@@ -21,6 +21,9 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"init", tool_init, "create a workspace"},
+    {"ingest", tool_ingest, "register and ingest sources"},
+    {"sources", tool_sources, "list registered sources and their counts"},
+    {"directory", tool_directory, "regions, services, accounts and units"},
 };
 
 static void usage(FILE *f) {
