@@ -752,7 +752,7 @@ custos_rc cu_csv_open(const char *path, const cu_csv_opts *opts, cu_csv **out,
   *out = NULL;
   if (!path)
     return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_open: no path");
-  cu_csv *c;
+  cu_csv *c = NULL;
   custos_rc rc = create(path, opts, &c, d);
   if (rc != CUSTOS_OK)
     return rc;
@@ -788,7 +788,7 @@ custos_rc cu_csv_open_mem(const char *name, const void *data, size_t n,
   *out = NULL;
   if (!data && n > 0)
     return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_open_mem: no data");
-  cu_csv *c;
+  cu_csv *c = NULL;
   custos_rc rc = create(name ? name : "<memory>", opts, &c, d);
   if (rc != CUSTOS_OK)
     return rc;
