@@ -35,8 +35,8 @@ typedef struct field {
   size_t off;    /* content start in buf */
   size_t len;    /* content length after unescaping */
   size_t esc;    /* doubled quotes inside (quoted fields only) */
-  uint64_t line; /* where the field starts */
-  uint64_t col;
+  uint64_t line; /* where the field starts, only for fields after the */
+  uint64_t col;  /* record's first line break (see first_ml) */
   bool quoted;
 } field;
 
@@ -77,6 +77,11 @@ struct cu_csv {
   size_t fcap;
   uint64_t line;     /* line at which the next record starts */
   uint64_t rec_line; /* line at which the current record starts */
+  size_t rec_start;  /* its offset in buf */
+  /* Fields before first_ml start on the record's first line, and their
+   * position follows from their offset; later ones (after a line break
+   * inside quotes) store it.  This keeps two stores off the hot path. */
+  size_t first_ml;
   uint64_t record;
 };
 
@@ -306,14 +311,18 @@ static void unescape(uint8_t *s, size_t rawlen) {
  * moves past the record.
  */
 static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
-  const uint8_t *buf = c->buf;
+  uint8_t *const buf = c->buf;
   const uint8_t delim = (uint8_t)c->o.delim;
   const size_t start = c->pos, end = c->len;
   const bool eof = c->eof;
   size_t p = start, ls = start; /* ls: where the current line starts */
   size_t rec_end;               /* where the line terminator starts */
   uint64_t line = c->line;
-  size_t nf = 0;
+  size_t nf = 0, first_ml = SIZE_MAX;
+  bool nl = false;      /* the record ends with a line break */
+  bool any_esc = false; /* some field needs unescaping */
+  uint64_t fline = line; /* where the current field starts */
+  size_t fls = ls;       /* and where that line starts */
   size_t pending; /* content bytes of the field cut by the buffer's end */
   scanner sc = {0, 0, 0, false};
   custos_rc rc;
@@ -332,8 +341,14 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
     if (rc != CUSTOS_OK)
       return cu_diag_set(d, rc, "out of memory reading CSV");
     field *f = &c->fields[nf];
-    f->line = line;
-    f->col = p - ls + 1;
+    fline = line;
+    fls = ls;
+    if (line != c->line) {
+      if (first_ml == SIZE_MAX)
+        first_ml = nf;
+      f->line = line;
+      f->col = p - ls + 1;
+    }
     f->esc = 0;
     bool last; /* the record ends after this field */
 
@@ -347,7 +362,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
             pending = q - open - 1 - esc;
             goto need_more;
           }
-          where(c, d, f->line, f->col, nf + 1, open, open, end);
+          where(c, d, fline, open - fls + 1, nf + 1, open, open, end);
           cu_diag_hint(d, "close the quote, and double every quote inside a "
                           "quoted field (\"\")");
           return cu_diag_set(d, CUSTOS_EPARSE, "unterminated quoted field");
@@ -393,6 +408,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
         p = a + 1;
       } else if (buf[a] == '\n') {
         last = true;
+        nl = true;
         rec_end = a;
         p = a + 1;
       } else if (buf[a] == '\r' && a + 1 == end && !eof) {
@@ -400,6 +416,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
         goto need_more;
       } else if (buf[a] == '\r' && (a + 1 == end || buf[a + 1] == '\n')) {
         last = true;
+        nl = a + 1 < end;
         rec_end = a;
         p = a + 1 < end ? a + 2 : a + 1;
       } else {
@@ -432,6 +449,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
         }
         if (b == '\n') {
           last = true;
+          nl = true;
           rec_end = q;
           p = q + 1;
           break;
@@ -463,12 +481,19 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
     }
 
     if (f->len > c->o.max_field) {
-      where(c, d, f->line, f->col, nf + 1, f->off, f->off, f->off + 32);
+      size_t fs = f->off - f->quoted;
+      where(c, d, fline, fs - fls + 1, nf + 1, f->off, f->off, f->off + 32);
       cu_diag_hint(d, "check for an unterminated quote, or raise max_field");
       return cu_diag_set(d, CUSTOS_ETOOBIG,
                          "field longer than max_field (%zu bytes)",
                          c->o.max_field);
     }
+    /* NUL-terminate now (on the field's delimiter, closing quote or line
+     * end; a refill puts the byte back) unless it needs unescaping. */
+    if (f->esc == 0)
+      buf[f->off + f->len] = '\0';
+    else
+      any_esc = true;
     nf++;
     if (last)
       break;
@@ -476,32 +501,39 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
 
   if (rec_end - start > c->o.max_record)
     goto too_long;
-  if (p > rec_end && buf[p - 1] == '\n')
+  if (nl)
     line++;
 
-  /* The record is complete: unescape and terminate its fields in place.
-   * Each NUL lands on the field's own delimiter, closing quote or line
-   * end (or in the padding after the data), never on a later field. */
-  for (size_t i = 0; i < nf; i++) {
+  /* The record is complete: unescape and terminate the fields with
+   * doubled quotes in place (the other fields are terminated already). */
+  for (size_t i = 0; any_esc && i < nf; i++) {
     field *f = &c->fields[i];
-    uint8_t *s = c->buf + f->off;
-    if (f->esc)
-      unescape(s, f->len + f->esc);
-    s[f->len] = '\0';
+    if (f->esc) {
+      unescape(buf + f->off, f->len + f->esc);
+      buf[f->off + f->len] = '\0';
+    }
   }
   c->nf = nf;
   c->rec_line = c->line;
+  c->rec_start = start;
+  c->first_ml = first_ml;
   c->line = line;
   c->pos = p;
   c->record++;
   return CUSTOS_OK;
 
 need_more:
+  /* Undo the NULs, for the record is parsed again after the refill.  The
+   * fields before the current one all ended with a delimiter. */
+  for (size_t i = 0; i < nf; i++) {
+    const field *f = &c->fields[i];
+    if (f->esc == 0)
+      buf[f->off + f->len] = f->quoted ? '"' : delim;
+  }
   /* Nothing more is needed to tell that a cap is already exceeded, which
    * keeps memory bounded whatever the input. */
   if (pending > c->o.max_field + 1) {
-    field *f = &c->fields[nf];
-    where(c, d, f->line, f->col, nf + 1, p, p, p + 32);
+    where(c, d, fline, p - fls + 1, nf + 1, p, p, p + 32);
     cu_diag_hint(d, "check for an unterminated quote, or raise max_field");
     return cu_diag_set(d, CUSTOS_ETOOBIG,
                        "field longer than max_field (%zu bytes)",
@@ -891,8 +923,14 @@ void cu_csv_field_pos(const cu_csv *c, size_t i, uint64_t *line,
                       uint64_t *column) {
   uint64_t l = 0, k = 0;
   if (c && ALWAYS(i < c->nf)) {
-    l = c->fields[i].line;
-    k = c->fields[i].col;
+    const field *f = &c->fields[i];
+    if (i < c->first_ml) {
+      l = c->rec_line;
+      k = f->off - f->quoted - c->rec_start + 1;
+    } else {
+      l = f->line;
+      k = f->col;
+    }
   }
   if (line)
     *line = l;
