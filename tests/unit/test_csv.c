@@ -225,7 +225,8 @@ static void test_delim(void **state) {
 
 static void test_positions(void **state) {
   (void)state;
-  const char *in = "h1,h2\n\"multi\nline\",x\nlast,\"q\"\n";
+  const char *in = "h1,h2\n\"multi\nline\",x\nlast,\"q\"\n"
+                   "a,\"b\r\n\"\"c\"\"\",d,e\n";
   cu_csv *c;
   bool eof;
   uint64_t line, col;
@@ -252,6 +253,15 @@ static void test_positions(void **state) {
   cu_csv_field_pos(c, 1, &line, &col);
   assert_int_equal(line, 4);
   assert_int_equal(col, 6);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(cu_csv_line(c), 5);
+  const uint64_t want[][2] = {{5, 1}, {5, 3}, {6, 8}, {6, 10}};
+  for (size_t i = 0; i < 4; i++) {
+    cu_csv_field_pos(c, i, &line, &col);
+    assert_int_equal(line, want[i][0]);
+    assert_int_equal(col, want[i][1]);
+  }
+  assert_string_equal(cu_csv_field(c, 1, NULL), "b\r\n\"c\"");
   assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
   assert_true(eof);
   assert_int_equal(cu_csv_offset(c), strlen(in));
