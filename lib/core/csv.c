@@ -1,0 +1,953 @@
+/*
+ * The streaming CSV reader (RFC 4180) behind every ingest.  Bytes land in
+ * one large read buffer; a record is parsed in place with a 64-byte bitmask
+ * scanner (delimiter, quote, newline, non-ASCII) and its fields stay
+ * pointers into the buffer, unescaped and NUL-terminated in place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "csv.h"
+
+/* The read buffer starts at this size (or at the record cap when that is
+ * smaller) and grows, up to the record cap, only for a longer record. */
+#define BUF_INIT ((size_t)1 << 20)
+/* Compressed input is read in chunks of this size. */
+#define ZBUF_SIZE ((size_t)256 << 10)
+/* The scanner reads 64 bytes at a time, possibly past the data's end, and
+ * the last field may be NUL-terminated one byte past it. */
+#define PAD 72
+
+typedef enum src_kind { SRC_MEM, SRC_FD } src_kind;
+
+typedef struct field {
+  size_t off;    /* content start in buf */
+  size_t len;    /* content length after unescaping */
+  size_t esc;    /* doubled quotes inside (quoted fields only) */
+  uint64_t line; /* where the field starts, only for fields after the */
+  uint64_t col;  /* record's first line break (see first_ml) */
+  bool quoted;
+} field;
+
+struct cu_csv {
+  cu_csv_opts o;
+  char *name;
+
+  /* raw input: a file descriptor or memory */
+  src_kind kind;
+  int fd;
+  const uint8_t *mem;
+  size_t mem_len;
+  size_t mem_off;
+  uint64_t raw_read; /* raw bytes taken from the input so far */
+  uint64_t raw_size; /* 0 when unknown */
+  bool raw_eof;
+
+  /* gzip: compressed bytes in zbuf, inflated into buf */
+  bool gz;
+  bool z_init;
+  z_stream z;
+  uint8_t *zbuf;
+
+  /* decoded bytes: buf[pos..len) is not yet consumed, cap + PAD allocated */
+  uint8_t *buf;
+  size_t pos;
+  size_t len;
+  size_t cap;
+  size_t max_cap;
+  bool eof; /* no more decoded bytes will come */
+  bool bom_done;
+  bool done;
+  custos_rc err; /* sticky error */
+
+  /* the current record */
+  field *fields;
+  size_t nf;
+  size_t fcap;
+  uint64_t line;     /* line at which the next record starts */
+  uint64_t rec_line; /* line at which the current record starts */
+  size_t rec_start;  /* its offset in buf */
+  /* Fields before first_ml start on the record's first line, and their
+   * position follows from their offset; later ones (after a line break
+   * inside quotes) store it.  This keeps two stores off the hot path. */
+  size_t first_ml;
+  uint64_t record;
+};
+
+void cu_csv_opts_default(cu_csv_opts *o) {
+  if (!o)
+    return;
+  o->max_field = (size_t)1 << 20;
+  o->max_record = (size_t)4 << 20;
+  o->max_fields = 4096;
+  o->delim = ',';
+  o->check_utf8 = true;
+}
+
+/* ---- the scanner --------------------------------------------------------- */
+
+/*
+ * Bit i of the mask says that p[i] is the delimiter, a quote, a newline or
+ * (with check_utf8) a byte >= 0x80.  Inside a quoted field the delimiter
+ * does not matter, and the caller passes the quote as "delimiter".
+ */
+#if defined(__SSE2__)
+static inline uint64_t mask64(const uint8_t *p, uint8_t delim, bool hi) {
+  const __m128i vd = _mm_set1_epi8((char)delim);
+  const __m128i vq = _mm_set1_epi8('"');
+  const __m128i vn = _mm_set1_epi8('\n');
+  uint64_t m = 0;
+  for (int i = 0; i < 4; i++) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+    __m128i e = _mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vq));
+    e = _mm_or_si128(e, _mm_cmpeq_epi8(x, vn));
+    if (hi)
+      e = _mm_or_si128(e, x); /* movemask takes the top bit of each byte */
+    m |= (uint64_t)(uint32_t)_mm_movemask_epi8(e) << (16 * i);
+  }
+  return m;
+}
+#else
+static inline uint64_t mask64(const uint8_t *p, uint8_t delim, bool hi) {
+  uint64_t m = 0;
+  for (unsigned i = 0; i < 64; i++) {
+    uint8_t b = p[i];
+    if (b == delim || b == '"' || b == '\n' || (hi && b >= 0x80))
+      m |= (uint64_t)1 << i;
+  }
+  return m;
+}
+#endif
+
+static inline unsigned ctz64(uint64_t m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return (unsigned)__builtin_ctzll(m);
+#else
+  unsigned n = 0;
+  while (!(m & 1)) {
+    m >>= 1;
+    n++;
+  }
+  return n;
+#endif
+}
+
+/* The scanner's memory of the last 64-byte window, so that several events
+ * in one window cost one mask. */
+typedef struct scanner {
+  size_t base;
+  uint64_t bits;
+  uint8_t delim; /* what the window was computed for */
+  bool valid;
+} scanner;
+
+/*
+ * Offset of the first event at or after p, or end when there is none
+ * before it.  p <= end; buf has PAD readable bytes after end.
+ */
+static inline size_t next_event(const cu_csv *c, scanner *s, size_t p,
+                                size_t end, uint8_t delim) {
+  if (s->valid && s->delim == delim && p - s->base < 64) {
+    uint64_t m = s->bits & (~(uint64_t)0 << (p - s->base));
+    if (m)
+      return s->base + ctz64(m);
+    p = s->base + 64;
+    if (p > end)
+      return end;
+  }
+  for (;;) {
+    uint64_t m = mask64(c->buf + p, delim, c->o.check_utf8);
+    size_t k = end - p;
+    if (k < 64) {
+      m &= k ? ~(uint64_t)0 >> (64 - k) : 0;
+      m |= (uint64_t)1 << k;
+    }
+    s->base = p;
+    s->bits = m;
+    s->delim = delim;
+    s->valid = true;
+    if (m)
+      return p + ctz64(m);
+    p += 64;
+  }
+}
+
+/* ---- UTF-8 --------------------------------------------------------------- */
+
+enum { U8_OK, U8_MORE, U8_BAD };
+
+/*
+ * Validates the run of non-ASCII characters at *p.  On U8_OK *p is after
+ * the run; on U8_BAD it is at the first byte of the invalid sequence;
+ * U8_MORE means a character is cut by the end of the buffered data.
+ */
+static int utf8_run(const uint8_t *buf, size_t *p, size_t end, bool eof) {
+  size_t i = *p;
+  while (i < end && buf[i] >= 0x80) {
+    uint8_t b = buf[i];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (b >= 0xc2 && b <= 0xdf) {
+      n = 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      n = 3;
+      if (b == 0xe0)
+        lo = 0xa0; /* overlong */
+      else if (b == 0xed)
+        hi = 0x9f; /* surrogates */
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 4;
+      if (b == 0xf0)
+        lo = 0x90; /* overlong */
+      else if (b == 0xf4)
+        hi = 0x8f; /* above U+10FFFF */
+    } else {
+      *p = i;
+      return U8_BAD;
+    }
+    size_t have = end - i < n ? end - i : n;
+    for (size_t k = 1; k < have; k++) {
+      uint8_t t = buf[i + k];
+      bool ok = k == 1 ? t >= lo && t <= hi : (t & 0xc0) == 0x80;
+      if (!ok) {
+        *p = i;
+        return U8_BAD;
+      }
+    }
+    if (have < n) {
+      *p = i;
+      return eof ? U8_BAD : U8_MORE;
+    }
+    i += n;
+  }
+  *p = i;
+  return U8_OK;
+}
+
+/* ---- diagnostics --------------------------------------------------------- */
+
+/* Fills d with position, field number and a window of the value around
+ * bad (an offset in buf between from and to). */
+static void where(const cu_csv *c, custos_diag *d, uint64_t line,
+                  uint64_t col, size_t fieldno, size_t from, size_t bad,
+                  size_t to) {
+  char num[32];
+  snprintf(num, sizeof num, "%zu", fieldno);
+  cu_diag_at(d, c->name, line, col);
+  if (bad > from + 40)
+    from = bad - 40;
+  if (to > bad + 8)
+    to = bad + 8;
+  if (to > c->len)
+    to = c->len;
+  if (from > to)
+    from = to;
+  cu_diag_field(d, num, (const char *)c->buf + from, to - from);
+}
+
+/* EUTF8 for the sequence at offset bad of field fieldno (content from
+ * offset from). */
+static custos_rc utf8_error(const cu_csv *c, custos_diag *d, uint64_t line,
+                            uint64_t col, size_t fieldno, size_t from,
+                            size_t bad, size_t end) {
+  (void)end;
+  where(c, d, line, col, fieldno, from, bad, bad + 1);
+  cu_diag_hint(d, "convert the file to UTF-8, e.g. with iconv -f LATIN1 "
+                  "-t UTF-8");
+  return cu_diag_set(d, CUSTOS_EUTF8, "invalid UTF-8");
+}
+
+/* ---- record parsing ------------------------------------------------------ */
+
+/* Room for field index nf; ENOMEM leaves the array as it was. */
+static custos_rc fields_reserve(cu_csv *c, size_t nf) {
+  if (nf < c->fcap)
+    return CUSTOS_OK;
+  size_t ncap = c->fcap ? c->fcap * 2 : 32;
+  if (ncap > c->o.max_fields)
+    ncap = c->o.max_fields;
+  if (ncap <= nf)
+    ncap = nf + 1;
+  field *f = cu_realloc(c->fields, ncap * sizeof *f);
+  if (!f)
+    return CUSTOS_ENOMEM;
+  c->fields = f;
+  c->fcap = ncap;
+  return CUSTOS_OK;
+}
+
+/* Collapses the doubled quotes of a quoted field in place. */
+static void unescape(uint8_t *s, size_t rawlen) {
+  uint8_t *w = memchr(s, '"', rawlen);
+  const uint8_t *r = w, *e = s + rawlen;
+  while (r && r < e) {
+    /* r is at the first quote of a pair */
+    *w++ = '"';
+    r += 2;
+    const uint8_t *q = r < e ? memchr(r, '"', (size_t)(e - r)) : NULL;
+    size_t n = (size_t)((q ? q : e) - r);
+    memmove(w, r, n);
+    w += n;
+    r = q;
+  }
+}
+
+/*
+ * Parses the record at c->pos.  Sets *more (and changes nothing else) when
+ * the buffered data ends before the record does and more may come; the
+ * caller then refills and calls again, and the record is parsed afresh.
+ * On success the fields are unescaped and NUL-terminated in place and pos
+ * moves past the record.
+ */
+static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
+  uint8_t *const buf = c->buf;
+  const uint8_t delim = (uint8_t)c->o.delim;
+  const size_t start = c->pos, end = c->len;
+  const bool eof = c->eof;
+  size_t p = start, ls = start; /* ls: where the current line starts */
+  size_t rec_end;               /* where the line terminator starts */
+  uint64_t line = c->line;
+  size_t nf = 0, first_ml = SIZE_MAX;
+  bool nl = false;      /* the record ends with a line break */
+  bool any_esc = false; /* some field needs unescaping */
+  uint64_t fline = line; /* where the current field starts */
+  size_t fls = ls;       /* and where that line starts */
+  size_t pending; /* content bytes of the field cut by the buffer's end */
+  scanner sc = {0, 0, 0, false};
+  custos_rc rc;
+
+  *more = false;
+  for (;;) {
+    if (nf >= c->o.max_fields) {
+      where(c, d, line, p - ls + 1, nf + 1, p, p, p);
+      cu_diag_hint(d, "check the delimiter and the quoting of this line, or "
+                      "raise max_fields");
+      return cu_diag_set(d, CUSTOS_ETOOBIG,
+                         "record has more than max_fields (%zu) fields",
+                         c->o.max_fields);
+    }
+    rc = fields_reserve(c, nf);
+    if (rc != CUSTOS_OK)
+      return cu_diag_set(d, rc, "out of memory reading CSV");
+    field *f = &c->fields[nf];
+    fline = line;
+    fls = ls;
+    if (line != c->line) {
+      if (first_ml == SIZE_MAX)
+        first_ml = nf;
+      f->line = line;
+      f->col = p - ls + 1;
+    }
+    f->esc = 0;
+    bool last; /* the record ends after this field */
+
+    if (p < end && buf[p] == '"') {
+      const size_t open = p;
+      size_t q = p + 1, esc = 0;
+      for (;;) {
+        q = next_event(c, &sc, q, end, '"');
+        if (q == end) {
+          if (!eof) {
+            pending = q - open - 1 - esc;
+            goto need_more;
+          }
+          where(c, d, fline, open - fls + 1, nf + 1, open, open, end);
+          cu_diag_hint(d, "close the quote, and double every quote inside a "
+                          "quoted field (\"\")");
+          return cu_diag_set(d, CUSTOS_EPARSE, "unterminated quoted field");
+        }
+        uint8_t b = buf[q];
+        if (b == '"') {
+          if (q + 1 == end && !eof) {
+            pending = q - open - 1 - esc;
+            goto need_more;
+          }
+          if (q + 1 < end && buf[q + 1] == '"') {
+            esc++;
+            q += 2;
+            continue;
+          }
+          break;
+        }
+        if (b == '\n') {
+          line++;
+          ls = ++q;
+          continue;
+        }
+        int u = utf8_run(buf, &q, end, eof);
+        if (u == U8_MORE) {
+          pending = q - open - 1 - esc;
+          goto need_more;
+        }
+        if (u == U8_BAD)
+          return utf8_error(c, d, line, q - ls + 1, nf + 1, open + 1, q, end);
+      }
+      /* q is at the closing quote */
+      f->off = open + 1;
+      f->len = q - open - 1 - esc;
+      f->esc = esc;
+      f->quoted = true;
+      size_t a = q + 1;
+      if (a == end) {
+        last = true;
+        rec_end = a;
+        p = a;
+      } else if (buf[a] == delim) {
+        last = false;
+        p = a + 1;
+      } else if (buf[a] == '\n') {
+        last = true;
+        nl = true;
+        rec_end = a;
+        p = a + 1;
+      } else if (buf[a] == '\r' && a + 1 == end && !eof) {
+        pending = f->len;
+        goto need_more;
+      } else if (buf[a] == '\r' && (a + 1 == end || buf[a + 1] == '\n')) {
+        last = true;
+        nl = a + 1 < end;
+        rec_end = a;
+        p = a + 1 < end ? a + 2 : a + 1;
+      } else {
+        where(c, d, line, a - ls + 1, nf + 1, open, a, a + 1);
+        cu_diag_hint(d, "quote the whole field and double every quote "
+                        "inside it (\"\")");
+        return cu_diag_set(d, CUSTOS_EPARSE,
+                           "unexpected text after a closing quote");
+      }
+    } else {
+      const size_t fs = p;
+      size_t q = p;
+      for (;;) {
+        q = next_event(c, &sc, q, end, delim);
+        if (q == end) {
+          if (!eof) {
+            pending = end - fs;
+            goto need_more;
+          }
+          last = true;
+          rec_end = end;
+          p = end;
+          break;
+        }
+        uint8_t b = buf[q];
+        if (b == delim) {
+          last = false;
+          p = q + 1;
+          break;
+        }
+        if (b == '\n') {
+          last = true;
+          nl = true;
+          rec_end = q;
+          p = q + 1;
+          break;
+        }
+        if (b == '"') {
+          where(c, d, line, q - ls + 1, nf + 1, fs, q, q + 1);
+          cu_diag_hint(d, "quote the whole field and double every quote "
+                          "inside it (\"\")");
+          return cu_diag_set(d, CUSTOS_EPARSE,
+                             "quote inside an unquoted field");
+        }
+        int u = utf8_run(buf, &q, end, eof);
+        if (u == U8_MORE) {
+          pending = end - fs;
+          goto need_more;
+        }
+        if (u == U8_BAD)
+          return utf8_error(c, d, line, q - ls + 1, nf + 1, fs, q, end);
+      }
+      /* a CR before the newline (or the end of input) belongs to it */
+      size_t fe = last ? rec_end : p - 1;
+      if (last && fe > fs && buf[fe - 1] == '\r') {
+        fe--;
+        rec_end = fe;
+      }
+      f->off = fs;
+      f->len = fe - fs;
+      f->quoted = false;
+    }
+
+    if (f->len > c->o.max_field) {
+      size_t fs = f->off - f->quoted;
+      where(c, d, fline, fs - fls + 1, nf + 1, f->off, f->off, f->off + 32);
+      cu_diag_hint(d, "check for an unterminated quote, or raise max_field");
+      return cu_diag_set(d, CUSTOS_ETOOBIG,
+                         "field longer than max_field (%zu bytes)",
+                         c->o.max_field);
+    }
+    /* NUL-terminate now (on the field's delimiter, closing quote or line
+     * end; a refill puts the byte back) unless it needs unescaping. */
+    if (f->esc == 0)
+      buf[f->off + f->len] = '\0';
+    else
+      any_esc = true;
+    nf++;
+    if (last)
+      break;
+  }
+
+  if (rec_end - start > c->o.max_record)
+    goto too_long;
+  if (nl)
+    line++;
+
+  /* The record is complete: unescape and terminate the fields with
+   * doubled quotes in place (the other fields are terminated already). */
+  for (size_t i = 0; any_esc && i < nf; i++) {
+    field *f = &c->fields[i];
+    if (f->esc) {
+      unescape(buf + f->off, f->len + f->esc);
+      buf[f->off + f->len] = '\0';
+    }
+  }
+  c->nf = nf;
+  c->rec_line = c->line;
+  c->rec_start = start;
+  c->first_ml = first_ml;
+  c->line = line;
+  c->pos = p;
+  c->record++;
+  return CUSTOS_OK;
+
+need_more:
+  /* Undo the NULs, for the record is parsed again after the refill.  The
+   * fields before the current one all ended with a delimiter. */
+  for (size_t i = 0; i < nf; i++) {
+    const field *f = &c->fields[i];
+    if (f->esc == 0)
+      buf[f->off + f->len] = f->quoted ? '"' : delim;
+  }
+  /* Nothing more is needed to tell that a cap is already exceeded, which
+   * keeps memory bounded whatever the input. */
+  if (pending > c->o.max_field + 1) {
+    where(c, d, fline, p - fls + 1, nf + 1, p, p, p + 32);
+    cu_diag_hint(d, "check for an unterminated quote, or raise max_field");
+    return cu_diag_set(d, CUSTOS_ETOOBIG,
+                       "field longer than max_field (%zu bytes)",
+                       c->o.max_field);
+  }
+  if (end - start > c->o.max_record + 2) {
+    rec_end = end;
+    goto too_long;
+  }
+  *more = true;
+  return CUSTOS_OK;
+
+too_long:
+  where(c, d, c->line, 1, 1, start, start, start + 32);
+  cu_diag_hint(d, "check for an unterminated quote, or raise max_record");
+  return cu_diag_set(d, CUSTOS_ETOOBIG,
+                     "record longer than max_record (%zu bytes)",
+                     c->o.max_record);
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+static custos_rc io_error(cu_csv *c, custos_diag *d, const char *what, int e) {
+  cu_diag_at(d, c->name, 0, 0);
+  cu_diag_hint(d, "check the path and its permissions");
+  return cu_diag_set(d, e == ENOENT ? CUSTOS_ENOTFOUND : CUSTOS_EIO, "%s: %s",
+                     what, strerror(e));
+}
+
+/* Reads up to n raw bytes (as stored) into dst; *got 0 means end. */
+static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
+                          custos_diag *d) {
+  *got = 0;
+  if (c->raw_eof || n == 0)
+    return CUSTOS_OK;
+  if (c->kind == SRC_MEM) {
+    size_t k = c->mem_len - c->mem_off;
+    if (k > n)
+      k = n;
+    memcpy(dst, c->mem + c->mem_off, k);
+    c->mem_off += k;
+    *got = k;
+  } else {
+    ssize_t r;
+    do {
+      r = read(c->fd, dst, n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+      return io_error(c, d, "cannot read", errno);
+    *got = (size_t)r;
+  }
+  if (*got == 0)
+    c->raw_eof = true;
+  c->raw_read += *got;
+  return CUSTOS_OK;
+}
+
+static custos_rc gz_error(cu_csv *c, custos_diag *d, const char *what) {
+  cu_diag_at(d, c->name, 0, 0);
+  cu_diag_hint(d, "check the file with gzip -t; it may be truncated or not "
+                  "gzip at all");
+  return cu_diag_set(d, CUSTOS_EIO, "%s%s%s", what, c->z.msg ? ": " : "",
+                     c->z.msg ? c->z.msg : "");
+}
+
+/*
+ * Inflates into buf[len..cap), concatenating gzip members, until some
+ * output is produced or the input ends (which sets eof).
+ */
+static custos_rc gz_fill(cu_csv *c, custos_diag *d) {
+  size_t before = c->len;
+  c->z.next_out = c->buf + c->len;
+  c->z.avail_out = (uInt)(c->cap - c->len > UINT_MAX ? UINT_MAX
+                                                     : c->cap - c->len);
+  while (c->len == before) {
+    if (c->z.avail_in == 0 && !c->raw_eof) {
+      size_t got;
+      custos_rc rc = raw_read(c, c->zbuf, ZBUF_SIZE, &got, d);
+      if (rc != CUSTOS_OK)
+        return rc;
+      c->z.next_in = c->zbuf;
+      c->z.avail_in = (uInt)got;
+    }
+    int zr = inflate(&c->z, Z_NO_FLUSH);
+    c->len = (size_t)(c->z.next_out - c->buf);
+    if (zr == Z_BUF_ERROR && c->z.avail_in == 0 && c->raw_eof) {
+      /* the input ended inside a member (a clean end is Z_STREAM_END) */
+      return gz_error(c, d, "truncated gzip data");
+    }
+    if (zr == Z_STREAM_END) {
+      if (c->z.avail_in == 0 && !c->raw_eof) {
+        size_t got;
+        custos_rc rc = raw_read(c, c->zbuf, ZBUF_SIZE, &got, d);
+        if (rc != CUSTOS_OK)
+          return rc;
+        c->z.next_in = c->zbuf;
+        c->z.avail_in = (uInt)got;
+      }
+      if (c->z.avail_in == 0) {
+        c->eof = true;
+        return CUSTOS_OK;
+      }
+      /* another member follows (multi-member gzip, as from cat a.gz b.gz) */
+      if (inflateReset(&c->z) != Z_OK)
+        return gz_error(c, d, "cannot reset gzip stream");
+      continue;
+    }
+    if (zr == Z_MEM_ERROR)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory inflating %s",
+                         c->name);
+    if (zr != Z_OK && zr != Z_BUF_ERROR)
+      return gz_error(c, d, "corrupt gzip data");
+  }
+  return CUSTOS_OK;
+}
+
+/*
+ * Makes room and reads more decoded bytes after buf[len).  The unconsumed
+ * tail (a partial record) moves to the front; a full buffer doubles, up to
+ * max_cap.  Sets eof at the end of input.
+ */
+static custos_rc fill(cu_csv *c, custos_diag *d) {
+  if (c->pos > 0) {
+    memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+    c->len -= c->pos;
+    c->pos = 0;
+  }
+  if (c->len == c->cap) {
+    if (NEVER(c->cap >= c->max_cap))
+      return cu_diag_set(d, CUSTOS_EINTERNAL, "CSV buffer full");
+    size_t ncap = c->cap * 2 < c->max_cap ? c->cap * 2 : c->max_cap;
+    uint8_t *nb = cu_realloc(c->buf, ncap + PAD);
+    if (!nb)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory reading %s",
+                         c->name);
+    memset(nb + c->cap + PAD, 0, ncap - c->cap);
+    c->buf = nb;
+    c->cap = ncap;
+  }
+  if (c->gz)
+    return gz_fill(c, d);
+  size_t got;
+  custos_rc rc = raw_read(c, c->buf + c->len, c->cap - c->len, &got, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  c->len += got;
+  if (got == 0)
+    c->eof = true;
+  return CUSTOS_OK;
+}
+
+static void *z_alloc(void *opaque, uInt items, uInt size) {
+  (void)opaque;
+  return cu_calloc(items, size);
+}
+
+static void z_free(void *opaque, void *p) {
+  (void)opaque;
+  cu_free(p);
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+/*
+ * The common part of both opens: checks opts, allocates the reader and its
+ * buffer and tells plain from gzip by the first two bytes.  The input
+ * (fd or memory) is already set in *c; on failure the caller closes c.
+ */
+static custos_rc start(cu_csv *c, custos_diag *d) {
+  size_t want = c->o.max_record;
+  c->max_cap = want > SIZE_MAX / 2 ? SIZE_MAX / 2 : want + 4;
+  c->cap = c->max_cap < BUF_INIT ? c->max_cap : BUF_INIT;
+  c->buf = cu_malloc(c->cap + PAD);
+  if (!c->buf)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s", c->name);
+  memset(c->buf, 0, c->cap + PAD);
+
+  /* The magic: read until two bytes or the end. */
+  size_t got = 0;
+  while (got < 2) {
+    size_t k;
+    custos_rc rc = raw_read(c, c->buf + got, 2 - got, &k, d);
+    if (rc != CUSTOS_OK)
+      return rc;
+    if (k == 0)
+      break;
+    got += k;
+  }
+  if (got == 2 && c->buf[0] == 0x1f && c->buf[1] == 0x8b) {
+    c->gz = true;
+    c->zbuf = cu_malloc(ZBUF_SIZE);
+    if (!c->zbuf)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
+                         c->name);
+    memcpy(c->zbuf, c->buf, 2);
+    c->z.zalloc = z_alloc;
+    c->z.zfree = z_free;
+    c->z.next_in = c->zbuf;
+    c->z.avail_in = 2;
+    int zr = inflateInit2(&c->z, 16 + MAX_WBITS); /* gzip only */
+    if (zr != Z_OK)
+      return cu_diag_set(d, zr == Z_MEM_ERROR ? CUSTOS_ENOMEM : CUSTOS_EIO,
+                         "cannot start gzip decoding of %s", c->name);
+    c->z_init = true;
+  } else {
+    c->len = got;
+    if (c->raw_eof)
+      c->eof = true;
+  }
+  return CUSTOS_OK;
+}
+
+/* Allocates a reader with the options checked and the name copied. */
+static custos_rc create(const char *name, const cu_csv_opts *opts,
+                        cu_csv **out, custos_diag *d) {
+  cu_csv_opts o;
+  if (opts)
+    o = *opts;
+  else
+    cu_csv_opts_default(&o);
+  if (o.max_field == 0 || o.max_record == 0 || o.max_fields == 0 ||
+      o.delim == '"' || o.delim == '\n' || o.delim == '\r' ||
+      (unsigned char)o.delim >= 0x80) {
+    cu_diag_at(d, name, 0, 0);
+    cu_diag_hint(d, "caps must be positive and the delimiter an ASCII "
+                    "character other than quote, CR and LF");
+    return cu_diag_set(d, CUSTOS_EINVAL, "invalid CSV reader options");
+  }
+  cu_csv *c = cu_calloc(1, sizeof *c);
+  if (!c)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s", name);
+  c->o = o;
+  c->fd = -1;
+  c->line = 1;
+  c->name = cu_strdup(name);
+  if (!c->name) {
+    cu_free(c);
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s", name);
+  }
+  *out = c;
+  return CUSTOS_OK;
+}
+
+custos_rc cu_csv_open(const char *path, const cu_csv_opts *opts, cu_csv **out,
+                      custos_diag *d) {
+  if (!out)
+    return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_open: no output");
+  *out = NULL;
+  if (!path)
+    return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_open: no path");
+  cu_csv *c = NULL;
+  custos_rc rc = create(path, opts, &c, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  c->kind = SRC_FD;
+  c->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (c->fd < 0) {
+    rc = io_error(c, d, "cannot open", errno);
+    goto fail_close;
+  }
+  struct stat st;
+  if (fstat(c->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    c->raw_size = (uint64_t)st.st_size;
+#ifdef POSIX_FADV_SEQUENTIAL
+    (void)posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+  }
+  rc = start(c, d);
+  if (rc != CUSTOS_OK)
+    goto fail_close;
+  *out = c;
+  return CUSTOS_OK;
+
+fail_close:
+  cu_csv_close(c);
+  return rc;
+}
+
+custos_rc cu_csv_open_mem(const char *name, const void *data, size_t n,
+                          const cu_csv_opts *opts, cu_csv **out,
+                          custos_diag *d) {
+  if (!out)
+    return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_open_mem: no output");
+  *out = NULL;
+  if (!data && n > 0)
+    return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_open_mem: no data");
+  cu_csv *c = NULL;
+  custos_rc rc = create(name ? name : "<memory>", opts, &c, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  c->kind = SRC_MEM;
+  c->mem = data;
+  c->mem_len = n;
+  c->raw_size = n;
+  rc = start(c, d);
+  if (rc != CUSTOS_OK)
+    goto fail_close;
+  *out = c;
+  return CUSTOS_OK;
+
+fail_close:
+  cu_csv_close(c);
+  return rc;
+}
+
+void cu_csv_close(cu_csv *c) {
+  if (!c)
+    return;
+  if (c->z_init)
+    inflateEnd(&c->z);
+  if (c->fd >= 0)
+    close(c->fd);
+  cu_free(c->zbuf);
+  cu_free(c->buf);
+  cu_free(c->fields);
+  cu_free(c->name);
+  cu_free(c);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
+  if (!c || !eof)
+    return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_next: no reader");
+  *eof = false;
+  if (c->err != CUSTOS_OK) {
+    cu_diag_at(d, c->name, 0, 0);
+    return cu_diag_set(d, CUSTOS_EINVAL, "CSV reader used after an error");
+  }
+  c->nf = 0;
+  custos_rc rc;
+  for (;;) {
+    if (c->done) {
+      *eof = true;
+      return CUSTOS_OK;
+    }
+    if (!c->bom_done && (c->len - c->pos >= 3 || c->eof)) {
+      if (c->len - c->pos >= 3 && memcmp(c->buf + c->pos, "\xef\xbb\xbf", 3) == 0)
+        c->pos += 3;
+      c->bom_done = true;
+    }
+    if (c->bom_done && c->pos < c->len) {
+      bool more;
+      rc = parse_record(c, &more, d);
+      if (rc != CUSTOS_OK)
+        goto fail;
+      if (!more)
+        return CUSTOS_OK;
+    } else if (c->bom_done && c->eof) {
+      c->done = true;
+      continue;
+    }
+    rc = fill(c, d);
+    if (rc != CUSTOS_OK)
+      goto fail;
+  }
+
+fail:
+  c->err = rc;
+  c->nf = 0;
+  return rc;
+}
+
+size_t cu_csv_nfields(const cu_csv *c) { return c ? c->nf : 0; }
+
+const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
+  if (!c || NEVER(i >= c->nf)) {
+    if (len)
+      *len = 0;
+    return "";
+  }
+  const field *f = &c->fields[i];
+  if (len)
+    *len = f->len;
+  return (const char *)c->buf + f->off;
+}
+
+bool cu_csv_quoted(const cu_csv *c, size_t i) {
+  if (!c || NEVER(i >= c->nf))
+    return false;
+  return c->fields[i].quoted;
+}
+
+uint64_t cu_csv_line(const cu_csv *c) { return c ? c->rec_line : 0; }
+
+void cu_csv_field_pos(const cu_csv *c, size_t i, uint64_t *line,
+                      uint64_t *column) {
+  uint64_t l = 0, k = 0;
+  if (c && ALWAYS(i < c->nf)) {
+    const field *f = &c->fields[i];
+    if (i < c->first_ml) {
+      l = c->rec_line;
+      k = f->off - f->quoted - c->rec_start + 1;
+    } else {
+      l = f->line;
+      k = f->col;
+    }
+  }
+  if (line)
+    *line = l;
+  if (column)
+    *column = k;
+}
+
+uint64_t cu_csv_record(const cu_csv *c) { return c ? c->record : 0; }
+
+uint64_t cu_csv_offset(const cu_csv *c) {
+  if (!c)
+    return 0;
+  if (c->gz)
+    return c->raw_read - c->z.avail_in;
+  return c->raw_read - (c->len - c->pos);
+}
+
+uint64_t cu_csv_size(const cu_csv *c) { return c ? c->raw_size : 0; }
+
+const char *cu_csv_name(const cu_csv *c) { return c ? c->name : ""; }

@@ -1,0 +1,664 @@
+/*
+ * Unit tests of the streaming CSV reader: RFC 4180 quoting, line ends, BOM,
+ * gzip, caps, every error with its exact position, allocation failure at
+ * every allocation, and a randomized write-then-read round trip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "core/csv.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Reads all of in[0..n) and renders it as "[unquoted]{quoted}" fields, one
+ * record per line, into out (a growing malloc'd string the caller frees). */
+static custos_rc dump_opts(const void *in, size_t n, const cu_csv_opts *o,
+                           char **out, custos_diag *d) {
+  cu_csv *c = NULL;
+  custos_rc rc = cu_csv_open_mem("t.csv", in, n, o, &c, d);
+  size_t cap = 256, len = 0;
+  char *s = malloc(cap);
+  assert_non_null(s);
+  s[0] = '\0';
+  while (rc == CUSTOS_OK) {
+    bool eof;
+    rc = cu_csv_next(c, &eof, d);
+    if (rc != CUSTOS_OK || eof)
+      break;
+    for (size_t i = 0; i < cu_csv_nfields(c); i++) {
+      size_t fl;
+      const char *f = cu_csv_field(c, i, &fl);
+      assert_int_equal(f[fl], '\0');
+      while (len + fl + 4 > cap) {
+        cap *= 2;
+        s = realloc(s, cap);
+        assert_non_null(s);
+      }
+      bool q = cu_csv_quoted(c, i);
+      s[len++] = q ? '{' : '[';
+      memcpy(s + len, f, fl);
+      len += fl;
+      s[len++] = q ? '}' : ']';
+      s[len] = '\0';
+    }
+    s[len++] = '\n';
+    s[len] = '\0';
+  }
+  cu_csv_close(c);
+  *out = s;
+  return rc;
+}
+
+static custos_rc dump(const char *in, char **out, custos_diag *d) {
+  return dump_opts(in, strlen(in), NULL, out, d);
+}
+
+static void expect(const char *in, const char *want) {
+  custos_diag d;
+  custos_diag_clear(&d);
+  char *got;
+  custos_rc rc = dump(in, &got, &d);
+  if (rc != CUSTOS_OK) {
+    char msg[2048];
+    fprintf(stderr, "%s\n", custos_diag_format(&d, msg, sizeof msg));
+  }
+  assert_int_equal(rc, CUSTOS_OK);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+/* Expects in to fail with rc at line:column, and the formatted diag to
+ * contain needle. */
+static void expect_error_opts(const char *in, const cu_csv_opts *o,
+                              custos_rc want, uint64_t line, uint64_t col,
+                              const char *needle) {
+  custos_diag d;
+  custos_diag_clear(&d);
+  char *got;
+  custos_rc rc = dump_opts(in, strlen(in), o, &got, &d);
+  free(got);
+  char msg[2048];
+  custos_diag_format(&d, msg, sizeof msg);
+  if (rc != want || d.line != line || d.column != col ||
+      (needle && !strstr(msg, needle)))
+    fprintf(stderr, "input %s\n got rc %d: %s\n", in, rc, msg);
+  assert_int_equal(rc, want);
+  assert_int_equal(d.rc, want);
+  assert_int_equal(d.line, line);
+  assert_int_equal(d.column, col);
+  assert_string_equal(d.input, "t.csv");
+  assert_true(d.hint[0] != '\0');
+  if (needle)
+    assert_non_null(strstr(msg, needle));
+}
+
+static void expect_error(const char *in, custos_rc want, uint64_t line,
+                         uint64_t col, const char *needle) {
+  expect_error_opts(in, NULL, want, line, col, needle);
+}
+
+/* gzip-compresses in[0..n) as one member into a malloc'd buffer. */
+static unsigned char *gzip_mem(const void *in, size_t n, size_t *outn) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                                Z_DEFAULT_STRATEGY),
+                   Z_OK);
+  size_t cap = deflateBound(&z, (uLong)n) + 64;
+  unsigned char *out = malloc(cap);
+  assert_non_null(out);
+  z.next_in = (unsigned char *)(uintptr_t)in;
+  z.avail_in = (uInt)n;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+  *outn = z.total_out;
+  deflateEnd(&z);
+  return out;
+}
+
+/* ---- RFC 4180 -------------------------------------------------------------
+ */
+
+static void test_basic(void **state) {
+  (void)state;
+  expect("a,b,c\n1,2,3\n", "[a][b][c]\n[1][2][3]\n");
+  expect("", "");
+  expect("x", "[x]\n");
+  expect("a,b\nc,d", "[a][b]\n[c][d]\n");            /* no final newline */
+  expect("a\n\nb\n", "[a]\n[]\n[b]\n");               /* empty line */
+  expect(",\"\",\n", "[]{}[]\n");                     /* empty vs quoted "" */
+  expect("a,\n", "[a][]\n");
+  expect("a,", "[a][]\n");
+  expect("\n", "[]\n");
+}
+
+static void test_quoted(void **state) {
+  (void)state;
+  expect("\"a,b\",\"say \"\"hi\"\"\",\"x\ny\"\n",
+         "{a,b}{say \"hi\"}{x\ny}\n");
+  expect("\"\"\"\"\n", "{\"}\n");
+  expect("\"\"\"\"\"\"\n", "{\"\"}\n");
+  expect("\"a\"\"\",b\n", "{a\"}[b]\n");
+  expect("\"abc\"", "{abc}\n");                       /* at end of input */
+  expect("\"\"", "{}\n");
+  expect("\"a\",\"b\"\n\"c\"\n", "{a}{b}\n{c}\n");
+}
+
+static void test_crlf(void **state) {
+  (void)state;
+  expect("a,b\r\nc,d\r\n", "[a][b]\n[c][d]\n");
+  expect("\"a\"\r\n\"b\"\r\n", "{a}\n{b}\n");
+  expect("\"x\r\ny\"\r\nz\r\n", "{x\r\ny}\n[z]\n");
+  expect("a\r\n\r\nb", "[a]\n[]\n[b]\n");
+  expect("a,b\r", "[a][b]\n");                        /* CR at the end */
+  expect("a\rb\n", "[a\rb]\n");                       /* lone CR is data */
+}
+
+static void test_bom(void **state) {
+  (void)state;
+  expect("\xef\xbb\xbf" "a,b\n", "[a][b]\n");
+  expect("\xef\xbb\xbf", "");
+  expect("\xef\xbb\xbf\r\n", "[]\n");
+  expect_error("\xef\xbb", CUSTOS_EUTF8, 1, 1, NULL); /* half a BOM */
+}
+
+static void test_bom_position(void **state) {
+  (void)state;
+  const char *in = "\xef\xbb\xbfid,name\n";
+  cu_csv *c;
+  assert_int_equal(cu_csv_open_mem("t.csv", in, strlen(in), NULL, &c, NULL),
+                   CUSTOS_OK);
+  bool eof;
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_false(eof);
+  assert_string_equal(cu_csv_field(c, 0, NULL), "id");
+  uint64_t line, col;
+  cu_csv_field_pos(c, 1, &line, &col);
+  assert_int_equal(line, 1);
+  assert_int_equal(col, 4);
+  cu_csv_close(c);
+}
+
+static void test_utf8_valid(void **state) {
+  (void)state;
+  expect("caf\xc3\xa9,\xe6\x97\xa5\xe6\x9c\xac,\xf0\x9f\x98\x80\n",
+         "[caf\xc3\xa9][\xe6\x97\xa5\xe6\x9c\xac][\xf0\x9f\x98\x80]\n");
+  expect("\"\xc3\xa9,\xc3\xa9\"\n", "{\xc3\xa9,\xc3\xa9}\n");
+  /* not checked when switched off */
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.check_utf8 = false;
+  char *got;
+  assert_int_equal(dump_opts("a\xff,b\n", 5, &o, &got, NULL), CUSTOS_OK);
+  assert_string_equal(got, "[a\xff][b]\n");
+  free(got);
+}
+
+static void test_delim(void **state) {
+  (void)state;
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.delim = ';';
+  char *got;
+  const char *in = "a;\"b;c\";d,e\n";
+  assert_int_equal(dump_opts(in, strlen(in), &o, &got, NULL), CUSTOS_OK);
+  assert_string_equal(got, "[a]{b;c}[d,e]\n");
+  free(got);
+  o.delim = '"';
+  cu_csv *c = NULL;
+  assert_int_equal(cu_csv_open_mem("t.csv", in, 1, &o, &c, NULL),
+                   CUSTOS_EINVAL);
+  assert_null(c);
+}
+
+/* ---- positions ----------------------------------------------------------- */
+
+static void test_positions(void **state) {
+  (void)state;
+  const char *in = "h1,h2\n\"multi\nline\",x\nlast,\"q\"\n"
+                   "a,\"b\r\n\"\"c\"\"\",d,e\n";
+  cu_csv *c;
+  bool eof;
+  uint64_t line, col;
+  assert_int_equal(cu_csv_open_mem("t.csv", in, strlen(in), NULL, &c, NULL),
+                   CUSTOS_OK);
+  assert_string_equal(cu_csv_name(c), "t.csv");
+  assert_int_equal(cu_csv_size(c), strlen(in));
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(cu_csv_record(c), 1);
+  assert_int_equal(cu_csv_line(c), 1);
+  assert_int_equal(cu_csv_offset(c), 6);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(cu_csv_record(c), 2);
+  assert_int_equal(cu_csv_line(c), 2);
+  cu_csv_field_pos(c, 0, &line, &col);
+  assert_int_equal(line, 2);
+  assert_int_equal(col, 1);
+  cu_csv_field_pos(c, 1, &line, &col);
+  assert_int_equal(line, 3);
+  assert_int_equal(col, 7);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(cu_csv_record(c), 3);
+  assert_int_equal(cu_csv_line(c), 4);
+  cu_csv_field_pos(c, 1, &line, &col);
+  assert_int_equal(line, 4);
+  assert_int_equal(col, 6);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(cu_csv_line(c), 5);
+  const uint64_t want[][2] = {{5, 1}, {5, 3}, {6, 8}, {6, 10}};
+  for (size_t i = 0; i < 4; i++) {
+    cu_csv_field_pos(c, i, &line, &col);
+    assert_int_equal(line, want[i][0]);
+    assert_int_equal(col, want[i][1]);
+  }
+  assert_string_equal(cu_csv_field(c, 1, NULL), "b\r\n\"c\"");
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_true(eof);
+  assert_int_equal(cu_csv_offset(c), strlen(in));
+  /* eof is sticky */
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_true(eof);
+  cu_csv_close(c);
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static void test_errors(void **state) {
+  (void)state;
+  expect_error("a,b\nc,\"de\nf\n", CUSTOS_EPARSE, 2, 3,
+               "t.csv:2:3: field '2' value '\"de\\x0af\\x0a': unterminated");
+  expect_error("\"", CUSTOS_EPARSE, 1, 1, "unterminated quoted field");
+  expect_error("ab\"c\n", CUSTOS_EPARSE, 1, 3,
+               "quote inside an unquoted field");
+  expect_error("x,ab\"\n", CUSTOS_EPARSE, 1, 5, "field '2'");
+  expect_error("\"ab\"c\n", CUSTOS_EPARSE, 1, 5,
+               "unexpected text after a closing quote");
+  expect_error("\"ab\" ,c\n", CUSTOS_EPARSE, 1, 5, NULL);
+  expect_error("\"a\nb\"x\n", CUSTOS_EPARSE, 2, 3, NULL);
+  expect_error("\"ab\"\rx\n", CUSTOS_EPARSE, 1, 5, NULL);
+  expect_error("ok\nx,y\xff\n", CUSTOS_EUTF8, 2, 4,
+               "t.csv:2:4: field '2' value 'y\\xff': invalid UTF-8 (");
+  expect_error("ab\xc3", CUSTOS_EUTF8, 1, 3, NULL);       /* cut at end */
+  expect_error("\xc0\xaf\n", CUSTOS_EUTF8, 1, 1, NULL);   /* overlong */
+  expect_error("a\xe0\x80\x80\n", CUSTOS_EUTF8, 1, 2, NULL);
+  expect_error("\xed\xa0\x80\n", CUSTOS_EUTF8, 1, 1, NULL); /* surrogate */
+  expect_error("\xf4\x90\x80\x80\n", CUSTOS_EUTF8, 1, 1, NULL);
+  expect_error("\xc3\xa9\xc3(\n", CUSTOS_EUTF8, 1, 3, NULL);
+  expect_error("\"a\nb\xfe\"\n", CUSTOS_EUTF8, 2, 2, NULL); /* in quotes */
+}
+
+static void test_error_is_sticky(void **state) {
+  (void)state;
+  const char *in = "a\"b\nc\n";
+  cu_csv *c;
+  bool eof;
+  assert_int_equal(cu_csv_open_mem("t.csv", in, strlen(in), NULL, &c, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_EPARSE);
+  assert_int_equal(cu_csv_nfields(c), 0);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_EINVAL);
+  cu_csv_close(c);
+  assert_int_equal(cu_csv_next(NULL, &eof, NULL), CUSTOS_EINVAL);
+  cu_csv_close(NULL);
+}
+
+static void test_open_missing(void **state) {
+  (void)state;
+  custos_diag d;
+  custos_diag_clear(&d);
+  cu_csv *c = (cu_csv *)&d;
+  assert_int_equal(cu_csv_open("no/such/file.csv", NULL, &c, &d),
+                   CUSTOS_ENOTFOUND);
+  assert_null(c);
+  assert_string_equal(d.input, "no/such/file.csv");
+}
+
+/* ---- caps ---------------------------------------------------------------- */
+
+static void test_caps(void **state) {
+  (void)state;
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.max_field = 3;
+  expect_error_opts("abc,de\nx,abcd\n", &o, CUSTOS_ETOOBIG, 2, 3,
+                    "max_field (3 bytes)");
+  expect_error_opts("\"a\"\"b\"\n\"abcd\"", &o, CUSTOS_ETOOBIG, 2, 1,
+                    "max_field (3 bytes)");
+  cu_csv_opts_default(&o);
+  o.max_record = 10;
+  expect_error_opts("1,2\naaaa,bbbb,cccc\n", &o, CUSTOS_ETOOBIG, 2, 1,
+                    "max_record (10 bytes)");
+  char *got;
+  const char *in = "0123456789\r\n0123456789";
+  assert_int_equal(dump_opts(in, strlen(in), &o, &got, NULL), CUSTOS_OK);
+  assert_string_equal(got, "[0123456789]\n[0123456789]\n");
+  free(got);
+  cu_csv_opts_default(&o);
+  o.max_fields = 2;
+  expect_error_opts("a,b\nc,d,e\n", &o, CUSTOS_ETOOBIG, 2, 5,
+                    "max_fields (2)");
+}
+
+/* A field larger than the initial read buffer still works up to the cap,
+ * and an endless one fails early without reading everything. */
+static void test_big_field(void **state) {
+  (void)state;
+  size_t n = (size_t)3 << 20;
+  char *in = malloc(n + 16);
+  assert_non_null(in);
+  memcpy(in, "a,\"", 3);
+  memset(in + 3, 'x', n);
+  memcpy(in + 3 + n, "\",b\nc\n", 6);
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.max_field = n;
+  cu_csv *c;
+  bool eof;
+  size_t fl;
+  assert_int_equal(cu_csv_open_mem("big.csv", in, n + 9, &o, &c, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(cu_csv_nfields(c), 3);
+  assert_non_null(cu_csv_field(c, 1, &fl));
+  assert_int_equal(fl, n);
+  assert_string_equal(cu_csv_field(c, 2, NULL), "b");
+  assert_int_equal(cu_csv_next(c, &eof, NULL), CUSTOS_OK);
+  assert_string_equal(cu_csv_field(c, 0, NULL), "c");
+  cu_csv_close(c);
+
+  /* one unterminated quote in front of megabytes: bounded by the caps */
+  o.max_field = 1000;
+  o.max_record = 2000;
+  custos_diag d;
+  custos_diag_clear(&d);
+  memset(in, 'y', n);
+  in[0] = '"';
+  assert_int_equal(cu_csv_open_mem("big.csv", in, n, &o, &c, &d), CUSTOS_OK);
+  assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_ETOOBIG);
+  assert_int_equal(d.line, 1);
+  assert_int_equal(d.column, 1);
+  assert_true(cu_csv_offset(c) < 10000);
+  cu_csv_close(c);
+  free(in);
+}
+
+/* ---- gzip ---------------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static int setup_tmp(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/custos-csv-XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd);
+}
+
+static void test_gzip_file(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/usage.csv.gz", tmpdir);
+  /* two members, as `cat a.gz b.gz` makes */
+  gzFile g = gzopen(path, "wb");
+  assert_non_null(g);
+  assert_true(gzputs(g, "\xef\xbb\xbfid,cost\n1,\"2,5\"\n") > 0);
+  assert_int_equal(gzclose(g), Z_OK);
+  g = gzopen(path, "ab");
+  assert_non_null(g);
+  assert_true(gzputs(g, "2,3\n") > 0);
+  assert_int_equal(gzclose(g), Z_OK);
+
+  cu_csv *c;
+  custos_diag d;
+  custos_diag_clear(&d);
+  bool eof;
+  assert_int_equal(cu_csv_open(path, NULL, &c, &d), CUSTOS_OK);
+  assert_true(cu_csv_size(c) > 20);
+  const char *want[] = {"id", "cost", "1", "2,5", "2", "3"};
+  for (int r = 0; r < 3; r++) {
+    assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_OK);
+    assert_false(eof);
+    assert_int_equal(cu_csv_nfields(c), 2);
+    assert_string_equal(cu_csv_field(c, 0, NULL), want[2 * r]);
+    assert_string_equal(cu_csv_field(c, 1, NULL), want[2 * r + 1]);
+  }
+  assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_OK);
+  assert_true(eof);
+  assert_int_equal(cu_csv_offset(c), cu_csv_size(c));
+  cu_csv_close(c);
+
+  /* the same content plain, from a file */
+  snprintf(path, sizeof path, "%s/plain.csv", tmpdir);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs("a,b\n", f);
+  fclose(f);
+  assert_int_equal(cu_csv_open(path, NULL, &c, &d), CUSTOS_OK);
+  assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_OK);
+  assert_string_equal(cu_csv_field(c, 1, NULL), "b");
+  assert_int_equal(cu_csv_offset(c), 4);
+  assert_int_equal(cu_csv_size(c), 4);
+  cu_csv_close(c);
+}
+
+static void test_gzip_mem(void **state) {
+  (void)state;
+  const char *in = "x,\"y\ny\"\n";
+  size_t gn;
+  unsigned char *gz = gzip_mem(in, strlen(in), &gn);
+  char *got;
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(dump_opts(gz, gn, NULL, &got, &d), CUSTOS_OK);
+  assert_string_equal(got, "[x]{y\ny}\n");
+  free(got);
+
+  /* truncated */
+  assert_int_equal(dump_opts(gz, gn - 5, NULL, &got, &d), CUSTOS_EIO);
+  assert_non_null(strstr(d.msg, "gzip"));
+  free(got);
+  /* corrupt */
+  gz[gn / 2] ^= 0x55;
+  gz[gn / 2 + 1] ^= 0x55;
+  assert_int_equal(dump_opts(gz, gn, NULL, &got, &d), CUSTOS_EIO);
+  free(got);
+  /* only the magic */
+  assert_int_equal(dump_opts("\x1f\x8b", 2, NULL, &got, &d), CUSTOS_EIO);
+  free(got);
+  free(gz);
+}
+
+/* ---- allocation failure -------------------------------------------------- */
+
+/* Every allocation of open and read fails in turn; each run must end in
+ * ENOMEM (or success once enough allocations succeed) and leak nothing,
+ * which the sanitizer checks at exit. */
+static void alloc_loop(const void *in, size_t n, const cu_csv_opts *o,
+                       const char *want) {
+  for (long k = 0;; k++) {
+    cu_alloc_fail_after(k);
+    char *got;
+    custos_diag d;
+    custos_diag_clear(&d);
+    custos_rc rc = dump_opts(in, n, o, &got, &d);
+    cu_alloc_fail_after(-1);
+    if (rc == CUSTOS_OK) {
+      assert_string_equal(got, want);
+      free(got);
+      break;
+    }
+    assert_int_equal(rc, CUSTOS_ENOMEM);
+    free(got);
+    assert_true(k < 1000);
+  }
+}
+
+static void test_alloc_failure(void **state) {
+  (void)state;
+  /* many fields, so the field array grows several times */
+  char in[512], want[1024];
+  size_t n = 0, w = 0;
+  for (int i = 0; i < 100; i++) {
+    n += (size_t)snprintf(in + n, sizeof in - n, "%s\"%d\"", i ? "," : "",
+                          i % 10);
+    w += (size_t)snprintf(want + w, sizeof want - w, "{%d}", i % 10);
+  }
+  in[n++] = '\n';
+  want[w++] = '\n';
+  want[w] = '\0';
+  alloc_loop(in, n, NULL, want);
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.max_record = 400; /* a small buffer that grows */
+  alloc_loop(in, n, &o, want);
+  size_t gn;
+  unsigned char *gz = gzip_mem(in, n, &gn);
+  alloc_loop(gz, gn, NULL, want);
+  free(gz);
+}
+
+/* ---- randomized round trip ---------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint32_t rnd(uint32_t n) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state % n);
+}
+
+static void test_round_trip(void **state) {
+  (void)state;
+  static const char *const atoms[] = {"a", "b", "Z", "0", " ", ",", "\"",
+                                      "\n", "\r", "\r\n", "\xc3\xa9",
+                                      "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                      ";", "\t", "''"};
+  for (int iter = 0; iter < 200; iter++) {
+    size_t cap = 1 << 16, n = 0, wn = 0;
+    char *csv = malloc(cap), *want = malloc(2 * cap);
+    assert_non_null(csv);
+    assert_non_null(want);
+    uint32_t nrec = 1 + rnd(60);
+    const char *eol = rnd(2) ? "\r\n" : "\n";
+    for (uint32_t r = 0; r < nrec; r++) {
+      uint32_t nf = 1 + rnd(8);
+      size_t rec_start = n;
+      for (uint32_t f = 0; f < nf; f++) {
+        char val[256];
+        size_t vl = 0;
+        uint32_t na = rnd(4) == 0 ? 0 : rnd(12);
+        for (uint32_t a = 0; a < na; a++) {
+          const char *at = atoms[rnd(rnd(2) ? 5 : CU_ARRAY_LEN(atoms))];
+          memcpy(val + vl, at, strlen(at));
+          vl += strlen(at);
+        }
+        val[vl] = '\0';
+        bool special = strpbrk(val, ",\"\r\n") != NULL;
+        /* an unquoted lone empty field is an empty line: same record */
+        bool quote = special || rnd(5) == 0;
+        if (f)
+          csv[n++] = ',';
+        if (quote) {
+          csv[n++] = '"';
+          for (size_t i = 0; i < vl; i++) {
+            if (val[i] == '"')
+              csv[n++] = '"';
+            csv[n++] = val[i];
+          }
+          csv[n++] = '"';
+        } else {
+          memcpy(csv + n, val, vl);
+          n += vl;
+        }
+        want[wn++] = quote ? '{' : '[';
+        memcpy(want + wn, val, vl);
+        wn += vl;
+        want[wn++] = quote ? '}' : ']';
+      }
+      /* without a line end, a last record of one unquoted empty field
+       * would be no record at all */
+      if (r + 1 < nrec || rnd(2) || n == rec_start) {
+        memcpy(csv + n, eol, strlen(eol));
+        n += strlen(eol);
+      }
+      want[wn++] = '\n';
+    }
+    want[wn] = '\0';
+    assert_true(n < cap);
+
+    cu_csv_opts o;
+    cu_csv_opts_default(&o);
+    char *got;
+    custos_diag d;
+    custos_diag_clear(&d);
+    for (int variant = 0; variant < 3; variant++) {
+      if (variant == 1)
+        o.max_record = 4096; /* a small buffer: many refills */
+      custos_rc rc;
+      if (variant == 2) {
+        size_t gn;
+        unsigned char *gz = gzip_mem(csv, n, &gn);
+        rc = dump_opts(gz, gn, &o, &got, &d);
+        free(gz);
+      } else {
+        rc = dump_opts(csv, n, &o, &got, &d);
+      }
+      if (rc != CUSTOS_OK) {
+        char msg[2048];
+        fprintf(stderr, "iter %d: %s\n", iter,
+                custos_diag_format(&d, msg, sizeof msg));
+      }
+      assert_int_equal(rc, CUSTOS_OK);
+      if (strcmp(got, want) != 0) {
+        size_t i = 0;
+        while (got[i] == want[i])
+          i++;
+        fprintf(stderr, "iter %d variant %d: differs at %zu: got '%.40s' "
+                "want '%.40s'\n", iter, variant, i, got + i, want + i);
+      }
+      assert_string_equal(got, want);
+      free(got);
+    }
+    free(csv);
+    free(want);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_basic),
+      cmocka_unit_test(test_quoted),
+      cmocka_unit_test(test_crlf),
+      cmocka_unit_test(test_bom),
+      cmocka_unit_test(test_bom_position),
+      cmocka_unit_test(test_utf8_valid),
+      cmocka_unit_test(test_delim),
+      cmocka_unit_test(test_positions),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_error_is_sticky),
+      cmocka_unit_test(test_open_missing),
+      cmocka_unit_test(test_caps),
+      cmocka_unit_test(test_big_field),
+      cmocka_unit_test(test_gzip_file),
+      cmocka_unit_test(test_gzip_mem),
+      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_round_trip),
+  };
+  return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
