@@ -409,3 +409,34 @@ custos_rc cu_ws_event_json(cu_ws *ws, const char *type, const char *case_id,
   free(text);
   return rc;
 }
+
+bool cu_ws_in_tx(const cu_ws *ws) { return ws->in_tx != 0; }
+
+custos_rc cu_ws_record_query(cu_ws *ws, const char *kind, const char *case_id,
+                             json_t *query, int64_t results,
+                             const char *result_sha256, custos_diag *d) {
+  char type[64];
+  snprintf(type, sizeof type, "query.%s", kind);
+  json_t *ev = json_pack("{s:o,s:I,s:s,s:s}", "query", query, "results",
+                         (json_int_t)results, "result_sha256", result_sha256,
+                         "kind", kind);
+  if (!ev)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory recording a query");
+  bool own = !ws->in_tx;
+  custos_rc rc = CUSTOS_OK;
+  if (own) {
+    rc = cu_ws_begin(ws, d);
+    if (rc != CUSTOS_OK) {
+      json_decref(ev);
+      return rc;
+    }
+  }
+  rc = cu_ws_event_json(ws, type, case_id, ev, NULL, d);
+  if (own) {
+    if (rc == CUSTOS_OK)
+      rc = cu_ws_commit(ws, d);
+    else
+      cu_ws_rollback(ws);
+  }
+  return rc;
+}

@@ -101,4 +101,20 @@ custos_rc cu_ws_event_json(cu_ws *ws, const char *type, const char *case_id,
                            json_t *obj, int64_t *seq,
                            custos_diag *d) CUSTOS_WUR;
 
+/*
+ * Records one review query (principle 3: who looked at what, for which
+ * case, and what came back) as an event "query.<kind>" with the actor, the
+ * case (may be NULL), the query as canonical JSON (obj, owned and released
+ * by this call), the number of results and the SHA-256 of the canonical
+ * result (hex).  Every usage query and every search goes through this one
+ * function; it opens and commits its own transaction unless one is open.
+ */
+custos_rc cu_ws_record_query(cu_ws *ws, const char *kind, const char *case_id,
+                             json_t *query, int64_t results,
+                             const char *result_sha256,
+                             custos_diag *d) CUSTOS_WUR;
+
+/* Whether a transaction is open on ws. */
+bool cu_ws_in_tx(const cu_ws *ws);
+
 #endif

@@ -110,6 +110,35 @@ static void test_open_wal_and_events(void **state) {
   cu_ws_close(NULL);
 }
 
+static void test_record_query(void **state) {
+  (void)state;
+  cu_ws *ws = NULL;
+  assert_int_equal(cu_ws_open(dir, &ws, NULL), CUSTOS_OK);
+  cu_ws_set_actor(ws, "reviewer-b");
+  int64_t before = count(ws, "SELECT COUNT(*) FROM events");
+  assert_int_equal(cu_ws_record_query(ws, "usage", "case-7",
+                                      json_pack("{s:s}", "unit", "u-1"), 3,
+                                      "00ff", NULL),
+                   CUSTOS_OK);
+  assert_false(cu_ws_in_tx(ws));
+  assert_int_equal(count(ws, "SELECT COUNT(*) FROM events"), before + 1);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(cu_ws_prepare(ws,
+                                 "SELECT type, actor, case_id, payload FROM"
+                                 " events ORDER BY seq DESC LIMIT 1",
+                                 &st, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "query.usage");
+  assert_string_equal((const char *)sqlite3_column_text(st, 1), "reviewer-b");
+  assert_string_equal((const char *)sqlite3_column_text(st, 2), "case-7");
+  assert_string_equal((const char *)sqlite3_column_text(st, 3),
+                      "{\"kind\":\"usage\",\"query\":{\"unit\":\"u-1\"},"
+                      "\"result_sha256\":\"00ff\",\"results\":3}");
+  sqlite3_finalize(st);
+  cu_ws_close(ws);
+}
+
 static void set_version(const char *sql) {
   sqlite3 *db = NULL;
   char p[128];
@@ -184,6 +213,7 @@ int main(void) {
       cmocka_unit_test(test_create_layout),
       cmocka_unit_test(test_open_wal_and_events),
       cmocka_unit_test(test_open_oom),
+      cmocka_unit_test(test_record_query),
       cmocka_unit_test(test_newer_schema_refused),
       cmocka_unit_test(test_missing_workspace),
   };
