@@ -483,8 +483,8 @@ static custos_rc prepare_all(ctx *c, custos_diag *d) {
       "SELECT source_id, source_line FROM accounts WHERE id=?1",
       "SELECT source_id, source_line FROM units WHERE id=?1",
       "SELECT source_id, source_line FROM subscriptions WHERE id=?1",
-      "SELECT source_id, source_line FROM contacts WHERE account_id=?1"
-      " AND email=?2 AND role=?3",
+      ("SELECT source_id, source_line FROM contacts WHERE account_id=?1"
+       " AND email=?2 AND role=?3"),
   };
   custos_rc rc = CUSTOS_OK;
   for (int k = 0; k < K_COUNT && rc == CUSTOS_OK; k++) {
