@@ -21,6 +21,7 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"init", tool_init, "create a workspace"},
+    {"gen", tool_gen, "generate a fictional provider's records"},
 };
 
 static void usage(FILE *f) {
