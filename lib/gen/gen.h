@@ -39,7 +39,7 @@
 #define CU_GEN_ROWS_HUGE 100000000ULL
 /* The smallest plain-integer scale: the demo story and its peers alone take
  * several thousand rows. */
-#define CU_GEN_ROWS_MIN 8000ULL
+#define CU_GEN_ROWS_MIN 10000ULL
 #define CU_GEN_ROWS_MAX 1000000000ULL
 
 typedef struct cu_gen_stats {

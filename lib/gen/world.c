@@ -435,11 +435,13 @@ custos_rc cu_gen_world_build(cu_gen_world *w, uint64_t seed, uint64_t rows,
                  50);
   }
   uint64_t fixed = fixed_rows(w);
-  if (fixed > rows)
+  if (fixed > rows) {
+    cu_gen_world_free(w);
     return cu_diag_set(d, CUSTOS_EINVAL,
                        "scale of %llu usage rows is below the %llu rows of "
                        "the demo story",
                        (unsigned long long)rows, (unsigned long long)fixed);
+  }
   uint64_t budget = rows - fixed;
   uint64_t nser = nord_acc;
   if (budget / 300 > nser)
