@@ -199,8 +199,10 @@ void cu_gen_fmt_dec(char *out, size_t n, int64_t v, int scale) {
     for (size_t i = (size_t)scale; i > first; i--)
       tmp[k++] = digits[i - 1];
   }
-  tmp[k] = '\0';
-  snprintf(out, n, "%s", tmp);
+  if (k >= n)
+    k = n - 1;
+  memcpy(out, tmp, k);
+  out[k] = '\0';
 }
 
 void cu_gen_put_dec(cu_gen_sink *s, int64_t v, int scale) {

@@ -116,10 +116,13 @@ static void write_row(month_ctx *mc, const cu_gen_series *se, int day,
   int64_t con_price = list_price * (100 - ac->discount) / 100;
   int64_t list_cost = cost_e10(pq, list_price);
   int64_t con_cost = cost_e10(pq, con_price);
-  char buf[64];
+  char buf[64], cost[48], cprice[48], lprice[48];
+  cu_gen_fmt_dec(cost, sizeof cost, con_cost, 10);
+  cu_gen_fmt_dec(cprice, sizeof cprice, con_price, 6);
+  cu_gen_fmt_dec(lprice, sizeof lprice, list_price, 6);
 
-  put_opt(s, &f);                                   /* AvailabilityZone */
-  cu_gen_put_dec(s, con_cost, 10);                  /* BilledCost */
+  put_opt(s, &f);    /* AvailabilityZone */
+  cu_gen_puts(s, cost); /* BilledCost */
   cu_gen_putc(s, ',');
   cu_gen_puts(s, ac->id);
   cu_gen_putc(s, ',');
@@ -154,11 +157,11 @@ static void write_row(month_ctx *mc, const cu_gen_series *se, int day,
   }
   cu_gen_puts(s, unit);
   cu_gen_putc(s, ',');
-  cu_gen_put_dec(s, con_cost, 10); /* ContractedCost */
+  cu_gen_puts(s, cost); /* ContractedCost */
   cu_gen_putc(s, ',');
-  cu_gen_put_dec(s, con_price, 6); /* ContractedUnitPrice */
+  cu_gen_puts(s, cprice); /* ContractedUnitPrice */
   cu_gen_putc(s, ',');
-  cu_gen_put_dec(s, con_cost, 10); /* EffectiveCost */
+  cu_gen_puts(s, cost); /* EffectiveCost */
   cu_gen_puts(s, ",STR-");
   cu_gen_puts(s, mc->period);
   cu_gen_putc(s, '-');
@@ -166,13 +169,13 @@ static void write_row(month_ctx *mc, const cu_gen_series *se, int day,
   cu_gen_puts(s, "," GEN_PROVIDER ",");
   cu_gen_put_dec(s, list_cost, 10); /* ListCost */
   cu_gen_putc(s, ',');
-  cu_gen_put_dec(s, list_price, 6); /* ListUnitPrice */
+  cu_gen_puts(s, lprice); /* ListUnitPrice */
   cu_gen_puts(s, ",Standard,USD,");
-  cu_gen_put_dec(s, con_price, 6); /* PricingCurrencyContractedUnitPrice */
+  cu_gen_puts(s, cprice); /* PricingCurrencyContractedUnitPrice */
   cu_gen_putc(s, ',');
-  cu_gen_put_dec(s, con_cost, 10); /* PricingCurrencyEffectiveCost */
+  cu_gen_puts(s, cost); /* PricingCurrencyEffectiveCost */
   cu_gen_putc(s, ',');
-  cu_gen_put_dec(s, list_price, 6); /* PricingCurrencyListUnitPrice */
+  cu_gen_puts(s, lprice); /* PricingCurrencyListUnitPrice */
   cu_gen_putc(s, ',');
   put_qty(s, &f, pq); /* PricingQuantity */
   cu_gen_putc(s, ',');
@@ -194,8 +197,15 @@ static void write_row(month_ctx *mc, const cu_gen_series *se, int day,
     for (const char *p = sub->name; *p && k < 44; p++)
       if (*p != '-')
         rname[k++] = *p;
-    snprintf(rname + k, sizeof rname - k, "%02u", (unsigned)se->res);
-    snprintf(rgroup, sizeof rgroup, "rg-%s", sub->name);
+    rname[k++] = (char)('0' + se->res / 10 % 10);
+    rname[k++] = (char)('0' + se->res % 10);
+    rname[k] = '\0';
+    size_t n = strlen(sub->name);
+    if (n > sizeof rgroup - 4)
+      n = sizeof rgroup - 4;
+    memcpy(rgroup, "rg-", 3);
+    memcpy(rgroup + 3, sub->name, n);
+    rgroup[3 + n] = '\0';
   }
   cu_gen_puts(s, ",/subscriptions/");
   cu_gen_puts(s, sub->id);
@@ -235,12 +245,20 @@ static void write_row(month_ctx *mc, const cu_gen_series *se, int day,
                     : strstr(sub->name, "test") ? "test"
                     : strstr(sub->name, "dev")  ? "dev"
                                                 : "shared";
-  snprintf(buf, sizeof buf, "%s.%s",
-           cu_gen_first_names[th % cu_gen_nfirst],
-           cu_gen_last_names[(th >> 16) % cu_gen_nlast]);
-  for (char *p = buf; *p; p++)
-    if (*p >= 'A' && *p <= 'Z')
-      *p = (char)(*p - 'A' + 'a');
+  {
+    const char *fn = cu_gen_first_names[th % cu_gen_nfirst];
+    const char *ln = cu_gen_last_names[(th >> 16) % cu_gen_nlast];
+    size_t k = 0;
+    for (; *fn && k < 30; fn++)
+      buf[k++] = *fn;
+    buf[k++] = '.';
+    for (; *ln && k < 62; ln++)
+      buf[k++] = *ln;
+    buf[k] = '\0';
+    for (char *p = buf; *p; p++)
+      if (*p >= 'A' && *p <= 'Z')
+        *p = (char)(*p - 'A' + 'a');
+  }
   cu_gen_puts(s, f.bare_tags ? "\"\"\"env\"\":\"\"" : "\"{\"\"env\"\":\"\"");
   cu_gen_puts(s, env);
   cu_gen_puts(s, "\"\",\"\"owner\"\":\"\"");
