@@ -21,6 +21,7 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"init", tool_init, "create a workspace"},
+    {"demo", tool_demo, "run the whole story on generated data"},
     {"gen", tool_gen, "generate a fictional provider's records"},
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
