@@ -29,6 +29,7 @@ static const struct {
     {"case", tool_case, "open a case from an allegation, show, list"},
     {"finding", tool_finding, "record the finding on a claim"},
     {"decide", tool_decide, "record the decision: policy, scope, effect"},
+    {"notify", tool_notify, "notice outbox: configure, send, list"},
 };
 
 static void usage(FILE *f) {
