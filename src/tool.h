@@ -74,5 +74,6 @@ int tool_gen(int argc, char **argv);
 int tool_demo(int argc, char **argv);
 int tool_sources(int argc, char **argv);
 int tool_directory(int argc, char **argv);
+int tool_log(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"init", tool_init, "create a workspace"},
+    {"log", tool_log, "the transparency log: verify, prove, repair"},
 };
 
 static void usage(FILE *f) {
