@@ -78,5 +78,6 @@ int tool_case(int argc, char **argv);
 int tool_finding(int argc, char **argv);
 int tool_decide(int argc, char **argv);
 int tool_notify(int argc, char **argv);
+int tool_log(int argc, char **argv);
 
 #endif

@@ -30,6 +30,7 @@ static const struct {
     {"finding", tool_finding, "record the finding on a claim"},
     {"decide", tool_decide, "record the decision: policy, scope, effect"},
     {"notify", tool_notify, "notice outbox: configure, send, list"},
+    {"log", tool_log, "the transparency log: verify, prove, repair"},
 };
 
 static void usage(FILE *f) {
