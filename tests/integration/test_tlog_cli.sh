@@ -34,7 +34,7 @@ key=$("$CUSTOS" -w "$ws" log key --origin ignored.example 2>/dev/null || true)
 [ -z "$key" ] || { echo "FAIL: origin changed after creation"; exit 1; }
 key=$("$CUSTOS" -w "$ws" log key)
 "$CUSTOS" -q -w "$ws" log append "note" --count 700 --batch 300 >/dev/null
-"$CUSTOS" log verify "$ws/log" --vkey "$key" | grep -q '^size 701$'
+"$CUSTOS" log verify "$ws/log" --vkey "$key" | grep -q '^size 702$'  # workspace.init, policy.version, 700 notes
 echo "$key" >"$tmp/vkey"
 "$CUSTOS" log verify "$ws/log" --vkey "@$tmp/vkey" >/dev/null
 "$CUSTOS" -w "$ws" log prove 512 -o "$tmp/p.tlog-proof"
@@ -65,7 +65,7 @@ PY
 expect 5 "cosignature" "$CUSTOS" log verify "$ws/log" --vkey "$key" --witness "$wkey"
 
 echo "check: entries that do not exist"
-expect 4 "no entry" "$CUSTOS" -w "$ws" log show 701
+expect 4 "no entry" "$CUSTOS" -w "$ws" log show 702
 expect 4 "not in the tree" "$CUSTOS" -w "$ws" log prove 5 --size 3
 
 echo "check: a tampered folder is refused"
@@ -73,6 +73,6 @@ cp -r "$ws/log" "$tmp/copy"
 printf 'X' | dd of="$tmp/copy/tile/entries/001" bs=1 seek=40 conv=notrunc 2>/dev/null
 expect 5 "tile/.*001" "$CUSTOS" log verify "$tmp/copy" --vkey "$key"
 cp "$ws/log/checkpoint" "$tmp/cp"
-sed -i '2s/701/700/' "$tmp/copy/checkpoint"
+sed -i '2s/702/701/' "$tmp/copy/checkpoint"
 expect 5 "does not verify" "$CUSTOS" log verify "$tmp/copy" --vkey "$key"
 echo "ok"
