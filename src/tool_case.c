@@ -154,7 +154,7 @@ int tool_case(int argc, char **argv) {
                json_string_value(json_object_get(x, "title")));
       }
   }
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK) {
     json_decref(out);
     return tool_fail(&d, rc);

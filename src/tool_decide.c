@@ -93,7 +93,7 @@ int tool_decide(int argc, char **argv) {
   int64_t id = 0;
   if (rc == CUSTOS_OK)
     rc = cu_decision_add(ws, argv[optind], &in, &id, &d);
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK) {
     cu_scope_free(&scope);
     return tool_fail(&d, rc);

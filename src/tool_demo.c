@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cases/cases.h"
 #include "directory/directory.h"
 #include "gen/gen.h"
 #include "tool.h"
@@ -166,6 +167,11 @@ int tool_demo(int argc, char **argv) {
   rc = cu_ws_open(wsdir, &ws, &d);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
+  rc = cu_policy_init(ws, &d);
+  if (rc != CUSTOS_OK) {
+    tool_sync_close(ws);
+    return tool_fail(&d, rc);
+  }
   if (!tool_g.quiet)
     printf("    %s (SQLite in WAL mode, secret, log, keys)\n", wsdir);
 
@@ -178,7 +184,7 @@ int tool_demo(int argc, char **argv) {
     int k = snprintf(paths[i], sizeof paths[i], "%s/directory/%s.csv", data,
                      dirfiles[i]);
     if (k < 0 || (size_t)k >= sizeof paths[i]) {
-      cu_ws_close(ws);
+      tool_sync_close(ws);
       return tool_usage_error("demo", "--out path too long");
     }
     pp[i] = paths[i];
@@ -186,7 +192,7 @@ int tool_demo(int argc, char **argv) {
   cu_dir_stats ds;
   rc = cu_dir_ingest(ws, pp, 5, "customer-operations", &ds, &d);
   if (rc != CUSTOS_OK) {
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     return tool_fail(&d, rc);
   }
   if (!tool_g.quiet)
@@ -204,7 +210,7 @@ int tool_demo(int argc, char **argv) {
                      " WHERE u.account_id = ?1 GROUP BY u.id ORDER BY u.id",
                      &st, &d);
   if (rc != CUSTOS_OK) {
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     return tool_fail(&d, rc);
   }
   sqlite3_bind_text(st, 1, CU_GEN_DEMO_ACCOUNT, -1, SQLITE_STATIC);
@@ -218,7 +224,7 @@ int tool_demo(int argc, char **argv) {
              sqlite3_column_int(st, 2));
   }
   sqlite3_finalize(st);
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (units == 0) {
     fprintf(stderr, "custos demo: the demo account %s is missing\n",
             CU_GEN_DEMO_ACCOUNT);

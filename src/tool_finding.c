@@ -63,7 +63,7 @@ int tool_finding(int argc, char **argv) {
   int64_t id = 0;
   custos_rc rc = cu_finding_add(ws, argv[optind], (int)claim, judgement,
                                 rationale, ev, nev, &id, &d);
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json)

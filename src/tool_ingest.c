@@ -38,7 +38,7 @@ static int ingest_directory(char **paths, int npaths, const char *custodian) {
                                custodian ? custodian : cu_ws_actor(ws), &st,
                                &d);
   tool_progress_done();
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "tlog/tlog.h"
 #include "tool.h"
 
 tool_global tool_g;
@@ -136,6 +137,24 @@ cu_ws *tool_open_ws(int *exit_code) {
     return NULL;
   }
   return ws;
+}
+
+void tool_sync_close(cu_ws *ws) {
+  if (!ws)
+    return;
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = cu_log_sync(ws, &d);
+  cu_ws_close(ws);
+  if (rc != CUSTOS_OK) {
+    char line[2048];
+    tool_progress_done();
+    fprintf(stderr,
+            "custos: warning: the log was not brought up to date: %s\n"
+            "custos: the change itself is saved; the next command, or `custos "
+            "log sync`, completes the log\n",
+            custos_diag_format(&d, line, sizeof line));
+  }
 }
 
 static double last_progress;

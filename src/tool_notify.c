@@ -104,7 +104,7 @@ int tool_notify(int argc, char **argv) {
     rc = cu_notify_config_set(ws, &cfg, &d);
     if (rc == CUSTOS_OK)
       rc = cu_notify_config_get(ws, &cfg, &d);
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     if (rc != CUSTOS_OK)
       return tool_fail(&d, rc);
     if (tool_g.json)
@@ -128,7 +128,7 @@ int tool_notify(int argc, char **argv) {
     rc = cu_ws_path(ws, "keys/webhook.key", path, sizeof path);
     if (rc == CUSTOS_OK)
       rc = cu_file_read(path, 256, &text, &len, &d);
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     if (rc == CUSTOS_ENOTFOUND)
       cu_diag_hint(&d, "set a webhook first: custos notify config --webhook "
                        "URL");
@@ -162,7 +162,7 @@ int tool_notify(int argc, char **argv) {
       rc = cu_ws_commit(ws, &d);
     else
       cu_ws_rollback(ws);
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     cu_free(body);
     if (rc != CUSTOS_OK)
       return tool_fail(&d, rc);
@@ -179,7 +179,7 @@ int tool_notify(int argc, char **argv) {
     if (sub[0] == 's') {
       cu_deliver_stats st;
       rc = cu_notify_deliver(ws, cu_time_now(), all, &st, &d);
-      cu_ws_close(ws);
+      tool_sync_close(ws);
       if (rc != CUSTOS_OK)
         return tool_fail(&d, rc);
       if (tool_g.json)
@@ -198,7 +198,7 @@ int tool_notify(int argc, char **argv) {
     }
     json_t *arr = NULL;
     rc = cu_notice_list_json(ws, case_id, &arr, &d);
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     if (rc != CUSTOS_OK)
       return tool_fail(&d, rc);
     if (tool_g.json) {
