@@ -84,6 +84,7 @@ int tool_case(int argc, char **argv);
 int tool_finding(int argc, char **argv);
 int tool_decide(int argc, char **argv);
 int tool_notify(int argc, char **argv);
+int tool_person(int argc, char **argv);
 int tool_log(int argc, char **argv);
 
 #endif

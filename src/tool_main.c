@@ -31,6 +31,7 @@ static const struct {
     {"finding", tool_finding, "record the finding on a claim"},
     {"decide", tool_decide, "record the decision: policy, scope, effect"},
     {"notify", tool_notify, "notice outbox: configure, send, list"},
+    {"person", tool_person, "people, their roles and signing keys"},
     {"log", tool_log, "the transparency log: verify, prove, repair"},
 };
 

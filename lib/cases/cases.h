@@ -161,4 +161,39 @@ custos_rc cu_decision_add(cu_ws *ws, const char *case_id,
                           const cu_decision_in *in, int64_t *id,
                           custos_diag *d) CUSTOS_WUR;
 
+/* ---- people and their keys ------------------------------------------- */
+
+/* Roles; a person may hold several. */
+#define CU_ROLES "reviewer", "approver", "enforcer", "auditor"
+
+/*
+ * Adds a person with roles (comma-separated, from CU_ROLES) and creates
+ * their Ed25519 signing key: the private key in keys/people/NAME.key
+ * (0600, C2SP signer-key form), the verifier key in the workspace.  name is
+ * a valid key name (no spaces, no '+').  EEXIST if the person exists.
+ * Records "person.add".  *vkey (may be NULL, CU_VKEY_MAX bytes) gets the
+ * verifier key text.
+ */
+#define CU_VKEY_MAX 400
+custos_rc cu_person_add(cu_ws *ws, const char *name, const char *roles,
+                        char *vkey, custos_diag *d) CUSTOS_WUR;
+
+/* Whether person name exists and holds role; EREFUSED with a hint when
+ * they do not hold it, ENOTFOUND when there is no such person. */
+custos_rc cu_person_check(cu_ws *ws, const char *name, const char *role,
+                          custos_diag *d) CUSTOS_WUR;
+
+/* The person's verifier key text into vkey (CU_VKEY_MAX bytes). */
+custos_rc cu_person_vkey(cu_ws *ws, const char *name, char *vkey,
+                         custos_diag *d) CUSTOS_WUR;
+
+/* Signs text (a note text ending in a newline) with the person's private
+ * key from the workspace, appending the signed note to out. */
+custos_rc cu_person_sign(cu_ws *ws, const char *name, const char *text,
+                         cu_buf *out, custos_diag *d) CUSTOS_WUR;
+
+/* People as a JSON array of {name, roles, vkey, created_at}. */
+custos_rc cu_person_list_json(cu_ws *ws, json_t **out,
+                              custos_diag *d) CUSTOS_WUR;
+
 #endif

@@ -43,7 +43,10 @@ static const cu_migration steps[] = {
         " rationale TEXT NOT NULL CHECK (rationale <> ''),"
         " author TEXT NOT NULL, at INTEGER NOT NULL,"
         " event_seq INTEGER NOT NULL);"
-        "CREATE INDEX decisions_case ON decisions(case_id);"},
+        "CREATE INDEX decisions_case ON decisions(case_id);"
+        "CREATE TABLE people("
+        " name TEXT PRIMARY KEY, roles TEXT NOT NULL, vkey TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL, created_by TEXT NOT NULL);"},
 };
 
 const cu_schema cu_cases_schema = {"cases", steps, CU_ARRAY_LEN(steps)};

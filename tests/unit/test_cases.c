@@ -12,6 +12,7 @@
 
 #include "cases/cases.h"
 #include "directory/directory.h"
+#include "tlog/tlog.h"
 
 static const char good[] =
     "\xef\xbb\xbf# Allegation: Tide data misused\r\n"
@@ -288,6 +289,53 @@ static void test_case_story(void **state) {
   cu_ws_rollback(ws);
 }
 
+static void test_people(void **state) {
+  (void)state;
+  char vk[CU_VKEY_MAX];
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(cu_person_add(ws, "ilse.varn", "approver,reviewer", vk, &d),
+                   CUSTOS_OK);
+  assert_int_equal(strncmp(vk, "ilse.varn+", 10), 0);
+  assert_int_equal(cu_person_add(ws, "ilse.varn", "approver", NULL, NULL),
+                   CUSTOS_EEXIST);
+  assert_int_equal(cu_person_add(ws, "two words", "approver", NULL, NULL),
+                   CUSTOS_EINVAL);
+  assert_int_equal(cu_person_add(ws, "oren", "approver,", NULL, NULL),
+                   CUSTOS_EINVAL);
+  assert_int_equal(cu_person_add(ws, "../etc", "approver", NULL, NULL),
+                   CUSTOS_EINVAL);
+  assert_int_equal(cu_person_check(ws, "ilse.varn", "approver", NULL),
+                   CUSTOS_OK);
+  custos_diag_clear(&d);
+  assert_int_equal(cu_person_check(ws, "ilse.varn", "enforcer", &d),
+                   CUSTOS_EREFUSED);
+  assert_non_null(strstr(d.hint, "approver,reviewer"));
+  assert_int_equal(cu_person_check(ws, "nobody", "approver", NULL),
+                   CUSTOS_ENOTFOUND);
+  /* a signature verifies with the registered key, and only with it */
+  cu_buf note;
+  cu_buf_init(&note, 4096);
+  assert_int_equal(cu_person_sign(ws, "ilse.varn", "approve plan abc\n", &note,
+                                  NULL),
+                   CUSTOS_OK);
+  cu_log_note parsed;
+  assert_int_equal(cu_log_note_parse(note.data, note.len, &parsed, NULL),
+                   CUSTOS_OK);
+  cu_log_vkey key;
+  assert_int_equal(cu_log_vkey_parse(vk, strlen(vk), &key, NULL), CUSTOS_OK);
+  assert_int_equal(cu_log_note_verify(&parsed, &key, 1, NULL, NULL),
+                   CUSTOS_OK);
+  cu_log_note_free(&parsed);
+  note.data[0] = 'A'; /* "approve" -> "Approve": the text changed */
+  assert_int_equal(cu_log_note_parse(note.data, note.len, &parsed, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(cu_log_note_verify(&parsed, &key, 1, NULL, NULL),
+                   CUSTOS_EVERIFY);
+  cu_log_note_free(&parsed);
+  cu_buf_free(&note);
+}
+
 int main(void) {
   const struct CMUnitTest parse[] = {
       cmocka_unit_test(test_parse_good),
@@ -296,6 +344,7 @@ int main(void) {
   };
   const struct CMUnitTest story[] = {
       cmocka_unit_test(test_case_story),
+      cmocka_unit_test(test_people),
   };
   int r = cmocka_run_group_tests(parse, NULL, NULL);
   return r + cmocka_run_group_tests(story, setup, teardown);
