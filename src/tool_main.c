@@ -24,6 +24,7 @@ static const struct {
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
+    {"usage", tool_usage, "usage and cost from the ledger, on the record"},
 };
 
 static void usage(FILE *f) {
