@@ -74,6 +74,9 @@ int tool_gen(int argc, char **argv);
 int tool_demo(int argc, char **argv);
 int tool_sources(int argc, char **argv);
 int tool_directory(int argc, char **argv);
+int tool_case(int argc, char **argv);
+int tool_finding(int argc, char **argv);
+int tool_decide(int argc, char **argv);
 int tool_usage(int argc, char **argv);
 /* custos ingest usage, in tool_usage.c. */
 int tool_ingest_usage(char **paths, int npaths, const char *custodian,

@@ -16,8 +16,8 @@ static const char help[] =
     "line, column, field and value.\n"
     "\n"
     "kinds:\n"
-    "  directory   accounts, units, subscriptions, contacts (CSV or JSON;\n"
-    "              see docs/formats.md); all files are one change\n"
+    "  directory   countries, accounts, units, subscriptions, contacts (CSV\n"
+    "              or JSON; see docs/formats.md); all files are one change\n"
     "  usage       billing exports: FOCUS 1.0-1.2, Azure cost exports, AWS\n"
     "              CUR 2.0 (CSV or gzip); each file is its own change\n"
     "\n"
@@ -48,8 +48,9 @@ static int ingest_directory(char **paths, int npaths, const char *custodian) {
     return tool_fail(&d, rc);
   if (tool_g.json) {
     tool_print_json(json_pack(
-        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", "directory", "files",
-        (json_int_t)st.files, "skipped", (json_int_t)st.skipped, "accounts",
+        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", "directory", "files",
+        (json_int_t)st.files, "skipped", (json_int_t)st.skipped, "countries",
+        (json_int_t)st.countries, "accounts",
         (json_int_t)st.accounts, "units", (json_int_t)st.units,
         "subscriptions", (json_int_t)st.subscriptions, "contacts",
         (json_int_t)st.contacts));
@@ -57,9 +58,11 @@ static int ingest_directory(char **paths, int npaths, const char *custodian) {
     if (st.skipped)
       printf("skipped %lld file(s) already ingested (same SHA-256)\n",
              (long long)st.skipped);
-    printf("ingested %lld directory file(s): %lld accounts, %lld units, "
-           "%lld subscriptions, %lld contacts\n",
-           (long long)st.files, (long long)st.accounts, (long long)st.units,
+    printf("ingested %lld directory file(s): ", (long long)st.files);
+    if (st.countries)
+      printf("%lld countries, ", (long long)st.countries);
+    printf("%lld accounts, %lld units, %lld subscriptions, %lld contacts\n",
+           (long long)st.accounts, (long long)st.units,
            (long long)st.subscriptions, (long long)st.contacts);
   }
   return TOOL_EXIT_OK;

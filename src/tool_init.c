@@ -1,6 +1,7 @@
 /* custos init: create a workspace. */
 #include <jansson.h>
 
+#include "cases/cases.h"
 #include "tool.h"
 
 static const char help[] =
@@ -24,6 +25,13 @@ int tool_init(int argc, char **argv) {
   custos_diag d;
   custos_diag_clear(&d);
   custos_rc rc = cu_ws_create(tool_g.workspace, &d);
+  if (rc != CUSTOS_OK)
+    return tool_fail(&d, rc);
+  cu_ws *ws = NULL;
+  rc = cu_ws_open(tool_g.workspace, &ws, &d);
+  if (rc == CUSTOS_OK)
+    rc = cu_policy_init(ws, &d);
+  cu_ws_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json)

@@ -21,10 +21,15 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"init", tool_init, "create a workspace"},
+    {"demo", tool_demo, "run the whole story on generated data"},
+    {"gen", tool_gen, "generate a fictional provider's records"},
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
     {"usage", tool_usage, "usage and cost from the ledger, on the record"},
+    {"case", tool_case, "open a case from an allegation, show, list"},
+    {"finding", tool_finding, "record the finding on a claim"},
+    {"decide", tool_decide, "record the decision: policy, scope, effect"},
 };
 
 static void usage(FILE *f) {
