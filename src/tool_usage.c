@@ -283,9 +283,9 @@ int tool_usage(int argc, char **argv) {
   custos_diag d;
   custos_diag_clear(&d);
   if (by) {
-    custos_rc rc = cu_ledger_parse_by(by, &spec, &d);
-    if (rc != CUSTOS_OK)
-      return tool_fail(&d, rc);
+    if (cu_ledger_parse_by(by, &spec, &d) != CUSTOS_OK)
+      return tool_usage_error("usage", "--by: '%s' is not a grouping; %s",
+                              d.value, d.hint);
   }
   int code = 0;
   cu_ws *ws = tool_open_ws(&code);
