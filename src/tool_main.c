@@ -24,6 +24,8 @@ static const struct {
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
+    {"block", tool_block, "put, lift and list blocks (low-level)"},
+    {"check", tool_check, "ask the decision point about one operation"},
 };
 
 static void usage(FILE *f) {
