@@ -76,5 +76,7 @@ int tool_sources(int argc, char **argv);
 int tool_directory(int argc, char **argv);
 int tool_block(int argc, char **argv);
 int tool_check(int argc, char **argv);
+int tool_serve(int argc, char **argv);
+int tool_publish(int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const struct {
     {"directory", tool_directory, "regions, services, accounts and units"},
     {"block", tool_block, "put, lift and list blocks (low-level)"},
     {"check", tool_check, "ask the decision point about one operation"},
+    {"serve", tool_serve, "serve the HTTP API (/v1/check, /v1/status)"},
+    {"publish", tool_publish, "publish block changes to NATS"},
 };
 
 static void usage(FILE *f) {

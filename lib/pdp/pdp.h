@@ -8,6 +8,7 @@
 #ifndef CU_PDP_H
 #define CU_PDP_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "custos/pdp.h"
@@ -149,7 +150,7 @@ typedef struct cu_pdp_pub_opts {
   uint32_t heartbeat_ms;  /* default 200 */
   uint32_t poll_ms;       /* outbox poll, default 10 */
   bool once;              /* drain, send one heartbeat, return */
-  volatile int *stop;     /* set non-zero to return (signal handler) */
+  volatile sig_atomic_t *stop; /* non-zero: return (signal handler) */
 } cu_pdp_pub_opts;
 
 /*
