@@ -25,7 +25,9 @@ struct cu_http_server {
 
 /* Per request: the raw target, or too_long. */
 typedef struct request {
+  int called; /* the handler has seen the headers */
   int too_long;
+  size_t body; /* bytes of body seen */
   size_t len;
   char uri[CU_HTTP_URL_MAX + 1];
 } request;
@@ -37,6 +39,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c) {
   if (!r)
     return NULL; /* answered with 500 by the handler */
   size_t n = strlen(uri);
+  r->called = 0;
+  r->body = 0;
   r->too_long = n > CU_HTTP_URL_MAX;
   r->len = r->too_long ? 0 : n;
   memcpy(r->uri, uri, r->len);
@@ -196,22 +200,37 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
   request *r = *req_cls;
   if (!r)
     return send_error(c, 500, "out of memory", NULL, NULL);
-  if (*upload_size) {
-    /* A body arrived after we answered (or for a GET we ignore): drop. */
-    *upload_size = 0;
+  if (!r->called) {
+    /* First call, headers only.  Refusals go out at once (MHD then closes
+     * the connection rather than read a body nobody wants); a good request
+     * is answered on the next call, after any small body was read, so the
+     * connection stays open for the next request. */
+    r->called = 1;
+    if (r->too_long)
+      return send_error(c, 414,
+                        "request target too long (at most 2048 bytes)", NULL,
+                        NULL);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+      return send_error(c, 405, "method not allowed", NULL, "GET, HEAD");
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > CU_HTTP_BODY_MAX)
+      return send_error(c, 413,
+                        "request body too large (at most 1024 bytes)", NULL,
+                        NULL);
     return MHD_YES;
   }
-  if (r->too_long)
-    return send_error(c, 414, "request target too long (at most 2048 bytes)",
-                      NULL, NULL);
-  int head = strcmp(method, "HEAD") == 0;
-  if (strcmp(method, "GET") != 0 && !head)
-    return send_error(c, 405, "method not allowed", NULL, "GET, HEAD");
-  const char *cl =
-      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-  if (cl && strtoull(cl, NULL, 10) > CU_HTTP_BODY_MAX)
-    return send_error(c, 413, "request body too large (at most 1024 bytes)",
-                      NULL, NULL);
+  if (*upload_size) {
+    /* A small body (at most CU_HTTP_BODY_MAX by the check above, or
+     * chunked): counted and dropped; no route takes one. */
+    r->body += *upload_size;
+    *upload_size = 0;
+    if (r->body > CU_HTTP_BODY_MAX)
+      return send_error(c, 413,
+                        "request body too large (at most 1024 bytes)", NULL,
+                        NULL);
+    return MHD_YES;
+  }
   const char *q = memchr(r->uri, '?', r->len);
   size_t plen = q ? (size_t)(q - r->uri) : r->len;
   const char *qs = q ? q + 1 : "";
