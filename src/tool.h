@@ -85,6 +85,13 @@ int tool_finding(int argc, char **argv);
 int tool_decide(int argc, char **argv);
 int tool_notify(int argc, char **argv);
 int tool_person(int argc, char **argv);
+int tool_plan(int argc, char **argv);
+int tool_reinstate(int argc, char **argv);
+int tool_approve(int argc, char **argv);
+int tool_apply(int argc, char **argv);
+int tool_plans(int argc, char **argv);
+int tool_setting(int argc, char **argv);
+int tool_evidence(int argc, char **argv);
 int tool_log(int argc, char **argv);
 int tool_usage(int argc, char **argv);
 /* custos ingest usage, in tool_usage.c. */

@@ -24,6 +24,7 @@ extern const cu_schema cu_boundary_schema;
 extern const cu_schema cu_directory_schema;
 extern const cu_schema cu_cases_schema;
 extern const cu_schema cu_notify_schema;
+extern const cu_schema cu_enforce_schema;
 extern const cu_schema cu_ledger_schema;
 extern const cu_schema cu_pdp_schema;
 
@@ -33,6 +34,7 @@ const cu_schema *const cu_schemas[] = {
     &cu_directory_schema,
     &cu_cases_schema,
     &cu_notify_schema,
+    &cu_enforce_schema,
     &cu_ledger_schema,
     &cu_pdp_schema,
 };
