@@ -346,7 +346,8 @@ custos_rc cu_plan_make(cu_ws *ws, const char *case_id, const cu_plan_opts *o,
          *basis = json_array();
   if (o->reinstate) {
     lift_ctx lc = {case_id, owner, targets};
-    rc = cu_pdp_scan(cu_ws_db(ws), 0, false, 0, collect_block, &lc, d);
+    rc = cu_pdp_scan(cu_ws_db(ws), 0, false, INT64_MAX, collect_block, &lc,
+                     d);
     if (rc == CUSTOS_OK)
       rc = sort_targets(targets, d);
     if (rc == CUSTOS_OK && json_array_size(targets) == 0)
@@ -371,12 +372,26 @@ custos_rc cu_plan_make(cu_ws *ws, const char *case_id, const cu_plan_opts *o,
                      "the plan has %lld targets, more than the guard of %lld",
                      (long long)st->targets, (long long)max);
   }
+  /* Plans of a case are numbered, so a later plan with the same targets
+   * (block, lift, block again) is a new plan with its own hash. */
+  int64_t seq = 1;
+  if (rc == CUSTOS_OK) {
+    sqlite3_stmt *q = NULL;
+    rc = cu_ws_prepare(ws, "SELECT COUNT(*) + 1 FROM plans WHERE case_id=?1",
+                       &q, d);
+    if (rc == CUSTOS_OK) {
+      sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+      if (sqlite3_step(q) == SQLITE_ROW)
+        seq = sqlite3_column_int64(q, 0);
+      sqlite3_finalize(q);
+    }
+  }
   json_t *plan = NULL;
   char now[32];
   cu_time_format(cu_time_now(), now, sizeof now);
   if (rc == CUSTOS_OK) {
-    plan = json_pack("{s:s,s:s,s:s,s:O,s:s,s:I,s:o,s:o,s:o,s:s,s:s,s:s?}",
-                     "format", CU_PLAN_FORMAT, "kind",
+    plan = json_pack("{s:s,s:I,s:s,s:s,s:O,s:s,s:I,s:o,s:o,s:o,s:s,s:s,s:s?}",
+                     "format", CU_PLAN_FORMAT, "seq", (json_int_t)seq, "kind",
                      o->reinstate ? "reinstate" : "enforce", "case", case_id,
                      "decision", decision, "owner", owner, "max_targets",
                      (json_int_t)max, "targets", targets, "unaffected",
