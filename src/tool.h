@@ -86,5 +86,9 @@ int tool_decide(int argc, char **argv);
 int tool_notify(int argc, char **argv);
 int tool_person(int argc, char **argv);
 int tool_log(int argc, char **argv);
+int tool_usage(int argc, char **argv);
+/* custos ingest usage, in tool_usage.c. */
+int tool_ingest_usage(char **paths, int npaths, const char *custodian,
+                      const char *cls, const char *ratio, const char *format);
 
 #endif

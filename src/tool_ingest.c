@@ -18,11 +18,16 @@ static const char help[] =
     "kinds:\n"
     "  directory   countries, accounts, units, subscriptions, contacts (CSV\n"
     "              or JSON; see docs/formats.md); all files are one change\n"
+    "  usage       billing exports: FOCUS 1.0-1.2, Azure cost exports, AWS\n"
+    "              CUR 2.0 (CSV or gzip); each file is its own change\n"
     "\n"
     "options:\n"
     "  --custodian NAME  who holds these records (default: the actor)\n"
     "  --class C         source class; must match the kind (directory for\n"
     "                    directory); custos has no class for customer content\n"
+    "  --max-reject-ratio R  usage: refuse a file when more than R of its\n"
+    "                    rows fail (default 0.001)\n"
+    "  --format F        usage: auto (default), focus, azure or aws\n"
     "  -w DIR, --json, -q as everywhere\n";
 
 static int ingest_directory(char **paths, int npaths, const char *custodian) {
@@ -68,11 +73,18 @@ int tool_ingest(int argc, char **argv) {
                                        {"custodian", required_argument, NULL,
                                         'c'},
                                        {"class", required_argument, NULL, 'C'},
+                                       {"max-reject-ratio", required_argument,
+                                        NULL, 'R'},
+                                       {"format", required_argument, NULL, 'F'},
                                        {0, 0, 0, 0}};
-  const char *custodian = NULL, *cls = NULL;
+  const char *custodian = NULL, *cls = NULL, *ratio = NULL, *format = NULL;
   int c;
   while ((c = getopt_long(argc, argv, "w:qhc:C:", opts, NULL)) != -1) {
-    if (c == 'c')
+    if (c == 'R')
+      ratio = optarg;
+    else if (c == 'F')
+      format = optarg;
+    else if (c == 'c')
       custodian = optarg;
     else if (c == 'C')
       cls = optarg;
@@ -100,6 +112,9 @@ int tool_ingest(int argc, char **argv) {
     }
     return ingest_directory(argv + optind, argc - optind, custodian);
   }
+  if (strcmp(kind, "usage") == 0)
+    return tool_ingest_usage(argv + optind, argc - optind, custodian, cls,
+                             ratio, format);
   return tool_usage_error("ingest", "unknown kind '%s'; this custos ingests: "
-                                    "directory", kind);
+                                    "directory, usage", kind);
 }

@@ -27,6 +27,7 @@ static const struct {
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
+    {"usage", tool_usage, "usage and cost from the ledger, on the record"},
     {"case", tool_case, "open a case from an allegation, show, list"},
     {"finding", tool_finding, "record the finding on a claim"},
     {"decide", tool_decide, "record the decision: policy, scope, effect"},

@@ -24,6 +24,7 @@ extern const cu_schema cu_boundary_schema;
 extern const cu_schema cu_directory_schema;
 extern const cu_schema cu_cases_schema;
 extern const cu_schema cu_notify_schema;
+extern const cu_schema cu_ledger_schema;
 
 const cu_schema *const cu_schemas[] = {
     &store_schema,
@@ -31,5 +32,6 @@ const cu_schema *const cu_schemas[] = {
     &cu_directory_schema,
     &cu_cases_schema,
     &cu_notify_schema,
+    &cu_ledger_schema,
 };
 const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);

@@ -1,0 +1,1202 @@
+/*
+ * Usage ingest: stream an export through the CSV reader, normalise each
+ * row and add it to an in-memory rollup, then store the rollups (far fewer
+ * than rows) with the source in one transaction.  Nothing touches the
+ * database until the whole file has been read, so a refused file or a
+ * killed process leaves the workspace as it was.
+ *
+ * Speed comes from caching: a row's key fields, as raw bytes, are looked
+ * up in a hash table whose entries point at their normalised rollup, so
+ * dates, regions, units and categories are normalised once per distinct
+ * raw key, not once per row.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/csv.h"
+#include "ledgerInt.h"
+
+#define MAX_ARENA ((size_t)16 << 30) /* bytes of keys and entries per file */
+#define MAX_KEEP_REJECTS 1000        /* rejects stored per source */
+#define MAX_SHOW_REJECTS 20
+
+/* ---- arena and hash table --------------------------------------------- */
+
+typedef struct arena {
+  char *cur;
+  size_t left, total;
+  void **chunks;
+  size_t nchunks, capchunks;
+} arena;
+
+static void *arena_alloc(arena *a, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  if (n > a->left) {
+    size_t sz = n > ((size_t)4 << 20) ? n : ((size_t)4 << 20);
+    if (a->total + sz > MAX_ARENA)
+      return NULL;
+    if (a->nchunks == a->capchunks) {
+      size_t nc = a->capchunks ? a->capchunks * 2 : 64;
+      void **p = cu_realloc(a->chunks, nc * sizeof *p);
+      if (!p)
+        return NULL;
+      a->chunks = p;
+      a->capchunks = nc;
+    }
+    char *c = cu_malloc(sz);
+    if (!c)
+      return NULL;
+    a->chunks[a->nchunks++] = c;
+    a->cur = c;
+    a->left = sz;
+    a->total += sz;
+  }
+  void *r = a->cur;
+  a->cur += n;
+  a->left -= n;
+  return r;
+}
+
+static void arena_free(arena *a) {
+  for (size_t i = 0; i < a->nchunks; i++)
+    cu_free(a->chunks[i]);
+  cu_free(a->chunks);
+  memset(a, 0, sizeof *a);
+}
+
+/* Every entry of every table starts with this. */
+typedef struct hent {
+  uint64_t h;
+  uint32_t klen;
+  uint32_t pad;
+} hent;
+
+typedef struct htab {
+  hent **slots;
+  size_t cap, n; /* cap a power of two */
+} htab;
+
+static uint64_t hash_bytes(const void *p, size_t n) {
+  const unsigned char *s = p;
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+  while (n >= 8) {
+    uint64_t v;
+    memcpy(&v, s, 8);
+    h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    s += 8;
+    n -= 8;
+  }
+  uint64_t v = 0;
+  memcpy(&v, s, n);
+  h = (h ^ v) * 0x94d049bb133111ebull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+/* Finds key in t; returns the slot index (empty or matching). */
+static size_t ht_find(const htab *t, uint64_t h, const void *key, size_t n,
+                      size_t keyoff) {
+  size_t mask = t->cap - 1;
+  size_t i = (size_t)h & mask;
+  for (;;) {
+    hent *e = t->slots[i];
+    if (!e)
+      return i;
+    if (e->h == h && e->klen == n &&
+        memcmp((const char *)e + keyoff, key, n) == 0)
+      return i;
+    i = (i + 1) & mask;
+  }
+}
+
+static custos_rc ht_grow(htab *t) {
+  size_t nc = t->cap ? t->cap * 2 : 1024;
+  hent **ns = cu_calloc(nc, sizeof *ns);
+  if (!ns)
+    return CUSTOS_ENOMEM;
+  for (size_t i = 0; i < t->cap; i++) {
+    hent *e = t->slots[i];
+    if (!e)
+      continue;
+    size_t j = (size_t)e->h & (nc - 1);
+    while (ns[j])
+      j = (j + 1) & (nc - 1);
+    ns[j] = e;
+  }
+  cu_free(t->slots);
+  t->slots = ns;
+  t->cap = nc;
+  return CUSTOS_OK;
+}
+
+static void ht_free(htab *t) {
+  cu_free(t->slots);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+/* An interned string: a value of one dimension. */
+typedef struct istr {
+  hent e;
+  int64_t dim; /* usage_dims id once written, else 0 */
+  const char *attr1, *attr2;
+  const char *value; /* NUL-terminated, after the key */
+  char s[];          /* key: kind byte, value, attributes */
+} istr;
+
+static const char *istr_value(const istr *x) { return x->value; }
+
+enum { D_ACCOUNT, D_UNIT, D_SUB, D_SERVICE, D_METER, D_REGION, D_QTYU,
+       D_CURRENCY, D_CHARGE, D_NDIMS };
+static const char *const dim_kinds[D_NDIMS] = {
+    "account", "unit", "subscription", "service", "meter",
+    "region", "qty_unit", "currency", "charge"};
+
+typedef struct rollup {
+  hent e;
+  istr *dim[D_NDIMS];
+  int64_t day, period;
+  __int128 qty, billed, effective;
+  int64_t rows;
+  uint64_t first_line, last_line;
+  struct rollup *next; /* in insertion order */
+} rollup;
+#define ROLLUP_KEYOFF offsetof(rollup, dim)
+#define ROLLUP_KEYLEN (offsetof(rollup, qty) - offsetof(rollup, dim))
+
+typedef struct rawent {
+  hent e;
+  rollup *ru;    /* NULL when the key failed normalisation */
+  uint64_t mult; /* block size of the unit */
+  int bad;       /* field at fault */
+  const char *reason;
+  char key[];
+} rawent;
+
+typedef struct resource {
+  hent e;
+  istr *sub;
+  const char *name, *type, *tags; /* raw, in the arena */
+  size_t name_len, type_len, tags_len;
+  int64_t first_day, last_day, rows;
+  struct resource *next;
+  char key[];
+} resource;
+
+/* A directory subscription: its unit. */
+typedef struct dirsub {
+  hent e;
+  istr *unit;
+  char key[];
+} dirsub;
+
+typedef struct reject {
+  uint64_t line, col;
+  char field[64];
+  char value[128];
+  const char *reason;
+} reject;
+
+/* ---- per-file state --------------------------------------------------- */
+
+typedef struct ingest {
+  cu_ws *ws;
+  const cu_catalog *cat;
+  const cu_ledger_opts *opts;
+  const char *path;
+  cu_ledger_adapter ad;
+  arena ar;
+  htab raws, rollups, strs, resources, dirsubs;
+  rollup *ru_head, **ru_tail;
+  resource *res_head, **res_tail;
+  istr *empty_unit;
+  reject *rejects;
+  size_t nrejects;
+  int64_t rows, rejected, rounded, unknown_subs, nrollups, nresources;
+  int64_t first_day, last_day;
+} ingest;
+
+static char last_rejects[MAX_SHOW_REJECTS * 600];
+
+const char *cu_ledger_last_rejects(void) { return last_rejects; }
+
+void cu_ledger_opts_default(cu_ledger_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->max_reject_ratio = 0.001;
+  o->format = CU_LEDGER_AUTO;
+}
+
+static custos_rc oom(custos_diag *d, const char *path) {
+  cu_diag_at(d, path, 0, 0);
+  cu_diag_hint(d, "split the export by billing period, or give custos more "
+                  "memory");
+  return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory rolling up usage");
+}
+
+/* Interns kind+value (with attributes for services and regions). */
+static istr *intern(ingest *g, int kind, const char *s, size_t n,
+                    const char *attr1, const char *attr2) {
+  char tmp[1200];
+  if (n > 1100)
+    n = 1100;
+  tmp[0] = (char)('0' + kind);
+  memcpy(tmp + 1, s, n);
+  size_t kl = n + 1;
+  /* Services and regions are told apart by their attributes too. */
+  if (attr1) {
+    size_t a1 = strlen(attr1), a2 = attr2 ? strlen(attr2) : 0;
+    if (kl + a1 + a2 + 2 < sizeof tmp) {
+      tmp[kl++] = '\x1f';
+      memcpy(tmp + kl, attr1, a1);
+      kl += a1;
+      tmp[kl++] = '\x1f';
+      memcpy(tmp + kl, attr2 ? attr2 : "", a2);
+      kl += a2;
+    }
+  }
+  uint64_t h = hash_bytes(tmp, kl);
+  if ((g->strs.n + 1) * 2 > g->strs.cap && ht_grow(&g->strs) != CUSTOS_OK)
+    return NULL;
+  size_t i = ht_find(&g->strs, h, tmp, kl, offsetof(istr, s));
+  if (g->strs.slots[i])
+    return (istr *)g->strs.slots[i];
+  istr *x = arena_alloc(&g->ar, sizeof *x + kl + n + 2);
+  if (!x)
+    return NULL;
+  x->e.h = h;
+  x->e.klen = (uint32_t)kl;
+  x->dim = 0;
+  memcpy(x->s, tmp, kl);
+  char *v = x->s + kl;
+  memcpy(v, s, n);
+  v[n] = '\0';
+  x->value = v;
+  x->attr1 = attr1;
+  x->attr2 = attr2;
+  g->strs.slots[i] = &x->e;
+  g->strs.n++;
+  return x;
+}
+
+static void add_reject(ingest *g, uint64_t line, uint64_t col,
+                       const char *field, const char *value, size_t vlen,
+                       const char *reason) {
+  g->rejected++;
+  if (g->nrejects >= MAX_KEEP_REJECTS || !g->rejects)
+    return;
+  reject *r = &g->rejects[g->nrejects++];
+  r->line = line;
+  r->col = col;
+  snprintf(r->field, sizeof r->field, "%s", field);
+  cu_escape_display(value ? value : "", value ? vlen : 0, r->value,
+                    sizeof r->value);
+  r->reason = reason;
+}
+
+static void reject_field(ingest *g, cu_csv *csv, const cu_ledger_raw *raw,
+                         int f, const char *reason) {
+  uint64_t line = cu_csv_line(csv), col = 0;
+  if (f >= 0 && g->ad.col[f] >= 0)
+    cu_csv_field_pos(csv, (size_t)g->ad.col[f], &line, &col);
+  add_reject(g, line, col, f >= 0 ? g->ad.colname[f] : "",
+             f >= 0 ? raw->v[f] : NULL, f >= 0 ? raw->len[f] : 0, reason);
+}
+
+/* Builds the normalised rollup of a raw key seen for the first time. */
+static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
+                         rawent *re) {
+  cu_ledger_key k;
+  int bad = -1;
+  const char *reason = NULL;
+  custos_rc rc = cu_ledger_row_key(&g->ad, g->cat, raw, use_pricing, &k, &bad,
+                                   &reason);
+  if (rc != CUSTOS_OK) {
+    re->ru = NULL;
+    re->bad = bad;
+    re->reason = reason;
+    return CUSTOS_OK;
+  }
+  re->mult = k.unit.multiplier;
+  rollup probe;
+  memset(&probe, 0, sizeof probe);
+  const char *cat = k.len[LF_CATEGORY] ? NULL : k.category;
+  const char *subcat = k.len[LF_SUBCATEGORY] ? NULL : k.subcategory;
+  char catbuf[256], subbuf[256];
+  if (!cat) {
+    snprintf(catbuf, sizeof catbuf, "%.*s", (int)k.len[LF_CATEGORY],
+             k.s[LF_CATEGORY]);
+    cat = catbuf;
+  }
+  if (!subcat) {
+    snprintf(subbuf, sizeof subbuf, "%.*s", (int)k.len[LF_SUBCATEGORY],
+             k.s[LF_SUBCATEGORY]);
+    subcat = subbuf;
+  }
+  /* Attributes must outlive this call: intern them as values first. */
+  istr *cat_i = intern(g, 9, cat, strlen(cat), NULL, NULL);
+  istr *sub_i = intern(g, 9, subcat, strlen(subcat), NULL, NULL);
+  if (!cat_i || !sub_i)
+    return CUSTOS_ENOMEM;
+  probe.dim[D_ACCOUNT] =
+      intern(g, D_ACCOUNT, k.s[LF_ACCOUNT], k.len[LF_ACCOUNT], NULL, NULL);
+  probe.dim[D_SUB] =
+      intern(g, D_SUB, k.s[LF_SUBACCOUNT], k.len[LF_SUBACCOUNT], NULL, NULL);
+  probe.dim[D_SERVICE] =
+      intern(g, D_SERVICE, k.s[LF_SERVICE], k.len[LF_SERVICE],
+             istr_value(cat_i), istr_value(sub_i));
+  probe.dim[D_METER] =
+      intern(g, D_METER, k.s[LF_METER], k.len[LF_METER], NULL, NULL);
+  probe.dim[D_REGION] = intern(g, D_REGION, k.region_id, strlen(k.region_id),
+                               k.country, NULL);
+  probe.dim[D_QTYU] =
+      intern(g, D_QTYU, k.unit.name, strlen(k.unit.name), NULL, NULL);
+  probe.dim[D_CURRENCY] =
+      intern(g, D_CURRENCY, k.s[LF_CURRENCY], k.len[LF_CURRENCY], NULL, NULL);
+  probe.dim[D_CHARGE] = intern(g, D_CHARGE, k.s[LF_CHARGE_CATEGORY],
+                               k.len[LF_CHARGE_CATEGORY], NULL, NULL);
+  for (int i = 0; i < D_NDIMS; i++)
+    if (i != D_UNIT && !probe.dim[i])
+      return CUSTOS_ENOMEM;
+  /* The unit comes from the directory, through the subscription. */
+  probe.dim[D_UNIT] = g->empty_unit;
+  {
+    const char *sv = istr_value(probe.dim[D_SUB]);
+    size_t sl = strlen(sv);
+    if (g->dirsubs.cap) {
+      uint64_t h = hash_bytes(sv, sl);
+      size_t i = ht_find(&g->dirsubs, h, sv, sl, offsetof(dirsub, key));
+      if (g->dirsubs.slots[i])
+        probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.slots[i])->unit;
+    }
+  }
+  probe.day = k.day;
+  probe.period = k.period;
+  uint64_t h = hash_bytes(probe.dim, ROLLUP_KEYLEN);
+  if ((g->rollups.n + 1) * 2 > g->rollups.cap &&
+      ht_grow(&g->rollups) != CUSTOS_OK)
+    return CUSTOS_ENOMEM;
+  size_t i = ht_find(&g->rollups, h, probe.dim, ROLLUP_KEYLEN, ROLLUP_KEYOFF);
+  rollup *ru = (rollup *)g->rollups.slots[i];
+  if (!ru) {
+    ru = arena_alloc(&g->ar, sizeof *ru);
+    if (!ru)
+      return CUSTOS_ENOMEM;
+    *ru = probe;
+    ru->e.h = h;
+    ru->e.klen = (uint32_t)ROLLUP_KEYLEN;
+    g->rollups.slots[i] = &ru->e;
+    g->rollups.n++;
+    *g->ru_tail = ru;
+    g->ru_tail = &ru->next;
+    g->nrollups++;
+  }
+  re->ru = ru;
+  return CUSTOS_OK;
+}
+
+static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
+                              const rollup *ru) {
+  const char *id = raw->v[LF_RESOURCE_ID];
+  size_t n = raw->len[LF_RESOURCE_ID];
+  if (!id || cu_ledger_is_null(id, n) || n > 2048)
+    return CUSTOS_OK;
+  uint64_t h = hash_bytes(id, n);
+  if ((g->resources.n + 1) * 2 > g->resources.cap &&
+      ht_grow(&g->resources) != CUSTOS_OK)
+    return CUSTOS_ENOMEM;
+  size_t i = ht_find(&g->resources, h, id, n, offsetof(resource, key));
+  resource *r = (resource *)g->resources.slots[i];
+  if (!r) {
+    size_t nl = raw->v[LF_RESOURCE_NAME] ? raw->len[LF_RESOURCE_NAME] : 0;
+    size_t tl = raw->v[LF_RESOURCE_TYPE] ? raw->len[LF_RESOURCE_TYPE] : 0;
+    size_t gl = raw->v[LF_TAGS] ? raw->len[LF_TAGS] : 0;
+    if (nl > 4096 || tl > 1024 || gl > 65536)
+      nl = tl = gl = 0;
+    r = arena_alloc(&g->ar, sizeof *r + n + nl + tl + gl + 4);
+    if (!r)
+      return CUSTOS_ENOMEM;
+    memset(r, 0, sizeof *r);
+    r->e.h = h;
+    r->e.klen = (uint32_t)n;
+    char *p = r->key;
+    memcpy(p, id, n);
+    p[n] = '\0';
+    p += n + 1;
+    r->name = p;
+    r->name_len = nl;
+    if (nl)
+      memcpy(p, raw->v[LF_RESOURCE_NAME], nl);
+    p[nl] = '\0';
+    p += nl + 1;
+    r->type = p;
+    r->type_len = tl;
+    if (tl)
+      memcpy(p, raw->v[LF_RESOURCE_TYPE], tl);
+    p[tl] = '\0';
+    p += tl + 1;
+    r->tags = p;
+    r->tags_len = gl;
+    if (gl)
+      memcpy(p, raw->v[LF_TAGS], gl);
+    p[gl] = '\0';
+    r->sub = ru->dim[D_SUB];
+    r->first_day = r->last_day = ru->day;
+    g->resources.slots[i] = &r->e;
+    g->resources.n++;
+    *g->res_tail = r;
+    g->res_tail = &r->next;
+    g->nresources++;
+  }
+  if (ru->day < r->first_day)
+    r->first_day = ru->day;
+  if (ru->day > r->last_day)
+    r->last_day = ru->day;
+  r->rows++;
+  return CUSTOS_OK;
+}
+
+static custos_rc load_directory(ingest *g, custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc =
+      cu_ws_prepare(g->ws, "SELECT id, unit_id FROM subscriptions", &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    const char *unit = (const char *)sqlite3_column_text(st, 1);
+    size_t un = (size_t)sqlite3_column_bytes(st, 1);
+    if (!id || !unit)
+      continue;
+    istr *u = intern(g, D_UNIT, unit, un, NULL, NULL);
+    if (!u || ((g->dirsubs.n + 1) * 2 > g->dirsubs.cap &&
+               ht_grow(&g->dirsubs) != CUSTOS_OK)) {
+      sqlite3_finalize(st);
+      return oom(d, g->path);
+    }
+    uint64_t h = hash_bytes(id, n);
+    size_t i = ht_find(&g->dirsubs, h, id, n, offsetof(dirsub, key));
+    if (g->dirsubs.slots[i])
+      continue;
+    dirsub *s = arena_alloc(&g->ar, sizeof *s + n + 1);
+    if (!s) {
+      sqlite3_finalize(st);
+      return oom(d, g->path);
+    }
+    s->e.h = h;
+    s->e.klen = (uint32_t)n;
+    memcpy(s->key, id, n);
+    s->key[n] = '\0';
+    s->unit = u;
+    g->dirsubs.slots[i] = &s->e;
+    g->dirsubs.n++;
+  }
+  rc = step == SQLITE_DONE ? CUSTOS_OK
+                           : cu_ws_dberr(g->ws, "cannot read subscriptions", d);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* The fields that decide a row's rollup: everything but its amounts and
+ * its resource. */
+static const int key_fields[] = {
+    LF_ACCOUNT, LF_SUBACCOUNT,   LF_SERVICE,  LF_CATEGORY,
+    LF_SUBCATEGORY, LF_METER,    LF_SKU,      LF_REGION,
+    LF_REGION_NAME, LF_CHARGE_START, LF_PERIOD_START, LF_QTY_UNIT,
+    LF_PUNIT,   LF_CURRENCY,     LF_CHARGE_CATEGORY, LF_PROVIDER};
+
+/* Reads the whole file into the rollups.  Errors of the file as a whole
+ * (unreadable, not CSV, unknown header) fail; row errors become rejects. */
+static custos_rc read_file(ingest *g, custos_diag *d) {
+  cu_csv *csv = NULL;
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  custos_rc rc = cu_csv_open(g->path, &o, &csv, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  bool eof = false;
+  rc = cu_csv_next(csv, &eof, d);
+  if (rc != CUSTOS_OK)
+    goto done;
+  if (eof) {
+    cu_diag_at(d, g->path, 1, 1);
+    rc = cu_diag_set(d, CUSTOS_EPARSE, "empty file: no header");
+    goto done;
+  }
+  {
+    size_t nf = cu_csv_nfields(csv);
+    const char **names = cu_calloc(nf, sizeof *names);
+    size_t *lens = cu_calloc(nf, sizeof *lens);
+    if (!names || !lens) {
+      cu_free(names);
+      cu_free(lens);
+      rc = oom(d, g->path);
+      goto done;
+    }
+    for (size_t i = 0; i < nf; i++)
+      names[i] = cu_csv_field(csv, i, &lens[i]);
+    rc = cu_ledger_adapter_init(&g->ad, g->opts->format,
+                                (const char *const *)names, lens, nf, d);
+    cu_free(names);
+    cu_free(lens);
+    if (rc != CUSTOS_OK) {
+      cu_diag_at(d, g->path, 1, 0);
+      goto done;
+    }
+  }
+  int cols[LF_COUNT], fields[LF_COUNT];
+  int nused = 0;
+  for (int f = 0; f < LF_COUNT; f++)
+    if (g->ad.col[f] >= 0) {
+      cols[nused] = g->ad.col[f];
+      fields[nused++] = f;
+    }
+  cu_ledger_raw raw;
+  memset(&raw, 0, sizeof raw);
+  for (;;) {
+    rc = cu_csv_next(csv, &eof, d);
+    if (rc != CUSTOS_OK)
+      goto done;
+    if (eof)
+      break;
+    size_t nf = cu_csv_nfields(csv);
+    if (nf == 1 && cu_csv_field(csv, 0, NULL)[0] == '\0' &&
+        !cu_csv_quoted(csv, 0))
+      continue; /* empty line */
+    g->rows++;
+    if ((g->rows & 0xffff) == 0 && g->opts->progress)
+      g->opts->progress(g->opts->progress_ud, g->path, cu_csv_offset(csv),
+                        cu_csv_size(csv));
+    if (nf != g->ad.ncols) {
+      add_reject(g, cu_csv_line(csv), 0, "", NULL, 0,
+                 nf < g->ad.ncols ? "row has fewer fields than the header"
+                                  : "row has more fields than the header");
+      continue;
+    }
+    for (int u = 0; u < nused; u++)
+      raw.v[fields[u]] = cu_csv_field(csv, (size_t)cols[u], &raw.len[fields[u]]);
+    cu_ledger_amounts am;
+    int bad = -1;
+    const char *reason = NULL;
+    if (cu_ledger_row_amounts(&raw, &am, &bad, &reason) != CUSTOS_OK) {
+      reject_field(g, csv, &raw, bad, reason);
+      continue;
+    }
+    if (am.rounded)
+      g->rounded++;
+    /* The raw key: length-prefixed key fields; fallbacks only when the
+     * primary field is empty. */
+    char kb[8192];
+    size_t kl = 0;
+    bool toolong = false;
+    kb[kl++] = am.use_pricing ? 'p' : 'c';
+    for (size_t kf = 0; kf < CU_ARRAY_LEN(key_fields); kf++) {
+      int f = key_fields[kf];
+      size_t n = raw.v[f] ? raw.len[f] : 0;
+      if ((f == LF_SKU && raw.v[LF_METER] && raw.len[LF_METER]) ||
+          (f == LF_REGION_NAME && raw.v[LF_REGION] && raw.len[LF_REGION]))
+        n = 0;
+      if (n > 1024) {
+        toolong = true;
+        bad = f;
+        break;
+      }
+      kb[kl++] = (char)(n & 0xff);
+      kb[kl++] = (char)(n >> 8);
+      if (n)
+        memcpy(kb + kl, raw.v[f], n);
+      kl += n;
+    }
+    if (toolong) {
+      reject_field(g, csv, &raw, bad, "field longer than 1024 bytes");
+      continue;
+    }
+    uint64_t h = hash_bytes(kb, kl);
+    if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK) {
+      rc = oom(d, g->path);
+      goto done;
+    }
+    size_t slot = ht_find(&g->raws, h, kb, kl, offsetof(rawent, key));
+    rawent *re = (rawent *)g->raws.slots[slot];
+    if (!re) {
+      re = arena_alloc(&g->ar, sizeof *re + kl);
+      if (!re) {
+        rc = oom(d, g->path);
+        goto done;
+      }
+      re->e.h = h;
+      re->e.klen = (uint32_t)kl;
+      memcpy(re->key, kb, kl);
+      rc = new_raw(g, &raw, am.use_pricing, re);
+      if (rc != CUSTOS_OK) {
+        rc = oom(d, g->path);
+        goto done;
+      }
+      g->raws.slots[slot] = &re->e;
+      g->raws.n++;
+    }
+    if (!re->ru) {
+      reject_field(g, csv, &raw, re->bad, re->reason);
+      continue;
+    }
+    int64_t q;
+    if (!cu_ledger_scale_qty(am.qty, re->mult, &q)) {
+      reject_field(g, csv, &raw, am.use_pricing ? LF_PQTY : LF_QTY,
+                   "quantity times the unit's block size is too large");
+      continue;
+    }
+    rollup *ru = re->ru;
+    ru->qty += q;
+    ru->billed += am.billed;
+    ru->effective += am.effective;
+    uint64_t line = cu_csv_line(csv);
+    if (!ru->rows)
+      ru->first_line = line;
+    ru->last_line = line;
+    ru->rows++;
+    if (ru->dim[D_UNIT] == g->empty_unit && ru->dim[D_SUB]->value[0])
+      g->unknown_subs++;
+    if (ru->day < g->first_day || g->first_day == INT64_MIN)
+      g->first_day = ru->day;
+    if (ru->day > g->last_day || g->last_day == INT64_MIN)
+      g->last_day = ru->day;
+    if (g->ad.col[LF_RESOURCE_ID] >= 0) {
+      rc = add_resource(g, &raw, ru);
+      if (rc != CUSTOS_OK) {
+        rc = oom(d, g->path);
+        goto done;
+      }
+    }
+  }
+  if (g->opts->progress)
+    g->opts->progress(g->opts->progress_ud, g->path, cu_csv_offset(csv),
+                      cu_csv_size(csv));
+done:
+  cu_csv_close(csv);
+  return rc;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef struct writer {
+  sqlite3_stmt *dim_ins, *dim_get, *ru_ins, *res_ins;
+  sqlite3_stmt *cov_old, *cov_del, *cov_sup, *cov_ins;
+} writer;
+
+static void writer_free(writer *w) {
+  sqlite3_finalize(w->dim_ins);
+  sqlite3_finalize(w->dim_get);
+  sqlite3_finalize(w->ru_ins);
+  sqlite3_finalize(w->res_ins);
+  sqlite3_finalize(w->cov_old);
+  sqlite3_finalize(w->cov_del);
+  sqlite3_finalize(w->cov_sup);
+  sqlite3_finalize(w->cov_ins);
+}
+
+static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
+                        custos_diag *d) {
+  if (x->dim)
+    return CUSTOS_OK;
+  const char *a1 = x->attr1 ? x->attr1 : "", *a2 = x->attr2 ? x->attr2 : "";
+  sqlite3_reset(w->dim_ins);
+  sqlite3_bind_text(w->dim_ins, 1, dim_kinds[kind], -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->dim_ins, 2, istr_value(x), -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->dim_ins, 3, a1, -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->dim_ins, 4, a2, -1, SQLITE_STATIC);
+  if (sqlite3_step(w->dim_ins) != SQLITE_DONE)
+    return cu_ws_dberr(g->ws, "cannot store usage values", d);
+  sqlite3_reset(w->dim_get);
+  sqlite3_bind_text(w->dim_get, 1, dim_kinds[kind], -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->dim_get, 2, istr_value(x), -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->dim_get, 3, a1, -1, SQLITE_STATIC);
+  sqlite3_bind_text(w->dim_get, 4, a2, -1, SQLITE_STATIC);
+  if (sqlite3_step(w->dim_get) != SQLITE_ROW)
+    return cu_ws_dberr(g->ws, "cannot read usage values", d);
+  x->dim = sqlite3_column_int64(w->dim_get, 0);
+  return CUSTOS_OK;
+}
+
+static custos_rc fits(ingest *g, __int128 v, const rollup *ru, custos_diag *d) {
+  if (v <= INT64_MAX && v >= INT64_MIN)
+    return CUSTOS_OK;
+  cu_diag_at(d, g->path, ru->first_line, 0);
+  cu_diag_hint(d, "one rollup sums to more than custos stores (int64 at its "
+                  "scale); split the export");
+  return cu_diag_set(d, CUSTOS_ETOOBIG, "rollup total too large");
+}
+
+/* Coverage of one (account, period) pair by this source. */
+typedef struct cover {
+  istr *account;
+  int64_t period, rows;
+  __int128 billed;
+} cover;
+
+static int cover_cmp(const void *a, const void *b) {
+  const cover *x = a, *y = b;
+  if (x->account != y->account)
+    return x->account->dim < y->account->dim ? -1 : 1;
+  return x->period < y->period ? -1 : x->period > y->period;
+}
+
+static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
+                                int64_t *superseded, json_t *replaced,
+                                custos_diag *d) {
+  /* Pairs in this source, from the rollups. */
+  size_t cap = 256, n = 0;
+  cover *cv = cu_malloc(cap * sizeof *cv);
+  if (!cv)
+    return oom(d, g->path);
+  custos_rc rc = CUSTOS_OK;
+  /* A hash of the pairs seen, pointing into cv. */
+  htab seen;
+  memset(&seen, 0, sizeof seen);
+  typedef struct pairent {
+    hent e;
+    size_t idx;
+    struct {
+      istr *account;
+      int64_t period;
+    } key;
+  } pairent;
+  for (rollup *ru = g->ru_head; ru; ru = ru->next) {
+    pairent probe;
+    memset(&probe, 0, sizeof probe);
+    probe.key.account = ru->dim[D_ACCOUNT];
+    probe.key.period = ru->period;
+    uint64_t h = hash_bytes(&probe.key, sizeof probe.key);
+    if ((seen.n + 1) * 2 > seen.cap && ht_grow(&seen) != CUSTOS_OK) {
+      rc = oom(d, g->path);
+      goto out;
+    }
+    size_t slot = ht_find(&seen, h, &probe.key, sizeof probe.key,
+                          offsetof(pairent, key));
+    size_t k;
+    if (seen.slots[slot]) {
+      k = ((pairent *)seen.slots[slot])->idx;
+    } else {
+      if (n == cap) {
+        cover *p = cu_realloc(cv, cap * 2 * sizeof *cv);
+        if (!p) {
+          rc = oom(d, g->path);
+          goto out;
+        }
+        cv = p;
+        cap *= 2;
+      }
+      pairent *pe = arena_alloc(&g->ar, sizeof *pe);
+      if (!pe) {
+        rc = oom(d, g->path);
+        goto out;
+      }
+      *pe = probe;
+      pe->e.h = h;
+      pe->e.klen = (uint32_t)sizeof probe.key;
+      pe->idx = n;
+      seen.slots[slot] = &pe->e;
+      seen.n++;
+      k = n++;
+      cv[k].account = ru->dim[D_ACCOUNT];
+      cv[k].period = ru->period;
+      cv[k].rows = 0;
+      cv[k].billed = 0;
+    }
+    cv[k].rows += ru->rows;
+    cv[k].billed += ru->billed;
+  }
+  qsort(cv, n, sizeof *cv, cover_cmp);
+  for (size_t i = 0; i < n; i++) {
+    int64_t acct = cv[i].account->dim;
+    sqlite3_reset(w->cov_old);
+    sqlite3_bind_int64(w->cov_old, 1, acct);
+    sqlite3_bind_int64(w->cov_old, 2, cv[i].period);
+    int step;
+    int64_t olds[64];
+    size_t nold = 0;
+    while ((step = sqlite3_step(w->cov_old)) == SQLITE_ROW && nold < 64)
+      olds[nold++] = sqlite3_column_int64(w->cov_old, 0);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+      rc = cu_ws_dberr(g->ws, "cannot read usage coverage", d);
+      goto out;
+    }
+    sqlite3_reset(w->cov_old);
+    for (size_t k = 0; k < nold; k++) {
+      sqlite3_reset(w->cov_del);
+      sqlite3_bind_int64(w->cov_del, 1, acct);
+      sqlite3_bind_int64(w->cov_del, 2, cv[i].period);
+      sqlite3_bind_int64(w->cov_del, 3, olds[k]);
+      sqlite3_reset(w->cov_sup);
+      sqlite3_bind_int64(w->cov_sup, 1, src);
+      sqlite3_bind_int64(w->cov_sup, 2, olds[k]);
+      sqlite3_bind_int64(w->cov_sup, 3, acct);
+      sqlite3_bind_int64(w->cov_sup, 4, cv[i].period);
+      if (sqlite3_step(w->cov_del) != SQLITE_DONE ||
+          sqlite3_step(w->cov_sup) != SQLITE_DONE) {
+        rc = cu_ws_dberr(g->ws, "cannot supersede usage", d);
+        goto out;
+      }
+      (*superseded)++;
+      char day[16];
+      cu_date_format(cv[i].period * 86400, day, sizeof day);
+      if (json_array_size(replaced) < 1000)
+        json_array_append_new(
+            replaced, json_pack("{s:s,s:s,s:I}", "account",
+                                istr_value(cv[i].account), "period", day,
+                                "source", (json_int_t)olds[k]));
+    }
+    if (cv[i].billed > INT64_MAX || cv[i].billed < INT64_MIN) {
+      cu_diag_at(d, g->path, 0, 0);
+      rc = cu_diag_set(d, CUSTOS_ETOOBIG, "billing period total too large");
+      goto out;
+    }
+    sqlite3_reset(w->cov_ins);
+    sqlite3_bind_int64(w->cov_ins, 1, src);
+    sqlite3_bind_int64(w->cov_ins, 2, acct);
+    sqlite3_bind_int64(w->cov_ins, 3, cv[i].period);
+    sqlite3_bind_int64(w->cov_ins, 4, cv[i].rows);
+    sqlite3_bind_int64(w->cov_ins, 5, (int64_t)cv[i].billed);
+    if (sqlite3_step(w->cov_ins) != SQLITE_DONE) {
+      rc = cu_ws_dberr(g->ws, "cannot store usage coverage", d);
+      goto out;
+    }
+  }
+out:
+  ht_free(&seen);
+  cu_free(cv);
+  return rc;
+}
+
+static custos_rc write_all(ingest *g, cu_source *src,
+                           cu_ledger_file_stats *fs, custos_diag *d) {
+  writer w;
+  memset(&w, 0, sizeof w);
+  custos_rc rc;
+  struct {
+    sqlite3_stmt **st;
+    const char *sql;
+  } prep[] = {
+      {&w.dim_ins, "INSERT OR IGNORE INTO usage_dims(kind, value, attr1, attr2)"
+                   " VALUES(?1,?2,?3,?4)"},
+      {&w.dim_get, "SELECT id FROM usage_dims WHERE kind=?1 AND value=?2 AND"
+                   " attr1=?3 AND attr2=?4"},
+      {&w.ru_ins, "INSERT INTO usage_rollups(source_id, account, period, day,"
+                  " unit, subscription, service, meter, region, qty_unit,"
+                  " currency, charge, quantity, billed, effective, rows,"
+                  " first_line, last_line) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                  "?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
+      {&w.res_ins, "INSERT INTO usage_resources(source_id, subscription,"
+                   " resource_id, name, type, tags, first_day, last_day, rows)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
+      {&w.cov_old, "SELECT source_id FROM usage_coverage WHERE account=?1 AND"
+                   " period=?2 AND superseded_by IS NULL"},
+      {&w.cov_del, "DELETE FROM usage_rollups WHERE account=?1 AND period=?2"
+                   " AND source_id=?3"},
+      {&w.cov_sup, "UPDATE usage_coverage SET superseded_by=?1 WHERE"
+                   " source_id=?2 AND account=?3 AND period=?4"},
+      {&w.cov_ins, "INSERT INTO usage_coverage(source_id, account, period,"
+                   " rows, billed) VALUES(?1,?2,?3,?4,?5)"},
+  };
+  for (size_t i = 0; i < CU_ARRAY_LEN(prep); i++) {
+    rc = cu_ws_prepare(g->ws, prep[i].sql, prep[i].st, d);
+    if (rc != CUSTOS_OK)
+      goto out;
+  }
+  /* Dimension ids, then rollups. */
+  for (rollup *ru = g->ru_head; ru; ru = ru->next)
+    for (int k = 0; k < D_NDIMS; k++) {
+      rc = dim_id(g, &w, k, ru->dim[k], d);
+      if (rc != CUSTOS_OK)
+        goto out;
+    }
+  json_t *replaced = json_array();
+  if (!replaced) {
+    rc = oom(d, g->path);
+    goto out;
+  }
+  rc = write_coverage(g, &w, src->id, &fs->superseded, replaced, d);
+  if (rc != CUSTOS_OK) {
+    json_decref(replaced);
+    goto out;
+  }
+  for (rollup *ru = g->ru_head; ru; ru = ru->next) {
+    sqlite3_stmt *st = w.ru_ins;
+    if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
+        fits(g, ru->billed, ru, d) != CUSTOS_OK ||
+        fits(g, ru->effective, ru, d) != CUSTOS_OK) {
+      json_decref(replaced);
+      rc = CUSTOS_ETOOBIG;
+      goto out;
+    }
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, src->id);
+    sqlite3_bind_int64(st, 2, ru->dim[D_ACCOUNT]->dim);
+    sqlite3_bind_int64(st, 3, ru->period);
+    sqlite3_bind_int64(st, 4, ru->day);
+    sqlite3_bind_int64(st, 5, ru->dim[D_UNIT]->dim);
+    sqlite3_bind_int64(st, 6, ru->dim[D_SUB]->dim);
+    sqlite3_bind_int64(st, 7, ru->dim[D_SERVICE]->dim);
+    sqlite3_bind_int64(st, 8, ru->dim[D_METER]->dim);
+    sqlite3_bind_int64(st, 9, ru->dim[D_REGION]->dim);
+    sqlite3_bind_int64(st, 10, ru->dim[D_QTYU]->dim);
+    sqlite3_bind_int64(st, 11, ru->dim[D_CURRENCY]->dim);
+    sqlite3_bind_int64(st, 12, ru->dim[D_CHARGE]->dim);
+    sqlite3_bind_int64(st, 13, (int64_t)ru->qty);
+    sqlite3_bind_int64(st, 14, (int64_t)ru->billed);
+    sqlite3_bind_int64(st, 15, (int64_t)ru->effective);
+    sqlite3_bind_int64(st, 16, ru->rows);
+    sqlite3_bind_int64(st, 17, (int64_t)ru->first_line);
+    sqlite3_bind_int64(st, 18, (int64_t)ru->last_line);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      json_decref(replaced);
+      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+      goto out;
+    }
+  }
+  /* Resources, with customer free text through the policy. */
+  cu_free_text_policy pol = cu_boundary_policy(g->ws);
+  for (resource *r = g->res_head; r; r = r->next) {
+    char idp[4096], namep[4096];
+    char *tags = NULL;
+    rc = cu_ledger_resource_id(g->ws, pol, r->key, r->e.klen, idp, sizeof idp);
+    if (rc == CUSTOS_ETOOBIG) {
+      rc = cu_boundary_free_text(g->ws, CU_FREE_TEXT_PSEUDONYMISE, r->key,
+                                 r->e.klen, idp, sizeof idp);
+    }
+    if (rc == CUSTOS_OK)
+      rc = cu_boundary_free_text(g->ws, pol, r->name, r->name_len, namep,
+                                 sizeof namep);
+    if (rc == CUSTOS_OK && r->tags_len &&
+        !cu_ledger_is_null(r->tags, r->tags_len))
+      rc = cu_ledger_tags(g->ws, pol, r->tags, r->tags_len, &tags);
+    if (rc != CUSTOS_OK) {
+      cu_free(tags);
+      json_decref(replaced);
+      cu_diag_at(d, g->path, 0, 0);
+      cu_diag_set(d, rc, "cannot pseudonymise a resource's free text");
+      goto out;
+    }
+    if (cu_ledger_is_null(r->name, r->name_len))
+      namep[0] = '\0';
+    sqlite3_stmt *st = w.res_ins;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, src->id);
+    sqlite3_bind_int64(st, 2, r->sub->dim);
+    sqlite3_bind_text(st, 3, idp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, namep, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->type, (int)r->type_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, tags ? tags : "{}", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 7, r->first_day);
+    sqlite3_bind_int64(st, 8, r->last_day);
+    sqlite3_bind_int64(st, 9, r->rows);
+    int step = sqlite3_step(st);
+    cu_free(tags);
+    if (step != SQLITE_DONE) {
+      json_decref(replaced);
+      rc = cu_ws_dberr(g->ws, "cannot store usage resources", d);
+      goto out;
+    }
+  }
+  /* The source's ledger record, its rejects and the event. */
+  {
+    sqlite3_stmt *st = NULL;
+    rc = cu_ws_prepare(g->ws,
+                       "INSERT INTO usage_sources(source_id, format, rows,"
+                       " rejected, rounded, rollups, resources, first_day,"
+                       " last_day, unknown_columns)"
+                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                       &st, d);
+    if (rc != CUSTOS_OK) {
+      json_decref(replaced);
+      goto out;
+    }
+    sqlite3_bind_int64(st, 1, src->id);
+    sqlite3_bind_text(st, 2, g->ad.name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, g->rows);
+    sqlite3_bind_int64(st, 4, g->rejected);
+    sqlite3_bind_int64(st, 5, g->rounded);
+    sqlite3_bind_int64(st, 6, g->nrollups);
+    sqlite3_bind_int64(st, 7, g->nresources);
+    if (g->first_day != INT64_MIN) {
+      sqlite3_bind_int64(st, 8, g->first_day);
+      sqlite3_bind_int64(st, 9, g->last_day);
+    }
+    sqlite3_bind_text(st, 10, g->ad.unknown, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+      json_decref(replaced);
+      rc = cu_ws_dberr(g->ws, "cannot store the usage source", d);
+      goto out;
+    }
+  }
+  for (size_t i = 0; i < g->nrejects; i++) {
+    const reject *r = &g->rejects[i];
+    rc = cu_source_reject(g->ws, src->id, r->line, r->col, r->field, r->value,
+                          r->reason, d);
+    if (rc != CUSTOS_OK) {
+      json_decref(replaced);
+      goto out;
+    }
+  }
+  json_t *ev = json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:o}", "source",
+                         (json_int_t)src->id, "format", g->ad.name, "rows",
+                         (json_int_t)g->rows, "rejected",
+                         (json_int_t)g->rejected, "rollups",
+                         (json_int_t)g->nrollups, "superseded",
+                         (json_int_t)fs->superseded, "replaced", replaced);
+  rc = cu_ws_event_json(g->ws, "usage.ingest", NULL, ev, NULL, d);
+  if (rc != CUSTOS_OK)
+    goto out;
+  src->expected = g->rows;
+  src->accepted = g->rows - g->rejected;
+  src->rejected = g->rejected;
+  rc = cu_source_complete(g->ws, src, d);
+out:
+  writer_free(&w);
+  return rc;
+}
+
+static void show_rejects(const ingest *g) {
+  size_t o = 0;
+  last_rejects[0] = '\0';
+  for (size_t i = 0; i < g->nrejects && i < MAX_SHOW_REJECTS; i++) {
+    const reject *r = &g->rejects[i];
+    int k = snprintf(last_rejects + o, sizeof last_rejects - o,
+                     "%s:%llu:%llu: field '%s' value '%s': %s\n", g->path,
+                     (unsigned long long)r->line, (unsigned long long)r->col,
+                     r->field, r->value, r->reason);
+    if (k < 0 || (size_t)k >= sizeof last_rejects - o)
+      break;
+    o += (size_t)k;
+  }
+}
+
+static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
+                            const cu_ledger_opts *opts,
+                            cu_ledger_file_stats *fs, custos_diag *d) {
+  ingest g;
+  memset(&g, 0, sizeof g);
+  g.ws = ws;
+  g.cat = cat;
+  g.opts = opts;
+  g.path = path;
+  g.ru_tail = &g.ru_head;
+  g.res_tail = &g.res_head;
+  g.first_day = g.last_day = INT64_MIN;
+  custos_rc rc = CUSTOS_OK;
+  g.rejects = cu_calloc(MAX_KEEP_REJECTS, sizeof *g.rejects);
+  g.empty_unit = intern(&g, D_UNIT, "", 0, NULL, NULL);
+  if (!g.rejects || !g.empty_unit) {
+    rc = oom(d, path);
+    goto fail_alloc;
+  }
+  rc = load_directory(&g, d);
+  if (rc != CUSTOS_OK)
+    goto fail_alloc;
+  rc = read_file(&g, d);
+  if (rc != CUSTOS_OK)
+    goto fail_alloc;
+  snprintf(fs->format, sizeof fs->format, "%s", g.ad.name);
+  snprintf(fs->unknown_columns, sizeof fs->unknown_columns, "%s",
+           g.ad.unknown);
+  fs->rows = g.rows;
+  fs->rejected = g.rejected;
+  fs->rounded = g.rounded;
+  fs->rollups = g.nrollups;
+  fs->resources = g.nresources;
+  fs->unknown_subscriptions = g.unknown_subs;
+  show_rejects(&g);
+  if (g.rows == 0 || (double)g.rejected > opts->max_reject_ratio * (double)g.rows) {
+    if (g.nrejects) {
+      const reject *r = &g.rejects[0];
+      cu_diag_at(d, path, r->line, r->col);
+      cu_diag_field(d, r->field, r->value, strlen(r->value));
+    } else {
+      cu_diag_at(d, path, 0, 0);
+    }
+    cu_diag_hint(d, "%lld of %lld rows rejected (ratio %.6f, at most %g "
+                    "allowed; --max-reject-ratio); nothing of this file was "
+                    "stored",
+                 (long long)g.rejected, (long long)g.rows,
+                 g.rows ? (double)g.rejected / (double)g.rows : 0.0,
+                 opts->max_reject_ratio);
+    rc = cu_diag_set(d, CUSTOS_EREFUSED, "%s",
+                     g.rows ? (g.nrejects ? g.rejects[0].reason
+                                          : "too many rejected rows")
+                            : "file has no rows");
+    goto fail_alloc;
+  }
+  rc = cu_ws_begin(ws, d);
+  if (rc != CUSTOS_OK)
+    goto fail_alloc;
+  cu_source src;
+  int64_t existing = 0;
+  rc = cu_source_register(ws, CU_CLASS_USAGE, opts->custodian, path, &src,
+                          &existing, d);
+  if (rc == CUSTOS_EEXIST) {
+    cu_ws_rollback(ws);
+    fs->skipped = true;
+    fs->source_id = existing;
+    rc = CUSTOS_OK;
+    goto fail_alloc;
+  }
+  if (rc != CUSTOS_OK)
+    goto fail_tx;
+  fs->source_id = src.id;
+  fs->bytes = src.size;
+  rc = write_all(&g, &src, fs, d);
+  if (rc != CUSTOS_OK)
+    goto fail_tx;
+  rc = cu_ws_commit(ws, d);
+  if (rc != CUSTOS_OK)
+    goto fail_tx;
+  goto fail_alloc;
+fail_tx:
+  cu_ws_rollback(ws);
+  fs->source_id = 0;
+fail_alloc:
+  ht_free(&g.raws);
+  ht_free(&g.rollups);
+  ht_free(&g.strs);
+  ht_free(&g.resources);
+  ht_free(&g.dirsubs);
+  arena_free(&g.ar);
+  cu_free(g.rejects);
+  return rc;
+}
+
+custos_rc cu_ledger_ingest(cu_ws *ws, const char *const *paths, size_t npaths,
+                           const cu_ledger_opts *opts,
+                           cu_ledger_file_stats *stats, custos_diag *d) {
+  if (!ws || !paths || !opts || !opts->custodian || !*opts->custodian)
+    return cu_diag_set(d, CUSTOS_EINVAL, "usage ingest needs a custodian");
+  if (!(opts->max_reject_ratio >= 0 && opts->max_reject_ratio <= 1))
+    return cu_diag_set(d, CUSTOS_EINVAL,
+                       "--max-reject-ratio must be between 0 and 1");
+  last_rejects[0] = '\0';
+  const cu_catalog *cat = NULL;
+  custos_rc rc = cu_catalog_get(&cat, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  rc = cu_catalog_sync(ws, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  for (size_t i = 0; i < npaths; i++) {
+    cu_ledger_file_stats local;
+    cu_ledger_file_stats *fs = stats ? &stats[i] : &local;
+    memset(fs, 0, sizeof *fs);
+    snprintf(fs->path, sizeof fs->path, "%s", paths[i]);
+    rc = ingest_one(ws, cat, paths[i], opts, fs, d);
+    if (rc != CUSTOS_OK)
+      return rc;
+  }
+  return CUSTOS_OK;
+}

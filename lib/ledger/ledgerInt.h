@@ -1,0 +1,116 @@
+/*
+ * ledger internals shared by its files and its fuzz target: the adapters
+ * that map an export's header to the fields custos needs, and the row
+ * normaliser in its two halves (per-row amounts, per-distinct-key
+ * normalisation).
+ */
+#ifndef CU_LEDGER_INT_H
+#define CU_LEDGER_INT_H
+
+#include "directory/directory.h"
+#include "ledger.h"
+
+/* The fields of one usage row custos reads, whatever the export calls them. */
+enum cu_lf {
+  LF_ACCOUNT,
+  LF_SUBACCOUNT,
+  LF_SERVICE,
+  LF_CATEGORY,
+  LF_SUBCATEGORY,
+  LF_METER,
+  LF_SKU,
+  LF_REGION,
+  LF_REGION_NAME,
+  LF_CHARGE_START,
+  LF_PERIOD_START,
+  LF_QTY,
+  LF_QTY_UNIT,
+  LF_PQTY,
+  LF_PUNIT,
+  LF_BILLED,
+  LF_EFFECTIVE,
+  LF_CURRENCY,
+  LF_CHARGE_CATEGORY,
+  LF_PROVIDER,
+  LF_RESOURCE_ID,
+  LF_RESOURCE_NAME,
+  LF_RESOURCE_TYPE,
+  LF_TAGS,
+  LF_COUNT
+};
+
+
+typedef struct cu_ledger_adapter {
+  cu_ledger_format format;
+  char name[32];              /* "focus-1.2", "azure-ea", "aws-cur-2.0" */
+  const char *provider;       /* region prefix to try: "azure", "aws" or NULL */
+  int col[LF_COUNT];          /* column index of each field, -1 when absent */
+  const char *colname[LF_COUNT]; /* header name as custos knows it */
+  size_t ncols;               /* columns in the header */
+  char unknown[512];          /* unknown non-x_ columns, comma-separated */
+} cu_ledger_adapter;
+
+/*
+ * Fills a from a header row (names[i] of lens[i] bytes, i < n).  want is
+ * AUTO to detect the format.  EPARSE (with diag naming the input) when the
+ * header is not one of the known exports or lacks a required column.
+ */
+custos_rc cu_ledger_adapter_init(cu_ledger_adapter *a, cu_ledger_format want,
+                                 const char *const *names, const size_t *lens,
+                                 size_t n, custos_diag *d) CUSTOS_WUR;
+
+/* One row's fields as views into the reader's buffer (NULL/0 when the
+ * column is absent). */
+typedef struct cu_ledger_raw {
+  const char *v[LF_COUNT];
+  size_t len[LF_COUNT];
+} cu_ledger_raw;
+
+/* A row's amounts, before the unit's block multiplier. */
+typedef struct cu_ledger_amounts {
+  int64_t qty, billed, effective;
+  bool use_pricing; /* quantity came from PricingQuantity/PricingUnit */
+  bool rounded;
+} cu_ledger_amounts;
+
+/* Parses the amounts of r.  On failure *bad is the field at fault and
+ * *reason a static sentence. */
+custos_rc cu_ledger_row_amounts(const cu_ledger_raw *r, cu_ledger_amounts *am,
+                                int *bad, const char **reason) CUSTOS_WUR;
+
+/* A normalised rollup key.  Strings point into the raw row, the catalogue
+ * or static storage: valid while those are. */
+typedef struct cu_ledger_key {
+  const char *s[LF_COUNT];
+  size_t len[LF_COUNT];
+  const char *region_id, *country, *category, *subcategory, *charge_category;
+  cu_ledger_unit unit;
+  int64_t day, period; /* days since the epoch, UTC */
+} cu_ledger_key;
+
+/* Normalises the key fields of r (use_pricing as the amounts found).
+ * On failure *bad is the field at fault and *reason a static sentence. */
+custos_rc cu_ledger_row_key(const cu_ledger_adapter *a, const cu_catalog *cat,
+                            const cu_ledger_raw *r, bool use_pricing,
+                            cu_ledger_key *k, int *bad,
+                            const char **reason) CUSTOS_WUR;
+
+/* Multiplies a quantity by a block size; false on overflow. */
+bool cu_ledger_scale_qty(int64_t q, uint64_t mult, int64_t *out);
+
+/* ---- boundary of free text in usage rows ------------------------------ */
+
+/* Resource id with its customer-chosen parts (resource group, names, the
+ * resource part of an ARN) put through the free-text policy.  Writes at
+ * most outn bytes (NUL included); ETOOBIG when it does not fit. */
+custos_rc cu_ledger_resource_id(cu_ws *ws, cu_free_text_policy p,
+                                const char *s, size_t n, char *out,
+                                size_t outn) CUSTOS_WUR;
+/* Tags (a JSON object, with or without its outer braces) with every value
+ * put through the policy, as canonical JSON; keys are kept.  A value that
+ * is not an object is treated as one opaque value under the key "".
+ * *out is the caller's (cu_free). */
+custos_rc cu_ledger_tags(cu_ws *ws, cu_free_text_policy p, const char *s,
+                         size_t n, char **out) CUSTOS_WUR;
+
+#endif

@@ -1,0 +1,51 @@
+/* The tables the ledger owns: rollups with their provenance, the values
+ * they refer to by number, what each source covers (for restatements) and
+ * the resources seen, with customer free text through the policy. */
+#include "ledger.h"
+
+static const cu_migration steps[] = {
+    {1, /* Each distinct value once: kind is account, unit, subscription,
+         * service (attr1 category, attr2 subcategory), meter, region
+         * (attr1 country), qty_unit, currency or charge. */
+     "CREATE TABLE usage_dims("
+     " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL,"
+     " attr1 TEXT NOT NULL DEFAULT '', attr2 TEXT NOT NULL DEFAULT '',"
+     " UNIQUE(kind, value, attr1, attr2));"
+     /* Amounts: quantity in 10^-9 of qty_unit, costs in 10^-10 of the
+      * currency.  day and period are days since 1970-01-01 (UTC). */
+     "CREATE TABLE usage_rollups("
+     " source_id INTEGER NOT NULL, account INTEGER NOT NULL,"
+     " period INTEGER NOT NULL, day INTEGER NOT NULL, unit INTEGER NOT NULL,"
+     " subscription INTEGER NOT NULL, service INTEGER NOT NULL,"
+     " meter INTEGER NOT NULL, region INTEGER NOT NULL,"
+     " qty_unit INTEGER NOT NULL, currency INTEGER NOT NULL,"
+     " charge INTEGER NOT NULL, quantity INTEGER NOT NULL,"
+     " billed INTEGER NOT NULL, effective INTEGER NOT NULL,"
+     " rows INTEGER NOT NULL, first_line INTEGER NOT NULL,"
+     " last_line INTEGER NOT NULL);"
+     "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
+     "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"
+     " source_id);"
+     /* Which (account, billing period) pairs a source covers; a later
+      * source covering the same pair supersedes it. */
+     "CREATE TABLE usage_coverage("
+     " source_id INTEGER NOT NULL, account INTEGER NOT NULL,"
+     " period INTEGER NOT NULL, rows INTEGER NOT NULL,"
+     " billed INTEGER NOT NULL, superseded_by INTEGER,"
+     " PRIMARY KEY(source_id, account, period));"
+     "CREATE INDEX usage_coverage_pair ON usage_coverage(account, period);"
+     "CREATE TABLE usage_sources("
+     " source_id INTEGER PRIMARY KEY, format TEXT NOT NULL,"
+     " rows INTEGER NOT NULL, rejected INTEGER NOT NULL,"
+     " rounded INTEGER NOT NULL, rollups INTEGER NOT NULL,"
+     " resources INTEGER NOT NULL, first_day INTEGER, last_day INTEGER,"
+     " unknown_columns TEXT NOT NULL);"
+     "CREATE TABLE usage_resources("
+     " source_id INTEGER NOT NULL, subscription INTEGER NOT NULL,"
+     " resource_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
+     " tags TEXT NOT NULL, first_day INTEGER NOT NULL,"
+     " last_day INTEGER NOT NULL, rows INTEGER NOT NULL);"
+     "CREATE INDEX usage_resources_sub ON usage_resources(subscription);"},
+};
+
+const cu_schema cu_ledger_schema = {"ledger", steps, CU_ARRAY_LEN(steps)};

@@ -1,0 +1,134 @@
+# Usage ingest and queries through the real binary: one small file per
+# pitfall of real billing exports (versions, nulls, dates, decimals, units,
+# regions, Azure and AWS column sets, BOM/CRLF, gzip), restatement, refusal
+# with nothing stored, pseudonymised free text and recorded queries.
+source "$(dirname "$0")/lib.sh"
+U=$DATA/usage
+W=$T/ws
+
+# fresh: a new workspace with the test directory in it.
+fresh() {
+  rm -rf "$W"
+  "$CUSTOS" -w "$W" init >/dev/null
+  "$CUSTOS" -w "$W" ingest directory "$DATA"/directory/{accounts,units,subscriptions}.csv >/dev/null
+}
+# sums FILE BY: ingest FILE into a fresh workspace and print the query as CSV.
+sums() {
+  fresh
+  expect_exit 0 "ingest $1" -- "$CUSTOS" -w "$W" ingest usage "$U/$1"
+  "$CUSTOS" -w "$W" -q usage --by "$2" --format csv >"$T/csv"
+}
+# has LINE DESCRIPTION: the last query printed LINE.
+has() { expect_grep "$1" "$T/csv" "$2"; }
+
+sums focus-1.2.csv month,region,service
+expect_grep "(focus-1.2)" "$T/out" "FOCUS 1.2 detected"
+has "2025-06,azure:westeurope,Azure Blob Storage,GB-month,USD,201.75,3.7122,3.7122,2" "1.2 sums"
+sums focus-1.1.csv day,service
+expect_grep "(focus-1.1)" "$T/out" "FOCUS 1.1 detected"
+expect_grep "unknown columns ignored: Vendor_Extra" "$T/err" "unknown column reported"
+sums focus-1.0.csv month
+expect_grep "(focus-1.0)" "$T/out" "FOCUS 1.0 detected"
+has "2025-04,GB-month,USD,7,0.1288,0.1288,1" "1.0 sums"
+sums focus-1.0-preview.csv month
+expect_grep "(focus-1.0-preview)" "$T/out" "1.0-preview names UsageQuantity/Region read"
+has "2025-03,GB-month,USD,5,0.092,0.09,1" "1.0-preview AmortizedCost as effective"
+
+sums nulls.csv region,service
+has "azure:westeurope,Azure Blob Storage,GB-month,USD,3,1.5,1.5,2" "NULL region falls back to RegionName; null quantity to PricingQuantity"
+has ",Azure Support,units,USD,0,100,100,1" "NULL/empty optional columns are nulls"
+sums dates.csv day
+has "2025-06-01,GB-month,USD,5,5,5,5" "five date forms of one day meet"
+has "2025-06-02,GB-month,USD,1,1,1,1" "offset times are stored as UTC"
+sums decimals.csv day
+has "2025-06-01,GB-month,USD,8180.768620789,0.001,0.0010000002,3" "E-notation, negatives, half-even rounding"
+expect_grep "rounded half to even" "$T/err" "rounding is reported"
+sums units.csv service
+has "Azure Blob Storage,GB-month,USD,4,4,4,4" "GB-Months, GB/Month, GB-Mo, GB-Month are one unit"
+has "Azure OpenAI Service,tokens,USD,5000,2,2,2" "1000 Tokens and 1K Tokens scaled to tokens"
+has "Azure Key Vault,units,USD,20000,1,1,1" "bare block size 10K"
+has "Azure AI Speech,hours,USD,2,2,2,2" "Hours (of audio) and Hrs are hours"
+sums regions.csv region,country
+has "azure:westeurope,NL,GB-month,USD,5,5,5,5" "region aliases resolve to one region in NL"
+has ",,GB,USD,1,1,1,1" "global has no region"
+has "gcp:europe-west4,NL,GB-month,USD,1,1,1,1" "GCP region through the catalogue"
+
+sums azure-ea.csv day,service,region
+expect_grep "(azure-ea)" "$T/out" "Azure EA detected"
+has "2025-06-02,Storage,azure:westeurope,GB-month,USD,50,0.92,0.92,1" "MM/DD/YYYY dates and 1 GB/Month"
+tags=$(sqlite3 "$W/custos.db" "SELECT tags FROM usage_resources WHERE tags LIKE '%project%'")
+case "$tags" in '{"env":"p:'*'"project":"p:'*) ok "tags without outer braces parsed and pseudonymised";; *) not_ok "tags: $tags";; esac
+sums azure-mca.csv month,country
+expect_grep "(azure-mca)" "$T/out" "Azure MCA detected"
+has "2025-06,IE,hours,USD,24,4.608,4.608,1" "100 Hours block and camelCase columns"
+sums aws-cur2.csv service,region
+expect_grep "(aws-cur-2.0)" "$T/out" "AWS CUR 2.0 detected"
+has "AmazonTranscribe,aws:eu-central-1,seconds,USD,120,2.88,2.5,1" "CUR net unblended cost as effective"
+arn=$(sqlite3 "$W/custos.db" "SELECT resource_id FROM usage_resources WHERE resource_id LIKE 'arn:aws:s3%'")
+case "$arn" in 'arn:aws:s3:::p:'*) ok "ARN resource part pseudonymised";; *) not_ok "arn: $arn";; esac
+sums bom-crlf.csv day
+has "2025-02-02,GB-month,USD,10,0.184,0.184,1" "BOM and CRLF"
+sums gzip.csv.gz month
+has "2025-01,GB-month,USD,7,0.1288,0.1288,1" "gzip input"
+
+# Free text never reaches the database in the clear.
+fresh
+expect_exit 0 "ingest 1.2" -- "$CUSTOS" -w "$W" ingest usage "$U/focus-1.2.csv" --custodian billing-ops
+dump=$(sqlite3 "$W/custos.db" .dump)
+for secret in callarchive rg-secret petra.morrow web-1; do
+  case "$dump" in *"$secret"*) not_ok "'$secret' stored in the clear";; *) ok "'$secret' pseudonymised";; esac
+done
+expect_grep "/subscriptions/s-1/resourceGroups/p:" <(sqlite3 "$W/custos.db" "SELECT resource_id FROM usage_resources") "provider-made parts of resource ids kept"
+expect_exit 0 "sources" -- "$CUSTOS" -w "$W" --json sources
+expect_grep '"custodian": "billing-ops"' "$T/out" "custodian recorded"
+expect_grep "pseudonymise" <(sqlite3 "$W/custos.db" "SELECT free_text FROM sources WHERE class='usage'") "policy recorded with the source"
+
+# Queries are on the record, with the case.
+expect_exit 0 "query with case" -- "$CUSTOS" -w "$W" usage --unit u-1 --by unit,service --case case-7
+expect_grep "u-1a" "$T/out" "unit filter includes sub-units"
+ev=$(sqlite3 "$W/custos.db" "SELECT case_id || ' ' || payload FROM events WHERE type='query.usage' ORDER BY seq DESC LIMIT 1")
+case "$ev" in 'case-7 {"kind":"usage","query":{"by":["unit","service"],"unit":"u-1"},"result_sha256":"'*'"results":2}') ok "query recorded with case, query, digest";; *) not_ok "event: $ev";; esac
+expect_exit 0 "series" -- "$CUSTOS" -w "$W" --json usage --series u-1
+expect_grep '"month": "2025-06"' "$T/out" "monthly series"
+expect_exit 0 "filters" -- "$CUSTOS" -w "$W" usage --country NL --category Storage --region weu --from 2025-06-02 --to 2025-07-01 --format csv
+expect_grep "GB-month,USD,101.25,1.863,1.863,1" "$T/out" "country, category, region alias and time filters"
+expect_exit 3 "bad region filter" -- "$CUSTOS" -w "$W" usage --region atlantis
+expect_exit 2 "bad grouping" -- "$CUSTOS" -w "$W" usage --by colour
+expect_exit 0 "same file again" -- "$CUSTOS" -w "$W" ingest usage "$U/focus-1.2.csv"
+expect_grep "already ingested" "$T/out" "re-ingest is a no-op"
+
+# Restatement: the later source replaces acct-1's June, acct-2 stays.
+expect_exit 0 "restated June" -- "$CUSTOS" -w "$W" ingest usage "$U/focus-1.2-restated.csv"
+expect_grep "replaced 1 (account, billing period)" "$T/out" "restatement reported"
+"$CUSTOS" -w "$W" -q usage --by account --format csv >"$T/csv"
+has "acct-1,GB-month,USD,201.75,3.763,3.763,2" "restated figures replace the earlier ones"
+has "acct-2,hours,USD,24,4.608,4.608,1" "other accounts keep theirs"
+sup=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM usage_coverage WHERE superseded_by IS NOT NULL")
+[ "$sup" = 1 ] && ok "older coverage marked superseded" || not_ok "superseded: $sup"
+n=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources WHERE class='usage' AND status='complete'")
+[ "$n" = 2 ] && ok "both sources kept" || not_ok "sources: $n"
+
+# Refusals leave the workspace exactly as it was.
+snapshot() { sqlite3 "$W/custos.db" .dump | sha256sum; }
+before=$(snapshot)
+refuse() {
+  local f=$1 code=$2 place=$3
+  expect_exit "$code" "refuse $f" -- "$CUSTOS" -w "$W" ingest usage "$U/$f"
+  expect_grep "$U/$f:$place" "$T/err" "$f: error names file:line"
+  if [ "$(snapshot)" = "$before" ]; then ok "$f: workspace unchanged"; else not_ok "$f: workspace changed"; fi
+}
+refuse bad-rows.csv 5 "6:"
+expect_grep "1 of 10 rows rejected" "$T/err" "reject ratio explained"
+expect_grep "not a decimal number" "$T/err" "reason named"
+refuse bad-region.csv 5 "2:"
+expect_grep "atlantis-9" "$T/err" "bad region value named"
+refuse bad-amount.csv 5 "2:"
+refuse bad-date.csv 5 "2:"
+refuse bad-header.csv 3 "1:"
+expect_exit 0 "accept with a higher ratio" -- "$CUSTOS" -w "$W" ingest usage "$U/bad-rows.csv" --max-reject-ratio 0.2
+id=$(sqlite3 "$W/custos.db" "SELECT max(id) FROM sources")
+expect_exit 0 "rejects listed" -- "$CUSTOS" -w "$W" sources --rejects "$id"
+expect_grep "bad-rows.csv:6:" "$T/out" "reject kept with file:line"
+expect_exit 2 "bad ratio" -- "$CUSTOS" -w "$W" ingest usage "$U/bad-rows.csv" --max-reject-ratio 2
+expect_exit 2 "class must fit" -- "$CUSTOS" -w "$W" ingest usage --class mail "$U/focus-1.2.csv"
+finish
