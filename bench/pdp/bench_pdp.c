@@ -194,13 +194,8 @@ static int prop_child(const char *url, int n, int nblocks, int fd, int ready) {
 }
 
 static int bench_prop(const char *url, int watchers, int procs, int nblocks) {
-  natsConnection *nc = NULL;
-  jsCtx *js = NULL;
-  kvStore *kv = NULL;
-  if (connect_kv(url, &nc, &js, &kv) != 0)
-    return 1;
-  uint64_t r = 0;
-  kvStore_PutString(&r, kv, "hb", "{\"revision\":0,\"time_ms\":0}");
+  /* Fork before this process touches NATS: the client's threads do not
+   * survive a fork. */
   int pipes[64][2], ready[2];
   if (procs > 64 || pipe(ready) != 0)
     return 1;
@@ -214,6 +209,12 @@ static int bench_prop(const char *url, int watchers, int procs, int nblocks) {
       _exit(prop_child(url, n, nblocks, pipes[k][1], ready[1]));
     }
   }
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  if (connect_kv(url, &nc, &js, &kv) != 0)
+    return 1;
+  uint64_t r = 0;
   /* The heartbeat keeps the points live while the fleet starts. */
   for (int k = 0; k < procs; k++) {
     char c;
