@@ -90,5 +90,9 @@ int tool_usage(int argc, char **argv);
 /* custos ingest usage, in tool_usage.c. */
 int tool_ingest_usage(char **paths, int npaths, const char *custodian,
                       const char *cls, const char *ratio, const char *format);
+int tool_block(int argc, char **argv);
+int tool_check(int argc, char **argv);
+int tool_serve(int argc, char **argv);
+int tool_publish(int argc, char **argv);
 
 #endif

@@ -34,6 +34,10 @@ static const struct {
     {"notify", tool_notify, "notice outbox: configure, send, list"},
     {"person", tool_person, "people, their roles and signing keys"},
     {"log", tool_log, "the transparency log: verify, prove, repair"},
+    {"block", tool_block, "put, lift and list blocks (low-level)"},
+    {"check", tool_check, "ask the decision point about one operation"},
+    {"serve", tool_serve, "serve the HTTP API (/v1/check, /v1/status)"},
+    {"publish", tool_publish, "publish block changes to NATS"},
 };
 
 static void usage(FILE *f) {

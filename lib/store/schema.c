@@ -25,6 +25,7 @@ extern const cu_schema cu_directory_schema;
 extern const cu_schema cu_cases_schema;
 extern const cu_schema cu_notify_schema;
 extern const cu_schema cu_ledger_schema;
+extern const cu_schema cu_pdp_schema;
 
 const cu_schema *const cu_schemas[] = {
     &store_schema,
@@ -33,5 +34,6 @@ const cu_schema *const cu_schemas[] = {
     &cu_cases_schema,
     &cu_notify_schema,
     &cu_ledger_schema,
+    &cu_pdp_schema,
 };
 const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);
