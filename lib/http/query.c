@@ -41,6 +41,8 @@ static int decode(const char *s, size_t n, char *buf, size_t cap,
       i += 2;
     } else if (c == '+') {
       c = ' ';
+    } else if (c == 0) {
+      return -2; /* a raw NUL would cut the C string short */
     }
     if (k + 1 >= cap)
       return -3;
@@ -86,7 +88,7 @@ custos_rc cu_http_query_parse(const char *qs, size_t n, char *buf,
         size_t k = nlen < sizeof name - 1 ? nlen : sizeof name - 1;
         memcpy(name, piece, k);
         name[k] = '\0';
-        if (eq)
+        if (eq && k > 0 && !memchr(name, 0, k))
           cu_diag_field(d, name, eq + 1, plen - nlen - 1);
         else
           cu_diag_field(d, "parameter", piece, plen);
@@ -110,7 +112,8 @@ custos_rc cu_http_query_parse(const char *qs, size_t n, char *buf,
 
 static custos_rc bad(custos_diag *d, const cu_http_param *p, const char *name,
                      const char *msg, const char *hint) {
-  cu_diag_field(d, p ? p->name : name, p ? p->value : "",
+  const char *field = p ? p->name : name;
+  cu_diag_field(d, field[0] ? field : "(empty name)", p ? p->value : "",
                 p ? p->value_len : 0);
   if (hint)
     cu_diag_hint(d, "%s", hint);

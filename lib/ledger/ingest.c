@@ -756,23 +756,33 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
   if (!cv)
     return oom(d, g->path);
   custos_rc rc = CUSTOS_OK;
+  /* A hash of the pairs seen, pointing into cv. */
+  htab seen;
+  memset(&seen, 0, sizeof seen);
+  typedef struct pairent {
+    hent e;
+    size_t idx;
+    struct {
+      istr *account;
+      int64_t period;
+    } key;
+  } pairent;
   for (rollup *ru = g->ru_head; ru; ru = ru->next) {
-    size_t k = n;
-    /* Rollups come in file order, so the last pair usually matches. */
-    for (size_t j = n; j > 0 && j + 8 > n; j--)
-      if (cv[j - 1].account == ru->dim[D_ACCOUNT] &&
-          cv[j - 1].period == ru->period) {
-        k = j - 1;
-        break;
-      }
-    if (k == n) {
-      for (size_t j = 0; j < n; j++)
-        if (cv[j].account == ru->dim[D_ACCOUNT] && cv[j].period == ru->period) {
-          k = j;
-          break;
-        }
+    pairent probe;
+    memset(&probe, 0, sizeof probe);
+    probe.key.account = ru->dim[D_ACCOUNT];
+    probe.key.period = ru->period;
+    uint64_t h = hash_bytes(&probe.key, sizeof probe.key);
+    if ((seen.n + 1) * 2 > seen.cap && ht_grow(&seen) != CUSTOS_OK) {
+      rc = oom(d, g->path);
+      goto out;
     }
-    if (k == n) {
+    size_t slot = ht_find(&seen, h, &probe.key, sizeof probe.key,
+                          offsetof(pairent, key));
+    size_t k;
+    if (seen.slots[slot]) {
+      k = ((pairent *)seen.slots[slot])->idx;
+    } else {
       if (n == cap) {
         cover *p = cu_realloc(cv, cap * 2 * sizeof *cv);
         if (!p) {
@@ -782,11 +792,22 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
         cv = p;
         cap *= 2;
       }
-      cv[n].account = ru->dim[D_ACCOUNT];
-      cv[n].period = ru->period;
-      cv[n].rows = 0;
-      cv[n].billed = 0;
-      n++;
+      pairent *pe = arena_alloc(&g->ar, sizeof *pe);
+      if (!pe) {
+        rc = oom(d, g->path);
+        goto out;
+      }
+      *pe = probe;
+      pe->e.h = h;
+      pe->e.klen = (uint32_t)sizeof probe.key;
+      pe->idx = n;
+      seen.slots[slot] = &pe->e;
+      seen.n++;
+      k = n++;
+      cv[k].account = ru->dim[D_ACCOUNT];
+      cv[k].period = ru->period;
+      cv[k].rows = 0;
+      cv[k].billed = 0;
     }
     cv[k].rows += ru->rows;
     cv[k].billed += ru->billed;
@@ -848,6 +869,7 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
     }
   }
 out:
+  ht_free(&seen);
   cu_free(cv);
   return rc;
 }

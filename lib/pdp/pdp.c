@@ -739,13 +739,20 @@ static uint32_t region_id(const custos_pdp *p, const cu_pdp_table *t,
   return id ? id : CU_PDP_ABSENT;
 }
 
+/* snprintf("%s") without the format machinery: this is the hot path. */
+static inline void copy_name(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 static custos_rc check(custos_pdp *p, const char *sub, const char *service,
                        const char *region, custos_pdp_op op, int behind,
                        custos_pdp_decision *out) {
   uint64_t k[2];
   if (!sub || !service || !*service || (unsigned)op - 1u > 3u)
     return CUSTOS_EINVAL;
-  if (cu_pdp_sub_key(sub, strlen(sub), k) != 0)
+  if (cu_pdp_sub_key(sub, strnlen(sub, CU_PDP_SUB_MAX), k) != 0)
     return CUSTOS_EINVAL;
   int stale = atomic_load_explicit(&p->stale, memory_order_relaxed) | behind;
   out->stale = stale;
@@ -788,10 +795,9 @@ static custos_rc check(custos_pdp *p, const char *sub, const char *service,
     out->allow = 0;
     out->reason = CUSTOS_PDP_BLOCKED;
     out->effect = (custos_pdp_effect)best->effect;
-    snprintf(out->owner, sizeof out->owner, "%s",
-             t->owners.names[best->owner - 1]);
-    snprintf(out->case_id, sizeof out->case_id, "%s",
-             t->cases.names[best->case_idx - 1]);
+    copy_name(out->owner, sizeof out->owner, t->owners.names[best->owner - 1]);
+    copy_name(out->case_id, sizeof out->case_id,
+              t->cases.names[best->case_idx - 1]);
   } else {
     out->allow = 1;
     out->reason = CUSTOS_PDP_NO_BLOCK;

@@ -1,0 +1,348 @@
+/*
+ * Decision point benchmarks (run through bench/pdp/run):
+ *   bench_pdp check [BLOCKS] [SECONDS]   in-process checks per second on one
+ *                                        thread, 50/50 hit/miss
+ *   bench_pdp prop URL WATCHERS PROCS N  NATS propagation to WATCHERS points
+ *                                        in PROCS processes, N blocks
+ *   bench_pdp resume URL BLOCKS DIR      full load vs resume from snapshot
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "pdp/pdp.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint64_t next_rand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+static void guid(char out[37]) {
+  uint64_t a = next_rand(), b = next_rand();
+  snprintf(out, 37, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(a >> 32),
+           (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
+           (unsigned)(b >> 48) & 0xfff,
+           (unsigned long long)(b & 0xffffffffffffull));
+}
+
+static cu_pdp_block block(const char *sub, int64_t rev) {
+  static const char *const svcs[] = {"storage", "ai", "*"};
+  cu_pdp_block b;
+  memset(&b, 0, sizeof b);
+  snprintf(b.subscription, sizeof b.subscription, "%s", sub);
+  snprintf(b.service, sizeof b.service, "%s", svcs[rev % 3]);
+  snprintf(b.region, sizeof b.region, "%s",
+           rev % 2 ? "azure:westeurope" : "*");
+  snprintf(b.owner, sizeof b.owner, "aup");
+  snprintf(b.case_id, sizeof b.case_id, "CASE-%lld", (long long)(rev % 100));
+  b.effect = CUSTOS_PDP_DENY_ALL;
+  b.revision = rev;
+  return b;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int bench_check(size_t nblocks, double secs) {
+  custos_pdp_config c;
+  custos_pdp_config_init(&c);
+  custos_pdp *p = NULL;
+  if (custos_pdp_open(&c, &p, NULL) != CUSTOS_OK)
+    return 1;
+  size_t nq = 1 << 20;
+  char(*hit)[37] = malloc(nblocks * 37);
+  char(*q)[37] = malloc(nq * 37);
+  cu_pdp_block *bs = malloc(nblocks * sizeof *bs);
+  if (!hit || !q || !bs)
+    return 1;
+  for (size_t i = 0; i < nblocks; i++) {
+    guid(hit[i]);
+    bs[i] = block(hit[i], (int64_t)i + 1);
+  }
+  double t0 = now_s();
+  if (cu_pdp_apply(p, bs, nblocks, nblocks, NULL) != CUSTOS_OK)
+    return 1;
+  double build = now_s() - t0;
+  free(bs);
+  for (size_t i = 0; i < nq; i++) {
+    if (i % 2)
+      guid(q[i]); /* miss */
+    else
+      memcpy(q[i], hit[next_rand() % nblocks], 37);
+  }
+  static const char *const svc[] = {"storage", "ai", "security", "compute"};
+  double rates[5];
+  long denies = 0;
+  for (int run = 0; run < 5; run++) {
+    size_t n = 0;
+    double start = now_s(), end = start + secs / 5;
+    while (now_s() < end) {
+      for (size_t i = 0; i < 65536; i++, n++) {
+        custos_pdp_decision d;
+        size_t k = n & (nq - 1); /* streamed: the table is what is random */
+        if (custos_pdp_check(p, q[k], svc[n & 3], "azure:westeurope",
+                             CUSTOS_PDP_WRITE, &d) != CUSTOS_OK)
+          return 1;
+        denies += !d.allow;
+      }
+    }
+    rates[run] = (double)n / (now_s() - start);
+  }
+  qsort(rates, 5, sizeof rates[0], cmp_d);
+  printf("check: %zu blocks (table built in %.0f ms), 50/50 hit/miss, 1 "
+         "thread: median %.1f M checks/s (min %.1f, max %.1f), %ld denies\n",
+         nblocks, build * 1000, rates[2] / 1e6, rates[0] / 1e6,
+         rates[4] / 1e6, denies);
+  custos_pdp_close(p);
+  free(hit);
+  free(q);
+  return 0;
+}
+
+/* ---- propagation ------------------------------------------------------ */
+
+static int connect_kv(const char *url, natsConnection **nc, jsCtx **js,
+                      kvStore **kv) {
+  if (natsConnection_ConnectTo(nc, url) != NATS_OK ||
+      natsConnection_JetStream(js, *nc, NULL) != NATS_OK)
+    return -1;
+  if (js_KeyValue(kv, *js, CU_PDP_DEFAULT_BUCKET) == NATS_OK)
+    return 0;
+  kvConfig c;
+  kvConfig_Init(&c);
+  c.Bucket = CU_PDP_DEFAULT_BUCKET;
+  c.History = 1;
+  c.StorageType = js_FileStorage;
+  if (js_CreateKeyValue(kv, *js, &c) != NATS_OK)
+    return -1;
+  kvStore *pts = NULL;
+  c.Bucket = CU_PDP_DEFAULT_BUCKET "-points";
+  if (js_CreateKeyValue(&pts, *js, &c) == NATS_OK)
+    kvStore_Destroy(pts);
+  return 0;
+}
+
+static int put_block(kvStore *kv, int64_t rev) {
+  char sub[37], key[512];
+  guid(sub);
+  cu_pdp_block b = block(sub, rev);
+  b.effective = 1;
+  if (cu_pdp_kv_key(&b, key, sizeof key) != CUSTOS_OK)
+    return -1;
+  char *v = cu_pdp_kv_value(&b);
+  uint64_t r = 0;
+  natsStatus s = kvStore_PutString(&r, kv, key, v);
+  free(v);
+  return s == NATS_OK ? 0 : -1;
+}
+
+/* A child: n points; for each revision, the time its last point applied
+ * it, written to fd as doubles. */
+static int prop_child(const char *url, int n, int nblocks, int fd, int ready) {
+  custos_pdp **ps = calloc((size_t)n, sizeof *ps);
+  for (int i = 0; i < n; i++) {
+    custos_pdp_config c;
+    custos_pdp_config_init(&c);
+    c.nats_url = url;
+    char id[64];
+    snprintf(id, sizeof id, "bench-%d-%d", (int)getpid(), i);
+    c.point_id = id;
+    c.tick_ms = 100;
+    if (custos_pdp_open(&c, &ps[i], NULL) != CUSTOS_OK)
+      return 1;
+  }
+  /* Ready when every point has seen the bucket (revision 0 heartbeat). */
+  for (int i = 0; i < n; i++) {
+    custos_pdp_status st;
+    do {
+      usleep(2000);
+      custos_pdp_status_get(ps[i], &st);
+    } while (st.state != CUSTOS_PDP_LIVE);
+  }
+  if (write(ready, "r", 1) != 1)
+    return 1;
+  for (int rev = 1; rev <= nblocks; rev++) {
+    for (int i = 0; i < n; i++)
+      while (cu_pdp_applied(ps[i]) < (uint64_t)rev)
+        usleep(200);
+    double t = now_s();
+    if (write(fd, &t, sizeof t) != sizeof t)
+      return 1;
+  }
+  for (int i = 0; i < n; i++)
+    custos_pdp_close(ps[i]);
+  free(ps);
+  return 0;
+}
+
+static int bench_prop(const char *url, int watchers, int procs, int nblocks) {
+  /* Fork before this process touches NATS: the client's threads do not
+   * survive a fork. */
+  int pipes[64][2], ready[2];
+  if (procs > 64 || pipe(ready) != 0)
+    return 1;
+  pid_t pids[64];
+  for (int k = 0; k < procs; k++) {
+    if (pipe(pipes[k]) != 0)
+      return 1;
+    pids[k] = fork();
+    if (pids[k] == 0) {
+      int n = watchers / procs + (k < watchers % procs);
+      _exit(prop_child(url, n, nblocks, pipes[k][1], ready[1]));
+    }
+  }
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  if (connect_kv(url, &nc, &js, &kv) != 0)
+    return 1;
+  uint64_t r = 0;
+  /* The heartbeat keeps the points live while the fleet starts. */
+  for (int k = 0; k < procs; k++) {
+    char c;
+    while (1) {
+      fd_set fs;
+      FD_ZERO(&fs);
+      FD_SET(ready[0], &fs);
+      struct timeval tv = {0, 200000};
+      if (select(ready[0] + 1, &fs, NULL, NULL, &tv) > 0 &&
+          read(ready[0], &c, 1) == 1)
+        break;
+      char hb[64];
+      snprintf(hb, sizeof hb, "{\"revision\":0,\"time_ms\":%lld}",
+               (long long)(now_s() * 1000));
+      kvStore_PutString(&r, kv, "hb", hb);
+    }
+  }
+  double *lat = calloc((size_t)nblocks, sizeof *lat);
+  for (int rev = 1; rev <= nblocks; rev++) {
+    double t0 = now_s();
+    if (put_block(kv, rev) != 0)
+      return 1;
+    double last = 0;
+    for (int k = 0; k < procs; k++) {
+      double t;
+      if (read(pipes[k][0], &t, sizeof t) != sizeof t)
+        return 1;
+      if (t > last)
+        last = t;
+    }
+    lat[rev - 1] = (last - t0) * 1000;
+    usleep(20000);
+  }
+  for (int k = 0; k < procs; k++)
+    waitpid(pids[k], NULL, 0);
+  qsort(lat, (size_t)nblocks, sizeof *lat, cmp_d);
+  printf("propagation: %d watchers in %d processes, %d blocks: time until "
+         "the last watcher applied a block p50 %.1f ms, p99 %.1f ms, max "
+         "%.1f ms\n",
+         watchers, procs, nblocks, lat[nblocks / 2],
+         lat[(nblocks * 99) / 100 < nblocks ? (nblocks * 99) / 100
+                                            : nblocks - 1],
+         lat[nblocks - 1]);
+  free(lat);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return 0;
+}
+
+/* ---- resume ----------------------------------------------------------- */
+
+static double open_until_current(const char *url, const char *snap,
+                                 uint64_t want, custos_pdp_status *st) {
+  custos_pdp_config c;
+  custos_pdp_config_init(&c);
+  c.nats_url = url;
+  c.snapshot = snap;
+  c.point_id = "bench-resume";
+  c.tick_ms = 5;
+  custos_pdp *p = NULL;
+  double t0 = now_s();
+  if (custos_pdp_open(&c, &p, NULL) != CUSTOS_OK)
+    return -1;
+  do {
+    usleep(500);
+    custos_pdp_status_get(p, st);
+  } while (st->revision < want || st->state != CUSTOS_PDP_LIVE);
+  double t = now_s() - t0;
+  custos_pdp_close(p); /* writes the snapshot */
+  return t;
+}
+
+static int bench_resume(const char *url, int nblocks, const char *dir) {
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  if (connect_kv(url, &nc, &js, &kv) != 0)
+    return 1;
+  double t0 = now_s();
+  for (int i = 1; i <= nblocks; i++)
+    if (put_block(kv, i) != 0)
+      return 1;
+  char hb[64];
+  snprintf(hb, sizeof hb, "{\"revision\":%d,\"time_ms\":1}", nblocks);
+  uint64_t r = 0;
+  kvStore_PutString(&r, kv, "hb", hb);
+  printf("resume: %d blocks put to the bucket in %.1f s\n", nblocks,
+         now_s() - t0);
+  char snap[512];
+  snprintf(snap, sizeof snap, "%s/bench-resume.snap", dir);
+  unlink(snap);
+  custos_pdp_status st;
+  double full = open_until_current(url, snap, (uint64_t)nblocks, &st);
+  printf("resume: full load of %llu blocks from the bucket: %.0f ms "
+         "(full_loads %llu)\n",
+         (unsigned long long)st.blocks, full * 1000,
+         (unsigned long long)st.full_loads);
+  /* One more block while the point is down. */
+  put_block(kv, nblocks + 1);
+  snprintf(hb, sizeof hb, "{\"revision\":%d,\"time_ms\":1}", nblocks + 1);
+  kvStore_PutString(&r, kv, "hb", hb);
+  double times[3];
+  for (int i = 0; i < 3; i++) {
+    times[i] = open_until_current(url, snap, (uint64_t)nblocks + 1, &st);
+    if (st.full_loads != 0)
+      printf("resume: unexpected full load\n");
+  }
+  qsort(times, 3, sizeof times[0], cmp_d);
+  printf("resume: restart from snapshot (%llu blocks, resumed from revision "
+         "%llu, full_loads %llu) until current: median %.0f ms\n",
+         (unsigned long long)st.blocks, (unsigned long long)st.resumed_from,
+         (unsigned long long)st.full_loads, times[1] * 1000);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "check") == 0)
+    return bench_check(argc > 2 ? (size_t)atol(argv[2]) : 1000000,
+                       argc > 3 ? atof(argv[3]) : 5);
+  if (argc == 6 && strcmp(argv[1], "prop") == 0)
+    return bench_prop(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+  if (argc == 5 && strcmp(argv[1], "resume") == 0)
+    return bench_resume(argv[2], atoi(argv[3]), argv[4]);
+  fprintf(stderr, "usage: bench_pdp check [BLOCKS] [SECONDS] | prop URL "
+                  "WATCHERS PROCS N | resume URL BLOCKS DIR\n");
+  return 2;
+}
