@@ -92,6 +92,8 @@ int tool_apply(int argc, char **argv);
 int tool_plans(int argc, char **argv);
 int tool_setting(int argc, char **argv);
 int tool_evidence(int argc, char **argv);
+int tool_report(int argc, char **argv);
+int tool_statement(int argc, char **argv);
 int tool_log(int argc, char **argv);
 int tool_usage(int argc, char **argv);
 /* custos ingest usage, in tool_usage.c. */

@@ -39,6 +39,8 @@ static const struct {
     {"apply", tool_apply, "apply an approved plan: blocks and outcomes"},
     {"reinstate", tool_reinstate, "a plan that lifts a case's blocks"},
     {"plans", tool_plans, "plans with approvals and outcomes"},
+    {"report", tool_report, "the case report: HTML, Markdown, proofs"},
+    {"statement", tool_statement, "the public statement of a case"},
     {"setting", tool_setting, "workspace settings for enforcement"},
     {"log", tool_log, "the transparency log: verify, prove, repair"},
     {"block", tool_block, "put, lift and list blocks (low-level)"},

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enforce/enforce.h"
 #include "reportInt.h"
 
 typedef struct out {
@@ -238,7 +239,7 @@ static const char *const css =
     "auto;padding:0 1em;color:#1a202c}h1{font-size:1.6em}h2{border-bottom:"
     "1px solid #cbd5e0;margin-top:2em}table{border-collapse:collapse;width:"
     "100%;margin:1em 0;font-size:13px}td,th{border:1px solid #e2e8f0;"
-    "padding:4px 6px;text-align:left;vertical-align:top}th{background:"
+    "padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:"
     "#edf2f7}code,pre{font:12px ui-monospace,monospace;word-break:break-all}"
     "pre{background:#f7fafc;padding:8px;white-space:pre-wrap}.chart{width:"
     "100%;height:auto}.ct{font-weight:600;font-size:14px}.grid{stroke:"
@@ -568,14 +569,11 @@ custos_rc cu_statement(cu_ws *ws, const char *case_id, cu_buf *b,
   json_t *plan = json_object_get(model, "plan");
   json_t *pbody = json_object_get(plan, "body");
   json_t *log = json_object_get(model, "log");
-  char provider[256] = "The provider";
-  sqlite3_stmt *st = NULL;
-  if (cu_ws_prepare(ws, "SELECT value FROM meta WHERE key='notify.provider'",
-                    &st, NULL) == CUSTOS_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW)
-      snprintf(provider, sizeof provider, "%s",
-               (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+  char provider[256];
+  rc = cu_setting_get(ws, "notify.provider", provider, sizeof provider, d);
+  if (rc != CUSTOS_OK) {
+    json_decref(model);
+    return rc;
   }
   o_printf(&o, "# Statement: %s\n\n", str(c, "title"));
   o_printf(&o,

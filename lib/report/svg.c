@@ -104,8 +104,9 @@ custos_rc cu_svg_bars(cu_buf *b, const char *title, const char *unit,
     rc = cu_buf_printf(b,
                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                        "class=\"grid\"/><text x=\"%.1f\" y=\"%.1f\" "
-                       "class=\"yl\">%.4g</text>",
-                       left, y, W - right, y, left - 6, y + 4, max * g / 4.0);
+                       "class=\"yl\">%.*f</text>",
+                       left, y, W - right, y, left - 6, y + 4,
+                       max >= 40 ? 0 : 2, max * g / 4.0);
   }
   for (size_t i = 0; rc == CUSTOS_OK && i < nx; i++) {
     double base = 0;
