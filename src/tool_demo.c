@@ -4,7 +4,10 @@
  * reviewer would type, and prints what it did.  Stages are added here as
  * their modules land.
  */
+#include <dirent.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,16 +17,30 @@
 #include <jansson.h>
 
 #include "cases/cases.h"
+#include "custos/pdp.h"
 #include "directory/directory.h"
+#include "enforce/enforce.h"
 #include "gen/gen.h"
+#include "ledger/ledger.h"
+#include "report/report.h"
+#include "tlog/tlog.h"
 #include "tool.h"
+
+/* The fictional people of the demo. */
+#define REVIEWER "tamsin.reed"
+#define APPROVER1 "ilse.varn"
+#define APPROVER2 "oren.task"
+#define ENFORCER "mara.quill"
 
 static const char help[] =
     "usage: custos demo [--out DIR] [--seed N] [--scale SIZE]\n"
     "\n"
     "Runs the story of a review end to end on a generated, fictional\n"
-    "provider: generate records, create a workspace, register and ingest\n"
-    "the directory, and show the account under review.\n"
+    "provider: generate records, create a workspace, ingest the directory\n"
+    "and billing exports, open a case from the press allegation, pin\n"
+    "recorded queries as evidence, record findings and a decision, plan,\n"
+    "approve twice, apply, ask the decision point, queue the customer\n"
+    "notice, write the report and statement, and verify the log.\n"
     "\n"
     "  --out DIR     where to work (default ./custos-demo): DIR/data holds the\n"
     "                generated records, DIR/ws the workspace.  A DIR made by\n"
@@ -88,6 +105,201 @@ static int prepare_out(const char *out) {
   return rc == CUSTOS_OK ? TOOL_EXIT_OK : tool_fail(&d, rc);
 }
 
+static void say(const char *fmt, ...) CUSTOS_PRINTF(1, 2);
+static void say(const char *fmt, ...) {
+  if (tool_g.quiet)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("    ", stdout);
+  vprintf(fmt, ap);
+  fputc('\n', stdout);
+  va_end(ap);
+}
+
+static int demo_fail(cu_ws *ws, const custos_diag *d, custos_rc rc) {
+  tool_sync_close(ws);
+  fprintf(stderr, "custos demo: step %d failed\n", step_no);
+  return tool_fail(d, rc);
+}
+
+/* dir + "/" + name into out; the --out length is checked up front, so a
+ * truncation here cannot happen and would only shorten a message. */
+static void path_join(char *out, size_t n, const char *dir,
+                      const char *name) {
+  int k = snprintf(out, n, "%s/%s", dir, name);
+  if (k < 0 || (size_t)k >= n)
+    out[n - 1] = '\0';
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every usage file of the generated tree, originals before restatements
+ * (a restated export replaces the figures of the one it restates). */
+static custos_rc ingest_usage(cu_ws *ws, const char *data, custos_diag *d) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/usage", data);
+  DIR *dh = opendir(dir);
+  if (!dh) {
+    cu_diag_at(d, dir, 0, 0);
+    return cu_diag_set(d, CUSTOS_EIO, "cannot read the usage folder");
+  }
+  char *names[256];
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(dh)) != NULL && n < CU_ARRAY_LEN(names)) {
+    if (e->d_name[0] == '.')
+      continue;
+    names[n] = cu_malloc(strlen(dir) + strlen(e->d_name) + 2);
+    if (!names[n])
+      break;
+    sprintf(names[n], "%s/%s", dir, e->d_name);
+    n++;
+  }
+  closedir(dh);
+  qsort(names, n, sizeof *names, by_name);
+  /* restated files last, in name order */
+  const char *order[256];
+  size_t k = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++)
+      if ((strstr(names[i], "restated") != NULL) == (pass == 1))
+        order[k++] = names[i];
+  cu_ledger_opts o;
+  cu_ledger_opts_default(&o);
+  o.custodian = "finance";
+  cu_ledger_file_stats *st = cu_calloc(n ? n : 1, sizeof *st);
+  custos_rc rc = st ? cu_ledger_ingest(ws, order, n, &o, st, d)
+                    : cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+  int64_t rows = 0, rollups = 0;
+  for (size_t i = 0; st && i < n; i++) {
+    rows += st[i].rows;
+    rollups += st[i].rollups;
+  }
+  if (rc == CUSTOS_OK)
+    say("%zu monthly exports, %lld rows rolled up into %lld rollups "
+        "(custodian finance)",
+        n, (long long)rows, (long long)rollups);
+  cu_free(st);
+  for (size_t i = 0; i < n; i++)
+    cu_free(names[i]);
+  return rc;
+}
+
+/* One review query for a claim, recorded and pinned as its evidence. */
+static custos_rc pin_usage(cu_ws *ws, const char *case_id, int claim,
+                           const char *unit, const char *category,
+                           const char *by, const char *summary, int64_t *id,
+                           custos_diag *d) {
+  cu_ledger_query_spec spec;
+  memset(&spec, 0, sizeof spec);
+  spec.unit = unit;
+  spec.category = category;
+  spec.case_id = case_id;
+  custos_rc rc = cu_ledger_parse_by(by, &spec, d);
+  cu_ledger_result *res = NULL;
+  if (rc == CUSTOS_OK)
+    rc = cu_ledger_query(ws, &spec, &res, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  cu_evidence ev = {"usage", res->query, (int64_t)res->nrows, res->sha256,
+                    summary};
+  rc = cu_evidence_add(ws, case_id, claim, &ev, id, d);
+  if (rc == CUSTOS_OK)
+    say("claim %d: usage of %s%s%s by %s: %zu rows, sha256 %.16s... -> "
+        "evidence %lld",
+        claim, unit, category ? ", " : "", category ? category : "", by,
+        res->nrows, res->sha256, (long long)*id);
+  cu_ledger_result_free(res);
+  return rc;
+}
+
+static custos_rc make_plan(cu_ws *ws, const char *case_id, const char *path,
+                           custos_diag *d) {
+  cu_plan_opts o = {"aup", 20, false, NULL};
+  cu_buf text;
+  cu_buf_init(&text, CU_PLAN_MAX_BYTES);
+  char hash[CU_PLAN_HASH_LEN + 1];
+  cu_plan_stats st;
+  custos_rc rc = cu_plan_make(ws, case_id, &o, &text, hash, &st, d);
+  if (rc == CUSTOS_OK)
+    rc = cu_file_write_atomic(path, text.data, text.len, 0644, d);
+  json_t *plan = rc == CUSTOS_OK ? json_loadb(text.data, text.len, 0, NULL)
+                                 : NULL;
+  cu_buf_free(&text);
+  if (rc != CUSTOS_OK)
+    return rc;
+  say("plan %.16s... written to %s", hash, path);
+  static const char *const lists[2] = {"targets", "unaffected"};
+  static const char *const titles[2] = {"will be blocked", "stays running"};
+  for (int l = 0; l < 2; l++) {
+    say("%s:", titles[l]);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(plan, lists[l]), i, t) {
+      say("  %-22s %-30s %-18s %s",
+          json_string_value(json_object_get(t, "unit_name")),
+          json_string_value(json_object_get(t, "service")),
+          json_string_value(json_object_get(t, "region")),
+          json_string_value(json_object_get(t, "subscription")));
+    }
+  }
+  json_decref(plan);
+  return CUSTOS_OK;
+}
+
+/* What an enforcement point on this machine answers now. */
+static custos_rc pdp_checks(const char *wsdir, custos_diag *d) {
+  custos_pdp_config cfg;
+  custos_pdp_config_init(&cfg);
+  cfg.workspace = wsdir;
+  custos_pdp *p = NULL;
+  custos_rc rc = custos_pdp_open(&cfg, &p, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  static const struct {
+    const char *who, *sub, *service, *region;
+    custos_pdp_op op;
+    int want;
+  } checks[] = {
+      {"signals", CU_GEN_DEMO_SUB_SIG1, "Azure Blob Storage", "westeurope",
+       CUSTOS_PDP_READ, 0},
+      {"signals", CU_GEN_DEMO_SUB_SIG3, "Azure AI Speech", "westeurope",
+       CUSTOS_PDP_WRITE, 0},
+      {"signals", CU_GEN_DEMO_SUB_SIG3, "Azure AI Translator", "westeurope",
+       CUSTOS_PDP_WRITE, 0},
+      {"cyber-defence", CU_GEN_DEMO_SUB_CYB1, "Microsoft Sentinel",
+       "westeurope", CUSTOS_PDP_WRITE, 1},
+      {"cyber-defence", CU_GEN_DEMO_SUB_CYB2, "Microsoft Defender for Cloud",
+       "westeurope", CUSTOS_PDP_WRITE, 1},
+      {"headquarters", CU_GEN_DEMO_SUB_HQ, "Virtual Machines", "westeurope",
+       CUSTOS_PDP_CREATE, 1},
+  };
+  custos_pdp_status st;
+  custos_pdp_status_get(p, &st);
+  for (size_t i = 0; rc == CUSTOS_OK && i < CU_ARRAY_LEN(checks); i++) {
+    custos_pdp_decision dec;
+    rc = custos_pdp_check_at(p, checks[i].sub, checks[i].service,
+                             checks[i].region, checks[i].op, st.published,
+                             2000, &dec);
+    if (rc != CUSTOS_OK)
+      break;
+    say("%-5s %-14s %-30s %-11s %s%s%s", dec.allow ? "allow" : "deny",
+        checks[i].who, checks[i].service, checks[i].region,
+        custos_pdp_op_name(checks[i].op), dec.allow ? "" : "  by ",
+        dec.allow ? "" : dec.case_id);
+    if (dec.allow != checks[i].want)
+      rc = cu_diag_set(d, CUSTOS_EVERIFY,
+                       "the decision point answered %s for %s %s",
+                       dec.allow ? "allow" : "deny", checks[i].who,
+                       checks[i].service);
+  }
+  custos_pdp_close(p);
+  return rc;
+}
+
 static void on_gen_progress(void *ud, const cu_gen_stats *st) {
   (void)ud;
   tool_progress(false, "generating %s: %llu usage rows", st->current,
@@ -128,6 +340,8 @@ int tool_demo(int argc, char **argv) {
   custos_rc rc = cu_gen_parse_scale(scale, &go.rows, &d);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
+  if (strlen(out) > PATH_MAX - 128)
+    return tool_usage_error("demo", "--out path too long");
   int code = prepare_out(out);
   if (code != TOOL_EXIT_OK)
     return code;
@@ -191,57 +405,190 @@ int tool_demo(int argc, char **argv) {
   }
   cu_dir_stats ds;
   rc = cu_dir_ingest(ws, pp, 5, "customer-operations", &ds, &d);
-  if (rc != CUSTOS_OK) {
-    tool_sync_close(ws);
-    return tool_fail(&d, rc);
-  }
-  if (!tool_g.quiet)
-    printf("    %lld accounts, %lld units, %lld subscriptions, %lld contacts "
-           "from %lld sources (custodian customer-operations)\n",
-           (long long)ds.accounts, (long long)ds.units,
-           (long long)ds.subscriptions, (long long)ds.contacts,
-           (long long)ds.files);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+  say("%lld accounts, %lld units, %lld subscriptions, %lld contacts from "
+      "%lld sources (custodian customer-operations)",
+      (long long)ds.accounts, (long long)ds.units,
+      (long long)ds.subscriptions, (long long)ds.contacts,
+      (long long)ds.files);
 
-  step("the account under review");
-  sqlite3_stmt *st = NULL;
-  rc = cu_ws_prepare(ws,
-                     "SELECT u.id, u.name, COUNT(s.id) FROM units u"
-                     " LEFT JOIN subscriptions s ON s.unit_id = u.id"
-                     " WHERE u.account_id = ?1 GROUP BY u.id ORDER BY u.id",
-                     &st, &d);
-  if (rc != CUSTOS_OK) {
-    tool_sync_close(ws);
-    return tool_fail(&d, rc);
+  step("register and ingest the billing exports (FOCUS 1.2)");
+  rc = ingest_usage(ws, data, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+
+  step("open a case from the press allegation");
+  char alleg[PATH_MAX], case_id[CU_CASE_ID_MAX];
+  path_join(alleg, sizeof alleg, data, "allegation.md");
+  cu_ws_set_actor(ws, REVIEWER);
+  rc = cu_case_open(ws, alleg, "trust-and-safety", case_id, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+  say("%s opened by %s from %s", case_id, REVIEWER, alleg);
+
+  step("review queries over usage, each on the record, pinned as evidence");
+  int64_t ev[3];
+  static const struct {
+    int claim;
+    const char *unit, *category, *by, *summary;
+  } queries[] = {
+      {1, CU_GEN_DEMO_UNIT_SIG, "Storage", "month,region",
+       "the signals unit's blob storage, all in West Europe, grows month "
+       "after month"},
+      {2, CU_GEN_DEMO_UNIT_SIG, "AI and Machine Learning", "month,service",
+       "the signals unit uses speech-to-text and translation every month"},
+      {3, CU_GEN_DEMO_UNIT_CYB, NULL, "category,service",
+       "the cyber-defence unit uses security services, VMs, no storage or "
+       "AI"},
+  };
+  for (size_t i = 0; i < 3; i++) {
+    rc = pin_usage(ws, case_id, queries[i].claim, queries[i].unit,
+                   queries[i].category, queries[i].by, queries[i].summary,
+                   &ev[i], &d);
+    if (rc != CUSTOS_OK)
+      return demo_fail(ws, &d, rc);
   }
-  sqlite3_bind_text(st, 1, CU_GEN_DEMO_ACCOUNT, -1, SQLITE_STATIC);
-  int units = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    units++;
-    if (!tool_g.quiet)
-      printf("    unit %-12s %-36s %d subscription(s)\n",
-             (const char *)sqlite3_column_text(st, 0),
-             (const char *)sqlite3_column_text(st, 1),
-             sqlite3_column_int(st, 2));
+
+  step("findings per claim");
+  static const char *const judgement[3] = {"supported", "supported",
+                                           "not-supported"};
+  static const char *const rationale[3] = {
+      "Billing records show the signals unit's blob storage in West Europe "
+      "(the Netherlands) growing from tens of terabytes to petabytes.",
+      "Billing records show steady use of Azure AI Speech and Azure AI "
+      "Translator by the signals unit.",
+      "The cyber-defence unit's subscriptions show security services and "
+      "virtual machines only."};
+  for (int i = 0; i < 3; i++) {
+    int64_t fid = 0;
+    rc = cu_finding_add(ws, case_id, i + 1, judgement[i], rationale[i],
+                        &ev[i], 1, &fid, &d);
+    if (rc != CUSTOS_OK)
+      return demo_fail(ws, &d, rc);
+    say("claim %d: %s", i + 1, judgement[i]);
   }
-  sqlite3_finalize(st);
+
+  step("decision: policy, exact scope, effect");
+  cu_scope scope = {NULL};
+  static const char *const selectors[] = {
+      "unit=" CU_GEN_DEMO_UNIT_SIG, "category=Storage",
+      "category=AI and Machine Learning", "region=westeurope"};
+  for (size_t i = 0; rc == CUSTOS_OK && i < 4; i++)
+    rc = cu_scope_add(ws, &scope, selectors[i], &d);
+  cu_decision_in in = {"no-mass-surveillance", &scope, "deny-all",
+                       cu_time_now(), false,
+                       "Bulk storage and transcription of intercepted calls "
+                       "of civilians"};
+  int64_t did = 0;
+  if (rc == CUSTOS_OK)
+    rc = cu_decision_add(ws, case_id, &in, &did, &d);
+  cu_scope_free(&scope);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+  say("deny-all under no-mass-surveillance for the signals unit's storage "
+      "and AI in West Europe, decided by %s",
+      REVIEWER);
+
+  step("people and their keys");
+  static const char *const people[][2] = {{REVIEWER, "reviewer"},
+                                          {APPROVER1, "approver"},
+                                          {APPROVER2, "approver"},
+                                          {ENFORCER, "enforcer"}};
+  for (size_t i = 0; i < 4; i++) {
+    rc = cu_person_add(ws, people[i][0], people[i][1], NULL, &d);
+    if (rc != CUSTOS_OK)
+      return demo_fail(ws, &d, rc);
+    say("%-12s %s", people[i][0], people[i][1]);
+  }
+
+  step("plan: exactly what will be blocked, and what stays running");
+  char plan_path[PATH_MAX];
+  path_join(plan_path, sizeof plan_path, out, "plan.json");
+  rc = make_plan(ws, case_id, plan_path, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+
+  step("two approvals by people who did not make the decision");
+  const char *approvers[2] = {APPROVER1, APPROVER2};
+  for (int i = 0; i < 2; i++) {
+    cu_ws_set_actor(ws, approvers[i]);
+    rc = cu_plan_approve(ws, plan_path, approvers[i], &d);
+    if (rc != CUSTOS_OK)
+      return demo_fail(ws, &d, rc);
+    say("%s signed the plan hash", approvers[i]);
+  }
+
+  step("apply: one recorded outcome per target");
+  cu_ws_set_actor(ws, ENFORCER);
+  cu_apply_stats as;
+  rc = cu_plan_apply(ws, plan_path, ENFORCER, NULL, NULL, &as, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+  say("%lld blocked, %lld failed, decision point at revision %lld; %lld "
+      "customer notice(s) queued",
+      (long long)(as.done - as.failed), (long long)as.failed,
+      (long long)as.revision, (long long)as.notices);
+
+  step("the decision point");
+  rc = cu_log_sync(ws, &d);
+  if (rc == CUSTOS_OK)
+    rc = pdp_checks(wsdir, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+
+  step("report, public statement");
+  char repdir[PATH_MAX], stmt[PATH_MAX];
+  path_join(repdir, sizeof repdir, out, "report");
+  path_join(stmt, sizeof stmt, out, "statement.md");
+  cu_report_files rf;
+  rc = cu_report_write(ws, case_id, repdir, &rf, &d);
+  cu_buf sb;
+  cu_buf_init(&sb, 16u << 20);
+  if (rc == CUSTOS_OK)
+    rc = cu_statement(ws, case_id, &sb, &d);
+  if (rc == CUSTOS_OK)
+    rc = cu_file_write_atomic(stmt, sb.data, sb.len, 0644, &d);
+  cu_buf_free(&sb);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+  say("report   %s (and report.md, %d proof bundles)", rf.html, rf.proofs);
+  say("statement %s", stmt);
+
+  step("custos log verify");
+  rc = cu_log_sync(ws, &d);
+  cu_log_vkey vk;
+  if (rc == CUSTOS_OK)
+    rc = cu_log_vkey_get(ws, &vk, &d);
+  char logdir[PATH_MAX];
+  path_join(logdir, sizeof logdir, wsdir, "log");
+  cu_log_verify_report vr;
+  if (rc == CUSTOS_OK)
+    rc = cu_log_dir_verify(logdir, &vk, NULL, 0, &vr, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+  char vks[512] = "";
+  if (cu_log_vkey_format(&vk, vks, sizeof vks) != CUSTOS_OK)
+    vks[0] = '\0';
+  say("log verified: %llu entries, every one recomputed from the tiles and "
+      "checked against the signed checkpoint",
+      (unsigned long long)vr.cp.size);
   tool_sync_close(ws);
-  if (units == 0) {
-    fprintf(stderr, "custos demo: the demo account %s is missing\n",
-            CU_GEN_DEMO_ACCOUNT);
-    return TOOL_EXIT_FAIL;
-  }
 
   if (tool_g.json) {
-    tool_print_json(json_pack("{s:s,s:s,s:I,s:I,s:f}", "data", data,
-                              "workspace", wsdir, "usage_rows",
-                              (json_int_t)gs.usage_rows, "subscriptions",
-                              (json_int_t)ds.subscriptions, "seconds",
-                              now_s() - t0));
+    tool_print_json(json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f}", "data", data,
+                              "workspace", wsdir, "case", case_id, "report",
+                              rf.html, "statement", stmt, "log_vkey", vks,
+                              "seconds", now_s() - t0));
   } else if (!tool_g.quiet) {
-    printf("\ndone in %.1f s.  Look around with:\n"
-           "    custos -w %s directory show %s\n"
-           "    custos -w %s sources\n",
-           now_s() - t0, wsdir, CU_GEN_DEMO_ACCOUNT, wsdir);
+    printf("\ndone in %.1f s.  The report is %s and the statement %s.\n"
+           "Check the log yourself:\n"
+           "    custos log verify %s/log --vkey '%s'\n"
+           "Look around:\n"
+           "    custos -w %s case show %s\n"
+           "    custos -w %s check %s 'Azure Blob Storage' westeurope read\n",
+           now_s() - t0, rf.html, stmt, wsdir, vks, wsdir, case_id, wsdir,
+           CU_GEN_DEMO_SUB_SIG1);
   }
   return TOOL_EXIT_OK;
 }
