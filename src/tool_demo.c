@@ -5,6 +5,8 @@
  * their modules land.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +68,25 @@ static void step(const char *what) {
     printf("\n[%d] %s  (%.1f s)\n", ++step_no, what, now_s() - t0);
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int type,
+                        struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static bool dir_is_empty(const char *path) {
+  DIR *dh = opendir(path);
+  if (!dh)
+    return false;
+  struct dirent *e;
+  bool empty = true;
+  while (empty && (e = readdir(dh)) != NULL)
+    empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+  closedir(dh);
+  return empty;
+}
+
 /* Makes out empty: refuses a non-empty folder that an earlier demo did not
  * make, removes one that it did. */
 static int prepare_out(const char *out) {
@@ -74,27 +95,17 @@ static int prepare_out(const char *out) {
   snprintf(marker, sizeof marker, "%s/%s", out, MARKER);
   if (stat(out, &sb) == 0) {
     if (stat(marker, &sb) != 0) {
-      char cmd[PATH_MAX + 64];
-      snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", out);
-      if (system(cmd) != 0) {
+      if (!dir_is_empty(out)) {
         fprintf(stderr,
                 "custos demo: %s exists, is not empty and was not made by "
                 "custos demo (choose another with --out DIR)\n",
                 out);
         return TOOL_EXIT_INPUT;
       }
-    } else {
-      char cmd[PATH_MAX + 32];
-      if (strchr(out, '\'')) {
-        fprintf(stderr, "custos demo: --out must not contain a quote\n");
-        return TOOL_EXIT_USAGE;
-      }
-      snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
-      if (system(cmd) != 0) {
-        fprintf(stderr, "custos demo: cannot remove the earlier demo in %s\n",
-                out);
-        return TOOL_EXIT_FAIL;
-      }
+    } else if (nftw(out, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+      fprintf(stderr, "custos demo: cannot remove the earlier demo in %s: %s\n",
+              out, strerror(errno));
+      return TOOL_EXIT_FAIL;
     }
   }
   custos_diag d;
@@ -140,7 +151,7 @@ static int by_name(const void *a, const void *b) {
  * (a restated export replaces the figures of the one it restates). */
 static custos_rc ingest_usage(cu_ws *ws, const char *data, custos_diag *d) {
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/usage", data);
+  path_join(dir, sizeof dir, data, "usage");
   DIR *dh = opendir(dir);
   if (!dh) {
     cu_diag_at(d, dir, 0, 0);
@@ -346,8 +357,8 @@ int tool_demo(int argc, char **argv) {
   if (code != TOOL_EXIT_OK)
     return code;
   char data[PATH_MAX], wsdir[PATH_MAX];
-  snprintf(data, sizeof data, "%s/data", out);
-  snprintf(wsdir, sizeof wsdir, "%s/ws", out);
+  path_join(data, sizeof data, out, "data");
+  path_join(wsdir, sizeof wsdir, out, "ws");
   t0 = now_s();
 
   if (!tool_g.quiet)
