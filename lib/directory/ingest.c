@@ -181,6 +181,11 @@ static custos_rc exists(ctx *c, sqlite3_stmt *st, const char *v, size_t n,
 /* Validates one row of kind and stores it. */
 static custos_rc store_row(ctx *c, const file *f, int kind, row *r,
                            custos_diag *d) {
+  /* Exports write an empty optional field as NULL too. */
+  for (int i = 0; i < MAXCOL && columns[kind][i]; i++)
+    if (optional[kind][i] && r->len[i] == 4 &&
+        (memcmp(r->v[i], "NULL", 4) == 0 || memcmp(r->v[i], "null", 4) == 0))
+      r->len[i] = 0;
   for (int i = 0; i < MAXCOL && columns[kind][i]; i++) {
     if (r->len[i] == 0 && !optional[kind][i])
       return row_error(c, f, kind, r, i, CUSTOS_EINVAL,

@@ -107,7 +107,7 @@ static void test_ingest_and_replace(void **state) {
              "name,unit_id,account_id,parent_unit_id,extra\n"
              "Inspections,u-1b,acct-1,u-1a,x\n" /* child before parent */
              "Bridges,u-1a,acct-1,u-1,x\n"
-             "HQ,u-1,acct-1,,x\n",
+             "HQ,u-1,acct-1,NULL,x\n", /* NULL as exports write it */
              u, sizeof u);
   write_file("s.csv",
              "subscription_id,account_id,unit_id,name,region\n"
