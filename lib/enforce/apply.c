@@ -182,6 +182,11 @@ static custos_rc notice_body(cu_ws *ws, const cu_loaded_plan *p,
            : rc;
   json_t *targets = json_object_get(p->body, "targets");
   int64_t n = 0;
+  /* A notice stays readable (and under its size cap) for any plan: the
+   * first LISTED services one by one, the rest counted per service and
+   * region. */
+  enum { LISTED = 200 };
+  json_t *rest = json_object();
   if (rc == CUSTOS_OK) {
     sqlite3_bind_text(st, 1, p->hash, -1, SQLITE_STATIC);
     while (rc == CUSTOS_OK && sqlite3_step(st) == SQLITE_ROW) {
@@ -194,17 +199,35 @@ static custos_rc notice_body(cu_ws *ws, const cu_loaded_plan *p,
       char rw[128];
       region_words(json_string_value(json_object_get(t, "region")), rw,
                    sizeof rw);
+      const char *svc = json_string_value(json_object_get(t, "service"));
+      n++;
+      if (n > LISTED) {
+        char key[256];
+        snprintf(key, sizeof key, "%s in %s", svc, rw);
+        json_int_t k = json_integer_value(json_object_get(rest, key));
+        json_object_set_new(rest, key, json_integer(k + 1));
+        continue;
+      }
       const char *sname =
           json_string_value(json_object_get(t, "subscription_name"));
-      rc = cu_buf_printf(b, "  - %s in %s, subscription %s%s%s%s\n",
-                         json_string_value(json_object_get(t, "service")), rw,
+      rc = cu_buf_printf(b, "  - %s in %s, subscription %s%s%s%s\n", svc, rw,
                          json_string_value(json_object_get(t, "subscription")),
                          sname ? " (" : "", sname ? sname : "",
                          sname ? ")" : "");
-      n++;
     }
     sqlite3_finalize(st);
   }
+  if (rc == CUSTOS_OK && n > LISTED) {
+    rc = cu_buf_printf(b, "  and %lld more:\n", (long long)(n - LISTED));
+    const char *key;
+    json_t *v;
+    json_object_foreach(rest, key, v) {
+      if (rc == CUSTOS_OK)
+        rc = cu_buf_printf(b, "    %s: %lld subscription(s)\n", key,
+                           (long long)json_integer_value(v));
+    }
+  }
+  json_decref(rest);
   json_t *un = json_object_get(p->body, "unaffected");
   if (rc == CUSTOS_OK && !lift && json_array_size(un) > 0) {
     rc = cu_buf_printf(b, "\nThe following services of %s are not affected "

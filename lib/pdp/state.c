@@ -76,16 +76,16 @@ custos_rc cu_pdp_block_normalise(cu_pdp_block *b, custos_diag *d) {
 }
 
 custos_rc cu_pdp_revision(cu_ws *ws, int64_t *rev, custos_diag *d) {
+  static const char sql[] = "SELECT COALESCE(MAX(revision), 0) FROM pdp_blocks";
   sqlite3_stmt *st = NULL;
-  custos_rc rc = cu_ws_prepare(
-      ws, "SELECT COALESCE(MAX(revision), 0) FROM pdp_blocks", &st, d);
+  custos_rc rc = cu_ws_cached(ws, sql, &st, d);
   if (rc != CUSTOS_OK)
     return rc;
   if (sqlite3_step(st) == SQLITE_ROW)
     *rev = sqlite3_column_int64(st, 0);
   else
     rc = cu_ws_dberr(ws, "cannot read the block revision", d);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   return rc;
 }
 
@@ -93,12 +93,12 @@ custos_rc cu_pdp_revision(cu_ws *ws, int64_t *rev, custos_diag *d) {
  * negative on error (diag set). */
 static int load_current(cu_ws *ws, const cu_pdp_block *b, cu_pdp_block *cur,
                         custos_diag *d) {
+  static const char sql[] =
+      "SELECT effect, case_id, effective, created, revision"
+      " FROM pdp_blocks WHERE subscription = ?1 AND"
+      " service = ?2 AND region = ?3 AND owner = ?4";
   sqlite3_stmt *st = NULL;
-  if (cu_ws_prepare(ws,
-                    "SELECT effect, case_id, effective, created, revision"
-                    " FROM pdp_blocks WHERE subscription = ?1 AND"
-                    " service = ?2 AND region = ?3 AND owner = ?4",
-                    &st, d) != CUSTOS_OK)
+  if (cu_ws_cached(ws, sql, &st, d) != CUSTOS_OK)
     return -1;
   sqlite3_bind_text(st, 1, b->subscription, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, b->service, -1, SQLITE_STATIC);
@@ -121,7 +121,7 @@ static int load_current(cu_ws *ws, const cu_pdp_block *b, cu_pdp_block *cur,
     cu_ws_dberr(ws, "cannot read the block", d);
     found = -1;
   }
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   return found;
 }
 
@@ -134,15 +134,14 @@ static custos_rc store(cu_ws *ws, cu_pdp_block *b, const char *event,
   if (rc != CUSTOS_OK)
     return rc;
   b->revision = rev + 1;
-  sqlite3_stmt *st = NULL;
-  rc = cu_ws_prepare(
-      ws,
+  static const char put_sql[] =
       "INSERT INTO pdp_blocks(subscription, service, region, owner, effect,"
       " case_id, effective, created, revision) VALUES(?1,?2,?3,?4,?5,?6,?7,"
       "?8,?9) ON CONFLICT(subscription, service, region, owner) DO UPDATE"
       " SET effect = ?5, case_id = ?6, effective = ?7, created = ?8,"
-      " revision = ?9",
-      &st, d);
+      " revision = ?9";
+  sqlite3_stmt *st = NULL;
+  rc = cu_ws_cached(ws, put_sql, &st, d);
   if (rc != CUSTOS_OK)
     return rc;
   const char *effect = b->effect == CUSTOS_PDP_EFFECT_NONE
@@ -159,7 +158,7 @@ static custos_rc store(cu_ws *ws, cu_pdp_block *b, const char *event,
   sqlite3_bind_int64(st, 9, b->revision);
   if (sqlite3_step(st) != SQLITE_DONE)
     rc = cu_ws_dberr(ws, "cannot store the block", d);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   if (rc != CUSTOS_OK)
     return rc;
 
@@ -170,17 +169,16 @@ static custos_rc store(cu_ws *ws, cu_pdp_block *b, const char *event,
   char *value = cu_pdp_kv_value(b);
   if (!value)
     return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory storing a block");
-  rc = cu_ws_prepare(ws,
-                     "INSERT INTO pdp_outbox(revision, key, value)"
-                     " VALUES(?1, ?2, ?3)",
-                     &st, d);
+  static const char outbox_sql[] =
+      "INSERT INTO pdp_outbox(revision, key, value) VALUES(?1, ?2, ?3)";
+  rc = cu_ws_cached(ws, outbox_sql, &st, d);
   if (rc == CUSTOS_OK) {
     sqlite3_bind_int64(st, 1, b->revision);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
       rc = cu_ws_dberr(ws, "cannot queue the block for publishing", d);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
   }
   free(value);
   if (rc != CUSTOS_OK)

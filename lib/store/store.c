@@ -16,6 +16,10 @@
 
 struct cu_ws {
   sqlite3 *db;
+  struct {
+    const char *sql;
+    sqlite3_stmt *st;
+  } cache[CU_WS_CACHED];
   char dir[PATH_MAX];
   uint8_t secret[CU_SECRET_LEN];
   char actor[128];
@@ -58,6 +62,27 @@ custos_rc cu_ws_prepare(cu_ws *ws, const char *sql, sqlite3_stmt **st,
   if (sqlite3_prepare_v2(ws->db, sql, -1, st, NULL) != SQLITE_OK)
     return cu_ws_dberr(ws, "cannot prepare statement", d);
   return CUSTOS_OK;
+}
+
+custos_rc cu_ws_cached(cu_ws *ws, const char *sql, sqlite3_stmt **st,
+                       custos_diag *d) {
+  size_t i = 0;
+  for (; i < CU_WS_CACHED && ws->cache[i].sql; i++) {
+    if (ws->cache[i].sql == sql) {
+      sqlite3_reset(ws->cache[i].st);
+      sqlite3_clear_bindings(ws->cache[i].st);
+      *st = ws->cache[i].st;
+      return CUSTOS_OK;
+    }
+  }
+  if (NEVER(i == CU_WS_CACHED))
+    return cu_diag_set(d, CUSTOS_EINTERNAL, "statement cache full");
+  custos_rc rc = cu_ws_prepare(ws, sql, st, d);
+  if (rc == CUSTOS_OK) {
+    ws->cache[i].sql = sql;
+    ws->cache[i].st = *st;
+  }
+  return rc;
 }
 
 custos_rc cu_ws_exec(cu_ws *ws, const char *sql, custos_diag *d) {
@@ -266,6 +291,8 @@ void cu_ws_close(cu_ws *ws) {
     return;
   if (ws->db) {
     cu_ws_rollback(ws);
+    for (size_t i = 0; i < CU_WS_CACHED; i++)
+      sqlite3_finalize(ws->cache[i].st);
     sqlite3_close_v2(ws->db);
   }
   memset(ws->secret, 0, sizeof ws->secret);
@@ -371,13 +398,12 @@ fail:
 custos_rc cu_ws_event(cu_ws *ws, const char *type, const char *case_id,
                       const char *payload, size_t payload_len, int64_t *seq,
                       custos_diag *d) {
-  sqlite3_stmt *st = NULL;
-  custos_rc rc = cu_ws_prepare(
-      ws,
+  static const char sql[] =
       "INSERT INTO events(seq, time, type, actor, case_id, payload)"
       " VALUES((SELECT COALESCE(MAX(seq) + 1, 0) FROM events),"
-      " ?1, ?2, ?3, ?4, ?5) RETURNING seq",
-      &st, d);
+      " ?1, ?2, ?3, ?4, ?5) RETURNING seq";
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_cached(ws, sql, &st, d);
   if (rc != CUSTOS_OK)
     return rc;
   sqlite3_bind_int64(st, 1, cu_time_now());
@@ -393,7 +419,7 @@ custos_rc cu_ws_event(cu_ws *ws, const char *type, const char *case_id,
   } else if (seq) {
     *seq = sqlite3_column_int64(st, 0);
   }
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   return rc;
 }
 

@@ -76,6 +76,18 @@ void cu_ws_rollback(cu_ws *ws);
 custos_rc cu_ws_prepare(cu_ws *ws, const char *sql, sqlite3_stmt **st,
                         custos_diag *d) CUSTOS_WUR;
 
+/*
+ * Like cu_ws_prepare for statements run again and again (per target, per
+ * event): the statement is prepared once and kept for the life of ws.  sql
+ * must outlive ws (a string literal); it is looked up by address.  The
+ * statement comes back reset with cleared bindings; the caller must not
+ * finalize it, and should sqlite3_reset it when done so it holds no read
+ * lock.  At most CU_WS_CACHED distinct statements.
+ */
+#define CU_WS_CACHED 32
+custos_rc cu_ws_cached(cu_ws *ws, const char *sql, sqlite3_stmt **st,
+                       custos_diag *d) CUSTOS_WUR;
+
 /* Runs sql that has no parameters and returns no rows (schema, pragmas). */
 custos_rc cu_ws_exec(cu_ws *ws, const char *sql, custos_diag *d) CUSTOS_WUR;
 
