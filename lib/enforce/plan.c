@@ -63,6 +63,7 @@ typedef struct sub_info {
 typedef struct sub_set {
   sub_info *v;
   size_t n, cap;
+  json_t *index; /* id -> position in v, so lookups stay O(1) */
 } sub_set;
 
 static void sub_set_free(sub_set *s) {
@@ -74,14 +75,13 @@ static void sub_set_free(sub_set *s) {
     cu_free(s->v[i].name);
   }
   cu_free(s->v);
+  json_decref(s->index);
   memset(s, 0, sizeof *s);
 }
 
 static const sub_info *sub_find(const sub_set *s, const char *id) {
-  for (size_t i = 0; i < s->n; i++)
-    if (strcmp(s->v[i].id, id) == 0)
-      return &s->v[i];
-  return NULL;
+  json_t *i = s->index ? json_object_get(s->index, id) : NULL;
+  return i ? &s->v[json_integer_value(i)] : NULL;
 }
 
 /* Runs sql (binding the JSON texts a1..a3, each may be NULL) and adds every
@@ -107,6 +107,9 @@ static custos_rc load_subs(cu_ws *ws, const char *sql, const char *a1,
       break;
     }
     set->v = p;
+    if (!set->index)
+      set->index = json_object();
+    json_object_set_new(set->index, id, json_integer((json_int_t)set->n));
     sub_info *s = &set->v[set->n++];
     s->id = cu_strdup(id);
     s->account = cu_strdup((const char *)sqlite3_column_text(st, 1));
@@ -228,6 +231,7 @@ static custos_rc enforce_targets(cu_ws *ws, const char *case_id,
                  " ORDER BY s.id",
                  acct_text, NULL, NULL, &customer, d);
   free(acct_text);
+  json_t *seen = json_object();
   size_t ai;
   json_t *acct;
   json_array_foreach(accts, ai, acct) {
@@ -278,26 +282,23 @@ static custos_rc enforce_targets(cu_ws *ws, const char *case_id,
       json_t *list = hit ? targets : unaffected;
       /* one entry per (subscription, service, region): quantities in
        * several units give several rows */
+      char key[512];
+      snprintf(key, sizeof key, "%s\x1f%s\x1f%s", sub, svc, reg);
+      if (json_object_get(seen, key))
+        continue;
+      json_object_set_new(seen, key, json_true());
       json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
                             "subscription", sub, "subscription_name",
                             info->name, "account", info->account, "unit",
                             info->unit, "unit_name", info->unit_name,
                             "category", cat, "service", svc, "region", reg,
                             "country", country);
-      bool dup = false;
-      size_t k;
-      json_t *x;
-      json_array_foreach(list, k, x) {
-        dup = dup || cmp_target(&x, &t) == 0;
-      }
-      if (dup)
-        json_decref(t);
-      else
-        json_array_append_new(list, t);
+      json_array_append_new(list, t);
     }
     cu_ledger_result_free(res);
   }
   json_decref(accts);
+  json_decref(seen);
   if (rc == CUSTOS_OK)
     rc = sort_targets(targets, d);
   if (rc == CUSTOS_OK)
