@@ -74,5 +74,7 @@ int tool_gen(int argc, char **argv);
 int tool_demo(int argc, char **argv);
 int tool_sources(int argc, char **argv);
 int tool_directory(int argc, char **argv);
+int tool_search(int argc, char **argv);
+int tool_show(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct {
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
+    {"search", tool_search, "search mail and documents (recorded)"},
+    {"show", tool_show, "a record with its custody data (recorded)"},
 };
 
 static void usage(FILE *f) {
