@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,8 +326,6 @@ typedef struct ictx {
   size_t in_batch;
   uint64_t batch_bytes;
   size_t max_message;
-  cu_buf file;        /* a file's bytes, up to max_message */
-  char *scratch;      /* for hashing beyond the cap */
 } ictx;
 
 static custos_rc save_progress(ictx *x, custos_diag *d) {
@@ -448,40 +447,6 @@ static custos_rc batch_step(ictx *x, bool force, bool last, custos_diag *d) {
   return last ? CUSTOS_OK : cu_ws_begin(x->ws, d);
 }
 
-/* Parses and stores one message found at (path, offset, length). */
-static custos_rc handle(ictx *x, const char *data, size_t len, bool truncated,
-                        uint64_t total, const char *sha, const char *path,
-                        uint64_t offset, uint64_t length, custos_diag *d) {
-  cu_rec_msg m;
-  custos_rc rc = cu_rec_msg_parse(data, len, truncated, total, &m, d);
-  if (rc == CUSTOS_OK) {
-    cu_rec_item it = {"mail", "message/rfc822", &m, sha,      total,
-                      x->src.id, path,          offset, length};
-    bool dup = false;
-    rc = cu_rec_writer_put(x->w, &it, &dup, d);
-    if (rc == CUSTOS_OK) {
-      x->c.accepted++;
-      x->st->accepted++;
-      if (dup) {
-        x->c.duplicates++;
-        x->st->duplicates++;
-      }
-      if (m.flags & CU_REC_RAW) {
-        x->c.raw++;
-        x->st->raw++;
-      }
-    }
-  }
-  cu_rec_msg_free(&m);
-  x->in_batch++;
-  x->batch_bytes += total;
-  x->c.bytes += (int64_t)total;
-  x->st->bytes += (int64_t)total;
-  if (x->o->progress && (x->st->expected & 255) == 0)
-    x->o->progress(x->o->progress_ud, x->st, x->src.path);
-  return rc;
-}
-
 static custos_rc finish_source(ictx *x, custos_diag *d) {
   if (x->c.expected != x->c.accepted + x->c.failed) {
     cu_diag_at(d, x->src.path, 0, 0);
@@ -507,6 +472,287 @@ static custos_rc finish_source(ictx *x, custos_diag *d) {
   return rc;
 }
 
+/*
+ * The pipeline: a producer thread reads and parses messages (the splitter
+ * or the files, SHA-256, GMime) while the calling thread stores them, so
+ * both cores work.  The queue is bounded in jobs and in bytes, so memory
+ * stays bounded whatever the input.  Only the calling thread touches the
+ * workspace.
+ */
+#define QUEUE_JOBS 256
+#define QUEUE_BYTES ((size_t)64 << 20)
+
+typedef struct job {
+  cu_rec_msg m;
+  bool failed;       /* unreadable: a reject, not a record */
+  char why[256];
+  char sha[2 * CU_SHA256_LEN + 1];
+  char *path;        /* place inside the source (cu_malloc'ed) */
+  uint64_t offset, length, total;
+  int64_t position;  /* where to resume once this job is stored */
+} job;
+
+typedef struct queue {
+  pthread_mutex_t mu;
+  pthread_cond_t can_put, can_get;
+  job *ring[QUEUE_JOBS];
+  size_t head, n, bytes;
+  bool done;     /* the producer has finished */
+  bool stop;     /* the consumer gave up: the producer stops */
+  custos_rc rc;  /* the producer's error */
+  custos_diag d;
+  /* what the producer reads */
+  ictx *x;
+  const container *c;
+} queue;
+
+static void job_free(job *j) {
+  if (!j)
+    return;
+  cu_rec_msg_free(&j->m);
+  cu_free(j->path);
+  cu_free(j);
+}
+
+/* Producer side: false when the consumer stopped. */
+static bool q_put(queue *q, job *j) {
+  pthread_mutex_lock(&q->mu);
+  while (!q->stop &&
+         (q->n == QUEUE_JOBS || (q->n > 0 && q->bytes >= QUEUE_BYTES)))
+    pthread_cond_wait(&q->can_put, &q->mu);
+  bool ok = !q->stop;
+  if (ok) {
+    q->ring[(q->head + q->n) % QUEUE_JOBS] = j;
+    q->n++;
+    q->bytes += j->m.body.len + j->m.attach_text.len + 4096;
+    pthread_cond_signal(&q->can_get);
+  }
+  pthread_mutex_unlock(&q->mu);
+  if (!ok)
+    job_free(j);
+  return ok;
+}
+
+static void q_finish(queue *q, custos_rc rc, const custos_diag *d) {
+  pthread_mutex_lock(&q->mu);
+  q->done = true;
+  q->rc = rc;
+  if (d)
+    q->d = *d;
+  pthread_cond_signal(&q->can_get);
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Consumer side: the next job, or NULL when the producer has finished. */
+static job *q_get(queue *q) {
+  pthread_mutex_lock(&q->mu);
+  while (q->n == 0 && !q->done)
+    pthread_cond_wait(&q->can_get, &q->mu);
+  job *j = NULL;
+  if (q->n) {
+    j = q->ring[q->head];
+    q->head = (q->head + 1) % QUEUE_JOBS;
+    q->n--;
+    q->bytes -= j->m.body.len + j->m.attach_text.len + 4096;
+    pthread_cond_signal(&q->can_put);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return j;
+}
+
+static void q_stop(queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->stop = true;
+  pthread_cond_signal(&q->can_put);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static job *job_new(const char *path) {
+  job *j = cu_calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  j->path = cu_strdup(path);
+  if (!j->path) {
+    cu_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+static void *produce_mbox(void *arg) {
+  queue *q = arg;
+  custos_diag d;
+  custos_diag_clear(&d);
+  cu_mbox *mb = NULL;
+  custos_rc rc = cu_mbox_open(q->c->path, (uint64_t)q->x->c.position,
+                              q->x->max_message, &mb, &d);
+  while (rc == CUSTOS_OK) {
+    cu_mbox_msg m;
+    bool eof = false;
+    rc = cu_mbox_next(mb, &m, &eof, &d);
+    if (rc != CUSTOS_OK || eof)
+      break;
+    job *j = job_new("");
+    if (!j) {
+      rc = cu_diag_set(&d, CUSTOS_ENOMEM, "out of memory");
+      break;
+    }
+    snprintf(j->sha, sizeof j->sha, "%s", m.sha256);
+    j->offset = m.offset;
+    j->length = m.length;
+    j->total = m.total;
+    j->position = (int64_t)cu_mbox_tell(mb);
+    rc = cu_rec_msg_parse(m.data, m.len, m.truncated, m.total, &j->m, &d);
+    if (rc != CUSTOS_OK) {
+      job_free(j);
+      break;
+    }
+    if (!q_put(q, j))
+      break;
+  }
+  cu_mbox_close(mb);
+  q_finish(q, rc, &d);
+  return NULL;
+}
+
+static void *produce_files(void *arg) {
+  queue *q = arg;
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = CUSTOS_OK;
+  cu_buf buf;
+  cu_buf_init(&buf, q->x->max_message);
+  char *scratch = cu_malloc(65536);
+  if (!scratch)
+    rc = cu_diag_set(&d, CUSTOS_ENOMEM, "out of memory");
+  const names *nm = &q->c->files;
+  for (size_t i = (size_t)q->x->c.position; i < nm->n && rc == CUSTOS_OK;
+       i++) {
+    const char *rel = names_at(nm, i);
+    char full[PATH_MAX];
+    job *j = job_new(rel);
+    if (!j) {
+      rc = cu_diag_set(&d, CUSTOS_ENOMEM, "out of memory");
+      break;
+    }
+    j->position = (int64_t)i + 1;
+    custos_rc frc = CUSTOS_ETOOBIG;
+    if (join(full, sizeof full, q->c->path, rel))
+      frc = cu_rec_read_file(full, q->x->max_message, &buf, scratch, j->sha,
+                             &j->total, j->why, sizeof j->why);
+    else
+      snprintf(j->why, sizeof j->why, "path too long");
+    if (frc == CUSTOS_EIO || frc == CUSTOS_ETOOBIG) {
+      j->failed = true;
+    } else if (frc != CUSTOS_OK) {
+      rc = cu_diag_set(&d, frc, "%s", j->why);
+      job_free(j);
+      break;
+    } else {
+      j->length = j->total;
+      rc = cu_rec_msg_parse(buf.data ? buf.data : "", buf.len,
+                            j->total > buf.len, j->total, &j->m, &d);
+      if (rc != CUSTOS_OK) {
+        job_free(j);
+        break;
+      }
+    }
+    if (!q_put(q, j))
+      break;
+  }
+  cu_free(scratch);
+  cu_buf_free(&buf);
+  q_finish(q, rc, &d);
+  return NULL;
+}
+
+/* Stores one job: a record (or another place of one), or a reject. */
+static custos_rc store_job(ictx *x, job *j, custos_diag *d) {
+  custos_rc rc = CUSTOS_OK;
+  x->c.expected++;
+  x->st->expected++;
+  if (j->failed) {
+    x->c.failed++;
+    x->st->failed++;
+    rc = cu_source_reject(x->ws, x->src.id, 0, 0, "path", j->path, j->why, d);
+  } else {
+    cu_rec_item it = {"mail",    "message/rfc822", &j->m,     j->sha,
+                      j->total,  x->src.id,        j->path,   j->offset,
+                      j->length};
+    bool dup = false;
+    rc = cu_rec_writer_put(x->w, &it, &dup, d);
+    if (rc == CUSTOS_OK) {
+      x->c.accepted++;
+      x->st->accepted++;
+      x->c.duplicates += dup;
+      x->st->duplicates += dup;
+      bool raw = (j->m.flags & CU_REC_RAW) != 0;
+      x->c.raw += raw;
+      x->st->raw += raw;
+    }
+  }
+  x->in_batch++;
+  x->batch_bytes += j->total;
+  x->c.bytes += (int64_t)j->total;
+  x->st->bytes += (int64_t)j->total;
+  x->c.position = j->position;
+  if (x->o->progress && (x->st->expected & 255) == 0)
+    x->o->progress(x->o->progress_ud, x->st, x->src.path);
+  return rc;
+}
+
+/* Runs producer over container c from x->c.position and stores what it
+ * makes in batches; completes the source at the end. */
+static custos_rc run(ictx *x, const container *c, void *(*producer)(void *),
+                     custos_diag *d) {
+  queue *q = cu_calloc(1, sizeof *q);
+  if (!q)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->can_put, NULL);
+  pthread_cond_init(&q->can_get, NULL);
+  q->x = x;
+  q->c = c;
+  custos_diag_clear(&q->d);
+  pthread_t th;
+  custos_rc rc = cu_ws_begin(x->ws, d);
+  if (rc != CUSTOS_OK)
+    goto fail_q;
+  if (pthread_create(&th, NULL, producer, q) != 0) {
+    cu_ws_rollback(x->ws);
+    rc = cu_diag_set(d, CUSTOS_EINTERNAL, "cannot start a thread");
+    goto fail_q;
+  }
+  job *j;
+  while ((j = q_get(q)) != NULL) {
+    rc = store_job(x, j, d);
+    job_free(j);
+    if (rc == CUSTOS_OK)
+      rc = batch_step(x, false, false, d);
+    if (rc != CUSTOS_OK)
+      break;
+  }
+  q_stop(q);
+  while ((j = q_get(q)) != NULL)
+    job_free(j);
+  pthread_join(th, NULL);
+  if (rc == CUSTOS_OK && q->rc != CUSTOS_OK) {
+    rc = q->rc;
+    if (d)
+      *d = q->d;
+  }
+  if (rc == CUSTOS_OK)
+    rc = finish_source(x, d);
+  if (rc != CUSTOS_OK)
+    cu_ws_rollback(x->ws);
+fail_q:
+  pthread_cond_destroy(&q->can_get);
+  pthread_cond_destroy(&q->can_put);
+  pthread_mutex_destroy(&q->mu);
+  cu_free(q);
+  return rc;
+}
+
 static custos_rc ingest_mbox(ictx *x, const container *c, custos_diag *d) {
   custos_rc rc = open_source(x, c->path, NULL, 0, d);
   if (rc == CUSTOS_EEXIST) {
@@ -515,39 +761,7 @@ static custos_rc ingest_mbox(ictx *x, const container *c, custos_diag *d) {
   }
   if (rc != CUSTOS_OK)
     return rc;
-  cu_mbox *mb = NULL;
-  rc = cu_mbox_open(c->path, (uint64_t)x->c.position, x->max_message, &mb, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  rc = cu_ws_begin(x->ws, d);
-  if (rc != CUSTOS_OK)
-    goto fail_mb;
-  for (;;) {
-    cu_mbox_msg m;
-    bool eof = false;
-    rc = cu_mbox_next(mb, &m, &eof, d);
-    if (rc != CUSTOS_OK || eof)
-      break;
-    x->c.expected++;
-    x->st->expected++;
-    rc = handle(x, m.data, m.len, m.truncated, m.total, m.sha256, "",
-                m.offset, m.length, d);
-    if (rc != CUSTOS_OK)
-      break;
-    x->c.position = (int64_t)cu_mbox_tell(mb);
-    rc = batch_step(x, false, false, d);
-    if (rc != CUSTOS_OK)
-      break;
-  }
-  if (rc == CUSTOS_OK) {
-    x->c.position = (int64_t)cu_mbox_tell(mb);
-    rc = finish_source(x, d);
-  }
-  if (rc != CUSTOS_OK)
-    cu_ws_rollback(x->ws);
-fail_mb:
-  cu_mbox_close(mb);
-  return rc;
+  return run(x, c, produce_mbox, d);
 }
 
 custos_rc cu_rec_read_file(const char *path, size_t cap, cu_buf *buf,
@@ -630,44 +844,7 @@ static custos_rc ingest_files(ictx *x, container *c, custos_diag *d) {
   }
   if (rc != CUSTOS_OK)
     return rc;
-  rc = cu_ws_begin(x->ws, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  for (size_t i = (size_t)x->c.position; i < nm->n; i++) {
-    const char *rel = names_at(nm, i);
-    char full[PATH_MAX], why[256];
-    uint64_t total = 0;
-    x->c.expected++;
-    x->st->expected++;
-    if (!join(full, sizeof full, c->path, rel)) {
-      snprintf(why, sizeof why, "path too long");
-      rc = CUSTOS_ETOOBIG;
-    } else {
-      rc = cu_rec_read_file(full, x->max_message, &x->file, x->scratch, sha,
-                            &total, why, sizeof why);
-    }
-    if (rc == CUSTOS_OK) {
-      rc = handle(x, x->file.data ? x->file.data : "", x->file.len,
-                  total > x->file.len, total, sha, rel, 0, total, d);
-    } else if (rc == CUSTOS_EIO || rc == CUSTOS_ETOOBIG) {
-      /* unreadable: counted as failed, with its place and reason */
-      x->c.failed++;
-      x->st->failed++;
-      x->in_batch++;
-      rc = cu_source_reject(x->ws, x->src.id, 0, 0, "path", rel, why, d);
-    }
-    if (rc != CUSTOS_OK)
-      break;
-    x->c.position = (int64_t)i + 1;
-    rc = batch_step(x, false, false, d);
-    if (rc != CUSTOS_OK)
-      break;
-  }
-  if (rc == CUSTOS_OK)
-    rc = finish_source(x, d);
-  if (rc != CUSTOS_OK)
-    cu_ws_rollback(x->ws);
-  return rc;
+  return run(x, c, produce_files, d);
 }
 
 custos_rc cu_rec_ingest_mail(cu_ws *ws, const char *const *paths, size_t n,
@@ -680,7 +857,6 @@ custos_rc cu_rec_ingest_mail(cu_ws *ws, const char *const *paths, size_t n,
   x.o = o;
   x.st = st;
   x.max_message = o->max_message ? o->max_message : CU_REC_MAX_MESSAGE;
-  cu_buf_init(&x.file, x.max_message);
   custos_rc rc = CUSTOS_OK;
   if (o->cls != CU_CLASS_MAIL) {
     rc = cu_diag_set(d, CUSTOS_EINVAL, "mail is ingested as class mail");
@@ -690,12 +866,17 @@ custos_rc cu_rec_ingest_mail(cu_ws *ws, const char *const *paths, size_t n,
     rc = expand(&l, paths[i], d);
   if (rc != CUSTOS_OK)
     goto fail;
-  x.scratch = cu_malloc(65536);
-  if (!x.scratch) {
-    rc = cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
-    goto fail;
-  }
-  rc = cu_rec_writer_open(ws, &x.w, d);
+  /* A large page cache keeps the FTS5 segments and indexes being built in
+   * memory between batch commits instead of writing and re-reading them;
+   * FTS5's pending-terms table is raised for the same reason. */
+  rc = cu_ws_exec(ws, "PRAGMA cache_size = -262144", d);
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_exec(ws,
+                    "INSERT INTO records_fts(records_fts, rank)"
+                    " VALUES('hashsize', 33554432)",
+                    d);
+  if (rc == CUSTOS_OK)
+    rc = cu_rec_writer_open(ws, &x.w, d);
   if (rc != CUSTOS_OK)
     goto fail;
   for (size_t i = 0; i < l.n && rc == CUSTOS_OK; i++) {
@@ -712,8 +893,6 @@ custos_rc cu_rec_ingest_mail(cu_ws *ws, const char *const *paths, size_t n,
     rc = cu_rec_threads_refresh(ws, d);
 fail:
   cu_rec_writer_close(x.w);
-  cu_free(x.scratch);
-  cu_buf_free(&x.file);
   clist_free(&l);
   return rc;
 }

@@ -43,6 +43,16 @@ static custos_rc append_capped(cu_buf *b, const char *s, size_t n,
   return CUSTOS_OK;
 }
 
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+static GMimeParserOptions *popts;
+
+static void gmime_init(void) {
+  static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
+  g_mime_init();
+  popts = g_mime_parser_options_new();
+  g_mime_parser_options_set_fallback_charsets(popts, fallback);
+}
+
 /* windows-1252 code points of 0x80..0x9F (0 where undefined: kept as the
  * Latin-1 control, which is what the byte means there). */
 static const uint16_t cp1252[32] = {
@@ -101,6 +111,7 @@ static bool single_byte(const char *cs) {
 custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
                          cu_buf *out, bool *fallback) {
   bool capped = false;
+  pthread_once(&gmime_once, gmime_init); /* charset names come from GMime */
   bool valid = cu_utf8_invalid_at(s, n) == n;
   const char *cs = charset && *charset ? g_mime_charset_iconv_name(charset)
                                        : NULL;
@@ -454,16 +465,6 @@ void cu_rec_content_id(const char *data, size_t len, uint64_t total,
 
 /* ---- GMime ------------------------------------------------------------ */
 
-static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
-static GMimeParserOptions *popts;
-
-static void gmime_init(void) {
-  static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
-  g_mime_init();
-  popts = g_mime_parser_options_new();
-  g_mime_parser_options_set_fallback_charsets(popts, fallback);
-}
-
 void cu_rec_flags_format(unsigned flags, char *out, size_t n) {
   static const char *const names[] = {"raw",          "attachments",
                                       "charset",      "truncated",
@@ -529,16 +530,42 @@ static char *parse_refs(const char *text, bool first_only) {
   return cu_buf_take(&b);
 }
 
+/* "Name <addr>, ..." of an address list, groups flattened.  Written by
+ * hand: GMime's formatter runs every domain through IDNA, which costs more
+ * than the whole rest of the header handling. */
+static void put_addrs(cu_buf *b, InternetAddressList *l, int depth) {
+  int n = l ? internet_address_list_length(l) : 0;
+  for (int i = 0; i < n; i++) {
+    InternetAddress *ia = internet_address_list_get_address(l, i);
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+      if (depth < 4)
+        put_addrs(b, internet_address_group_get_members(
+                         INTERNET_ADDRESS_GROUP(ia)),
+                  depth + 1);
+      continue;
+    }
+    const char *name = internet_address_get_name(ia);
+    const char *addr =
+        internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+    /* a list longer than the cap is cut there */
+    custos_rc rc = b->len ? cu_buf_puts(b, ", ") : CUSTOS_OK;
+    if (rc == CUSTOS_OK && name && *name && addr && *addr)
+      rc = cu_buf_printf(b, "%s <%s>", name, addr);
+    else if (rc == CUSTOS_OK)
+      rc = cu_buf_puts(b, name && *name ? name : addr ? addr : "");
+    if (rc != CUSTOS_OK)
+      return;
+  }
+}
+
 static char *addr_list(InternetAddressList *a, InternetAddressList *b,
                        bool *fallback) {
-  char *sa = a ? internet_address_list_to_string(a, NULL, FALSE) : NULL;
-  char *sb = b ? internet_address_list_to_string(b, NULL, FALSE) : NULL;
-  char *j = g_strjoin(sa && *sa && sb && *sb ? ", " : "", sa ? sa : "",
-                      sb ? sb : "", NULL);
-  char *out = dup_text(j, fallback);
-  g_free(sa);
-  g_free(sb);
-  g_free(j);
+  cu_buf t;
+  cu_buf_init(&t, CU_REC_MAX_HEADER);
+  put_addrs(&t, a, 0);
+  put_addrs(&t, b, 0);
+  char *out = dup_text(t.data, fallback);
+  cu_buf_free(&t);
   return out;
 }
 

@@ -23,7 +23,6 @@ static const cu_migration steps[] = {
          * rowid range. */
         " fts_rowid INTEGER NOT NULL UNIQUE,"
         " thread_id INTEGER);"
-        "CREATE INDEX records_message_id ON records(message_id);"
         "CREATE INDEX records_thread ON records(thread_id);"
         "CREATE TABLE record_places("
         " record_id INTEGER NOT NULL REFERENCES records(id),"
@@ -55,7 +54,7 @@ static const cu_migration steps[] = {
         "CREATE VIRTUAL TABLE records_fts USING fts5("
         " subject, sender, recipients, body, attachments,"
         " content='record_text', content_rowid='rowid',"
-        " tokenize='unicode61 remove_diacritics 2', prefix='3');"
+        " tokenize='unicode61 remove_diacritics 2');"
         "CREATE TABLE records_progress("
         " source_id INTEGER PRIMARY KEY REFERENCES sources(id),"
         " position INTEGER NOT NULL,"
