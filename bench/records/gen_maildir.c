@@ -62,8 +62,23 @@ static void body_text(char *out, size_t cap, size_t len) {
     /* skewed choice: low indices (common words) far more often */
     uint32_t a = next() % NWORDS, b = next() % NWORDS;
     const char *w = words[a < b ? a : b];
-    if (next() % 50000 == 0)
+    char pseudo[16];
+    uint32_t roll = next() % 100000;
+    if (roll < 2)
       w = "quillfeather"; /* a rare term: a very selective query */
+    else if (roll < 7)
+      w = "capacity expansion plan"; /* a planted phrase, ~1 in 70 mails */
+    else if (roll < 15000) {
+      /* a long tail of 20,000 rarer words, as real mail has */
+      static const char *const syl[] = {"ka", "ro", "mi", "te", "lu", "sa",
+                                        "vo", "ne", "di", "pa", "ri", "go",
+                                        "be", "zu", "fa", "lo", "ve", "ta",
+                                        "mo", "si"};
+      uint32_t v = next() % 20000;
+      snprintf(pseudo, sizeof pseudo, "%s%s%s%s", syl[v % 20],
+               syl[(v / 20) % 20], syl[(v / 400) % 20], syl[(v / 8000) % 20]);
+      w = pseudo;
+    }
     int n = snprintf(out + k, cap - k, "%s%s", col ? " " : "", w);
     k += (size_t)n;
     col += n;
