@@ -58,6 +58,12 @@ int tool_usage_error(const char *cmd, const char *fmt, ...) CUSTOS_PRINTF(2, 3);
  * NULL and sets *exit_code). */
 cu_ws *tool_open_ws(int *exit_code);
 
+/* Brings the transparency log up to date with what the command recorded
+ * (cu_log_sync) and closes ws (NULL is fine).  A failed sync is reported
+ * on stderr but does not undo the command: the change is saved and the next
+ * command, or `custos log sync`, completes the log. */
+void tool_sync_close(cu_ws *ws);
+
 /* Progress line on stderr (only when tool_g.progress): rewritten in place,
  * at most every 200 ms unless force.  tool_progress_done ends the line. */
 void tool_progress(bool force, const char *fmt, ...) CUSTOS_PRINTF(2, 3);
@@ -76,5 +82,11 @@ int tool_sources(int argc, char **argv);
 int tool_directory(int argc, char **argv);
 int tool_search(int argc, char **argv);
 int tool_show(int argc, char **argv);
+int tool_case(int argc, char **argv);
+int tool_finding(int argc, char **argv);
+int tool_decide(int argc, char **argv);
+int tool_notify(int argc, char **argv);
+int tool_person(int argc, char **argv);
+int tool_log(int argc, char **argv);
 
 #endif

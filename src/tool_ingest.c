@@ -14,12 +14,13 @@ static const char help[] =
     "\n"
     "Registers each PATH as a source (class, custodian, SHA-256, size) and\n"
     "ingests it.  A file whose SHA-256 was already ingested is skipped and\n"
-    "reported.  On any error nothing is stored and the error names the file,\n"
-    "line, column, field and value.\n"
+    "reported.  Errors name the file, line, column, field and value.  A\n"
+    "directory ingest stores nothing on any error; a mail ingest commits in\n"
+    "batches and the same command resumes an interrupted one.\n"
     "\n"
     "kinds:\n"
-    "  directory   accounts, units, subscriptions, contacts (CSV or JSON;\n"
-    "              see docs/formats.md); all files are one change\n"
+    "  directory   countries, accounts, units, subscriptions, contacts (CSV\n"
+    "              or JSON; see docs/formats.md); all files are one change\n"
     "  mail        mbox files, Apple Mail .mbox folders, maildirs (with\n"
     "              Maildir++ subfolders), EML files and folders of them;\n"
     "              each is one source, committed in batches; an\n"
@@ -47,13 +48,14 @@ static int ingest_directory(char **paths, int npaths, const char *custodian) {
                                custodian ? custodian : cu_ws_actor(ws), &st,
                                &d);
   tool_progress_done();
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json) {
     tool_print_json(json_pack(
-        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", "directory", "files",
-        (json_int_t)st.files, "skipped", (json_int_t)st.skipped, "accounts",
+        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "kind", "directory", "files",
+        (json_int_t)st.files, "skipped", (json_int_t)st.skipped, "countries",
+        (json_int_t)st.countries, "accounts",
         (json_int_t)st.accounts, "units", (json_int_t)st.units,
         "subscriptions", (json_int_t)st.subscriptions, "contacts",
         (json_int_t)st.contacts));
@@ -61,9 +63,11 @@ static int ingest_directory(char **paths, int npaths, const char *custodian) {
     if (st.skipped)
       printf("skipped %lld file(s) already ingested (same SHA-256)\n",
              (long long)st.skipped);
-    printf("ingested %lld directory file(s): %lld accounts, %lld units, "
-           "%lld subscriptions, %lld contacts\n",
-           (long long)st.files, (long long)st.accounts, (long long)st.units,
+    printf("ingested %lld directory file(s): ", (long long)st.files);
+    if (st.countries)
+      printf("%lld countries, ", (long long)st.countries);
+    printf("%lld accounts, %lld units, %lld subscriptions, %lld contacts\n",
+           (long long)st.accounts, (long long)st.units,
            (long long)st.subscriptions, (long long)st.contacts);
   }
   return TOOL_EXIT_OK;
@@ -105,7 +109,7 @@ static int ingest_records(bool mail, char **paths, int npaths,
                       : cu_rec_ingest_docs(ws, (const char *const *)paths,
                                            (size_t)npaths, &o, &st, &d);
   tool_progress_done();
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json) {

@@ -1,6 +1,8 @@
 /* custos init: create a workspace. */
 #include <jansson.h>
 
+#include "cases/cases.h"
+#include "tlog/tlog.h"
 #include "tool.h"
 
 static const char help[] =
@@ -24,6 +26,17 @@ int tool_init(int argc, char **argv) {
   custos_diag d;
   custos_diag_clear(&d);
   custos_rc rc = cu_ws_create(tool_g.workspace, &d);
+  if (rc != CUSTOS_OK)
+    return tool_fail(&d, rc);
+  /* Default policies, then the log's key, origin and first checkpoint
+   * (with the workspace.init event as entry 0). */
+  cu_ws *ws = NULL;
+  rc = cu_ws_open(tool_g.workspace, &ws, &d);
+  if (rc == CUSTOS_OK)
+    rc = cu_policy_init(ws, &d);
+  if (rc == CUSTOS_OK)
+    rc = cu_log_sync(ws, &d);
+  cu_ws_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json)

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "tlog/tlog.h"
 #include "tool.h"
 
 tool_global tool_g;
@@ -21,11 +22,19 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"init", tool_init, "create a workspace"},
+    {"demo", tool_demo, "run the whole story on generated data"},
+    {"gen", tool_gen, "generate a fictional provider's records"},
     {"ingest", tool_ingest, "register and ingest sources"},
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
     {"search", tool_search, "search mail and documents (recorded)"},
     {"show", tool_show, "a record with its custody data (recorded)"},
+    {"case", tool_case, "open a case from an allegation, show, list"},
+    {"finding", tool_finding, "record the finding on a claim"},
+    {"decide", tool_decide, "record the decision: policy, scope, effect"},
+    {"notify", tool_notify, "notice outbox: configure, send, list"},
+    {"person", tool_person, "people, their roles and signing keys"},
+    {"log", tool_log, "the transparency log: verify, prove, repair"},
 };
 
 static void usage(FILE *f) {
@@ -131,6 +140,24 @@ cu_ws *tool_open_ws(int *exit_code) {
     return NULL;
   }
   return ws;
+}
+
+void tool_sync_close(cu_ws *ws) {
+  if (!ws)
+    return;
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = cu_log_sync(ws, &d);
+  cu_ws_close(ws);
+  if (rc != CUSTOS_OK) {
+    char line[2048];
+    tool_progress_done();
+    fprintf(stderr,
+            "custos: warning: the log was not brought up to date: %s\n"
+            "custos: the change itself is saved; the next command, or `custos "
+            "log sync`, completes the log\n",
+            custos_diag_format(&d, line, sizeof line));
+  }
 }
 
 static double last_progress;

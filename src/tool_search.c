@@ -214,13 +214,13 @@ int tool_search(int argc, char **argv) {
     return code;
   if (batch) {
     code = run_batch(ws, batch, &q);
-    cu_ws_close(ws);
+    tool_sync_close(ws);
     return code;
   }
   q.text = optind < argc ? argv[optind] : "";
   cu_rec_result r;
   custos_rc rc = cu_rec_search(ws, &q, &r, &d);
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK) {
     cu_rec_result_free(&r);
     return tool_fail(&d, rc);

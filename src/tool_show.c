@@ -58,7 +58,7 @@ int tool_show(int argc, char **argv) {
   custos_diag_clear(&d);
   json_t *o = NULL;
   custos_rc rc = cu_rec_show(ws, id, case_id, &o, &d);
-  cu_ws_close(ws);
+  tool_sync_close(ws);
   if (rc != CUSTOS_OK)
     return tool_fail(&d, rc);
   if (tool_g.json) {

@@ -81,3 +81,20 @@ char *cu_strndup(const char *s, size_t n) {
 }
 
 char *cu_strdup(const char *s) { return cu_strndup(s, strlen(s)); }
+
+void *cu_grow(void *arr, size_t *cap, size_t n, size_t elem) {
+  if (n < *cap)
+    return arr;
+  size_t ncap = *cap ? *cap : 16;
+  while (ncap <= n) {
+    if (ncap > SIZE_MAX / 2)
+      return NULL;
+    ncap *= 2;
+  }
+  if (ncap > SIZE_MAX / elem)
+    return NULL;
+  void *p = cu_realloc(arr, ncap * elem);
+  if (p)
+    *cap = ncap;
+  return p;
+}

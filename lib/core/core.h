@@ -43,6 +43,12 @@ void cu_free(void *p);
 char *cu_strdup(const char *s) CUSTOS_WUR;
 char *cu_strndup(const char *s, size_t n) CUSTOS_WUR;
 
+/* Makes room for element n of an array of elem-sized elements with
+ * capacity *cap, doubling (from 16).  Returns the array to use from now on
+ * (arr itself or a moved copy, *cap updated), or NULL on allocation failure
+ * or size overflow, in which case arr is untouched and still the caller's. */
+void *cu_grow(void *arr, size_t *cap, size_t n, size_t elem) CUSTOS_WUR;
+
 /* Test hook: the next `n` allocations succeed, every later one fails, until
  * cu_alloc_fail_after(-1) turns failure injection off.  Returns how many
  * allocations were made since the last call. */

@@ -36,13 +36,13 @@ typedef struct svc_name {
 
 struct cu_catalog {
   cu_region *regions;
-  size_t nregions;
+  size_t nregions, regions_cap;
   alias_slot *slots;
   size_t nslots; /* power of two */
   cat_pair *cats;
-  size_t ncats;
+  size_t ncats, cats_cap;
   svc_name *services;
-  size_t nservices;
+  size_t nservices, services_cap;
   char digest[2 * CU_SHA256_LEN + 1];
 };
 
@@ -96,79 +96,98 @@ static custos_rc catalog_error(custos_diag *d, cu_csv *csv, const char *msg) {
   return cu_diag_set(d, CUSTOS_EPARSE, "catalogue: %s", msg);
 }
 
-/* Opens one embedded CSV and checks its header against want. */
-static custos_rc open_data(const char *name, const unsigned char *data,
-                           size_t len, const char *const *want, size_t nwant,
-                           cu_csv **out, custos_diag *d) {
-  custos_rc rc = cu_csv_open_mem(name, data, len, NULL, out, d);
+typedef custos_rc (*row_fn)(cu_catalog *c, cu_csv *csv, size_t i,
+                            custos_diag *d);
+
+/*
+ * Reads one embedded CSV file: checks its header against want, then calls
+ * fn for every data row (numbered from 0), which has exactly nwant fields.
+ */
+static custos_rc each_row(const char *name, const unsigned char *data,
+                          size_t len, const char *const *want, size_t nwant,
+                          row_fn fn, cu_catalog *c, custos_diag *d) {
+  cu_csv *csv = NULL;
+  custos_rc rc = cu_csv_open_mem(name, data, len, NULL, &csv, d);
   if (rc != CUSTOS_OK)
     return rc;
   bool eof = false;
-  rc = cu_csv_next(*out, &eof, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  if (eof || cu_csv_nfields(*out) != nwant)
-    return catalog_error(d, *out, "unexpected header");
-  for (size_t i = 0; i < nwant; i++)
-    if (strcmp(cu_csv_field(*out, i, NULL), want[i]) != 0)
-      return catalog_error(d, *out, "unexpected header");
-  return CUSTOS_OK;
-}
-
-static custos_rc load_regions(cu_catalog *c, custos_diag *d) {
-  static const char *const hdr[] = {"region_id", "provider", "display_name",
-                                    "country", "aliases"};
-  cu_csv *csv = NULL;
-  custos_rc rc = open_data("data/regions.csv", cu_data_regions_csv,
-                           cu_data_regions_csv_len, hdr, 5, &csv, d);
-  size_t cap = 0;
-  while (rc == CUSTOS_OK) {
-    bool eof = false;
+  rc = cu_csv_next(csv, &eof, d);
+  if (rc == CUSTOS_OK && (eof || cu_csv_nfields(csv) != nwant))
+    rc = catalog_error(d, csv, "unexpected header");
+  for (size_t i = 0; rc == CUSTOS_OK && i < nwant; i++)
+    if (strcmp(cu_csv_field(csv, i, NULL), want[i]) != 0)
+      rc = catalog_error(d, csv, "unexpected header");
+  for (size_t i = 0; rc == CUSTOS_OK; i++) {
     rc = cu_csv_next(csv, &eof, d);
     if (rc != CUSTOS_OK || eof)
       break;
-    if (cu_csv_nfields(csv) != 5) {
-      rc = catalog_error(d, csv, "region row needs 5 fields");
-      break;
-    }
-    if (c->nregions == cap) {
-      size_t ncap = cap ? cap * 2 : 256;
-      cu_region *p = cu_realloc(c->regions, ncap * sizeof *p);
-      if (!p) {
-        rc = CUSTOS_ENOMEM;
-        break;
-      }
-      c->regions = p;
-      cap = ncap;
-    }
-    cu_region *r = &c->regions[c->nregions];
-    memset(r, 0, sizeof *r);
-    const char *id = cu_csv_field(csv, 0, NULL);
-    const char *colon = strchr(id, ':');
-    const char *country = cu_csv_field(csv, 3, NULL);
-    if (!colon || strlen(country) != 2) {
-      rc = catalog_error(d, csv, "bad region id or country");
-      break;
-    }
-    r->id = cu_strdup(id);
-    r->provider = cu_strdup(cu_csv_field(csv, 1, NULL));
-    r->native = cu_strdup(colon + 1);
-    r->display_name = cu_strdup(cu_csv_field(csv, 2, NULL));
-    memcpy(r->country, country, 3);
-    c->nregions++;
-    if (!r->id || !r->provider || !r->native || !r->display_name) {
-      rc = CUSTOS_ENOMEM;
-      break;
-    }
+    if (cu_csv_nfields(csv) != nwant)
+      rc = catalog_error(d, csv, "wrong number of fields");
+    else
+      rc = fn(c, csv, i, d);
   }
   cu_csv_close(csv);
   return rc;
 }
 
-/* Second pass over regions.csv: all aliases, once the table is sized. */
-static custos_rc load_aliases(cu_catalog *c, custos_diag *d) {
-  static const char *const hdr[] = {"region_id", "provider", "display_name",
-                                    "country", "aliases"};
+static const char *const region_hdr[] = {"region_id", "provider",
+                                         "display_name", "country", "aliases"};
+
+static custos_rc region_row(cu_catalog *c, cu_csv *csv, size_t i,
+                            custos_diag *d) {
+  (void)i;
+  cu_region *p = cu_grow(c->regions, &c->regions_cap, c->nregions, sizeof *p);
+  if (!p)
+    return CUSTOS_ENOMEM;
+  c->regions = p;
+  cu_region *r = &c->regions[c->nregions];
+  memset(r, 0, sizeof *r);
+  const char *id = cu_csv_field(csv, 0, NULL);
+  const char *colon = strchr(id, ':');
+  const char *country = cu_csv_field(csv, 3, NULL);
+  if (!colon || strlen(country) != 2)
+    return catalog_error(d, csv, "bad region id or country");
+  r->id = cu_strdup(id);
+  r->provider = cu_strdup(cu_csv_field(csv, 1, NULL));
+  r->native = cu_strdup(colon + 1);
+  r->display_name = cu_strdup(cu_csv_field(csv, 2, NULL));
+  memcpy(r->country, country, 3);
+  c->nregions++;
+  if (!r->id || !r->provider || !r->native || !r->display_name)
+    return CUSTOS_ENOMEM;
+  return CUSTOS_OK;
+}
+
+/* Second pass over regions.csv: every alias of region i. */
+static custos_rc alias_row(cu_catalog *c, cu_csv *csv, size_t i,
+                           custos_diag *d) {
+  (void)d;
+  if (NEVER(i >= c->nregions))
+    return CUSTOS_EINTERNAL;
+  const cu_region *r = &c->regions[i];
+  custos_rc rc = add_alias(c, r->native, strlen(r->native), i);
+  if (rc == CUSTOS_OK)
+    rc = add_alias(c, r->display_name, strlen(r->display_name), i);
+  size_t alen;
+  const char *a = cu_csv_field(csv, 4, &alen);
+  while (rc == CUSTOS_OK && alen > 0) {
+    const char *bar = memchr(a, '|', alen);
+    size_t k = bar ? (size_t)(bar - a) : alen;
+    rc = add_alias(c, a, k, i);
+    if (!bar)
+      break;
+    a = bar + 1;
+    alen -= k + 1;
+  }
+  return rc;
+}
+
+static custos_rc load_regions(cu_catalog *c, custos_diag *d) {
+  custos_rc rc = each_row("data/regions.csv", cu_data_regions_csv,
+                          cu_data_regions_csv_len, region_hdr, 5, region_row,
+                          c, d);
+  if (rc != CUSTOS_OK)
+    return rc;
   size_t want = 16;
   while (want < c->nregions * 16)
     want *= 2;
@@ -178,71 +197,26 @@ static custos_rc load_aliases(cu_catalog *c, custos_diag *d) {
   c->nslots = want;
   /* Canonical ids first: they never collide, by construction. */
   for (size_t i = 0; i < c->nregions; i++) {
-    custos_rc rc = add_alias(c, c->regions[i].id, strlen(c->regions[i].id), i);
+    rc = add_alias(c, c->regions[i].id, strlen(c->regions[i].id), i);
     if (rc != CUSTOS_OK)
       return rc;
   }
-  cu_csv *csv = NULL;
-  custos_rc rc = open_data("data/regions.csv", cu_data_regions_csv,
-                           cu_data_regions_csv_len, hdr, 5, &csv, d);
-  for (size_t i = 0; rc == CUSTOS_OK; i++) {
-    bool eof = false;
-    rc = cu_csv_next(csv, &eof, d);
-    if (rc != CUSTOS_OK || eof)
-      break;
-    const cu_region *r = &c->regions[i];
-    rc = add_alias(c, r->native, strlen(r->native), i);
-    if (rc == CUSTOS_OK)
-      rc = add_alias(c, r->display_name, strlen(r->display_name), i);
-    size_t alen;
-    const char *a = cu_csv_field(csv, 4, &alen);
-    while (rc == CUSTOS_OK && alen > 0) {
-      const char *bar = memchr(a, '|', alen);
-      size_t k = bar ? (size_t)(bar - a) : alen;
-      rc = add_alias(c, a, k, i);
-      if (!bar)
-        break;
-      a = bar + 1;
-      alen -= k + 1;
-    }
-  }
-  cu_csv_close(csv);
-  return rc;
+  return each_row("data/regions.csv", cu_data_regions_csv,
+                  cu_data_regions_csv_len, region_hdr, 5, alias_row, c, d);
 }
 
-static custos_rc load_categories(cu_catalog *c, custos_diag *d) {
-  static const char *const hdr[] = {"category", "subcategory", "description"};
-  cu_csv *csv = NULL;
-  custos_rc rc = open_data("data/services.csv", cu_data_services_csv,
-                           cu_data_services_csv_len, hdr, 3, &csv, d);
-  size_t cap = 0;
-  while (rc == CUSTOS_OK) {
-    bool eof = false;
-    rc = cu_csv_next(csv, &eof, d);
-    if (rc != CUSTOS_OK || eof)
-      break;
-    if (cu_csv_nfields(csv) != 3) {
-      rc = catalog_error(d, csv, "service row needs 3 fields");
-      break;
-    }
-    if (c->ncats == cap) {
-      size_t ncap = cap ? cap * 2 : 64;
-      cat_pair *p = cu_realloc(c->cats, ncap * sizeof *p);
-      if (!p) {
-        rc = CUSTOS_ENOMEM;
-        break;
-      }
-      c->cats = p;
-      cap = ncap;
-    }
-    cat_pair *k = &c->cats[c->ncats++];
-    k->category = cu_strdup(cu_csv_field(csv, 0, NULL));
-    k->subcategory = cu_strdup(cu_csv_field(csv, 1, NULL));
-    if (!k->category || !k->subcategory)
-      rc = CUSTOS_ENOMEM;
-  }
-  cu_csv_close(csv);
-  return rc;
+static custos_rc category_row(cu_catalog *c, cu_csv *csv, size_t i,
+                              custos_diag *d) {
+  (void)i;
+  (void)d;
+  cat_pair *p = cu_grow(c->cats, &c->cats_cap, c->ncats, sizeof *p);
+  if (!p)
+    return CUSTOS_ENOMEM;
+  c->cats = p;
+  cat_pair *k = &c->cats[c->ncats++];
+  k->category = cu_strdup(cu_csv_field(csv, 0, NULL));
+  k->subcategory = cu_strdup(cu_csv_field(csv, 1, NULL));
+  return k->category && k->subcategory ? CUSTOS_OK : CUSTOS_ENOMEM;
 }
 
 static size_t find_category(const cu_catalog *c, const char *cat,
@@ -254,46 +228,36 @@ static size_t find_category(const cu_catalog *c, const char *cat,
   return AMBIGUOUS;
 }
 
-static custos_rc load_service_names(cu_catalog *c, custos_diag *d) {
-  static const char *const hdr[] = {"service_name", "provider", "category",
-                                    "subcategory"};
-  cu_csv *csv = NULL;
-  custos_rc rc = open_data("data/service_names.csv", cu_data_service_names_csv,
-                           cu_data_service_names_csv_len, hdr, 4, &csv, d);
-  size_t cap = 0;
-  while (rc == CUSTOS_OK) {
-    bool eof = false;
-    rc = cu_csv_next(csv, &eof, d);
-    if (rc != CUSTOS_OK || eof)
-      break;
-    if (cu_csv_nfields(csv) != 4) {
-      rc = catalog_error(d, csv, "service name row needs 4 fields");
-      break;
-    }
-    size_t k = find_category(c, cu_csv_field(csv, 2, NULL),
-                             cu_csv_field(csv, 3, NULL));
-    if (k == AMBIGUOUS) {
-      rc = catalog_error(d, csv, "service name with an unknown category");
-      break;
-    }
-    if (c->nservices == cap) {
-      size_t ncap = cap ? cap * 2 : 64;
-      svc_name *p = cu_realloc(c->services, ncap * sizeof *p);
-      if (!p) {
-        rc = CUSTOS_ENOMEM;
-        break;
-      }
-      c->services = p;
-      cap = ncap;
-    }
-    svc_name *s = &c->services[c->nservices++];
-    s->name = cu_strdup(cu_csv_field(csv, 0, NULL));
-    s->cat = k;
-    if (!s->name)
-      rc = CUSTOS_ENOMEM;
-  }
-  cu_csv_close(csv);
-  return rc;
+static custos_rc service_row(cu_catalog *c, cu_csv *csv, size_t i,
+                             custos_diag *d) {
+  (void)i;
+  size_t k = find_category(c, cu_csv_field(csv, 2, NULL),
+                           cu_csv_field(csv, 3, NULL));
+  if (k == AMBIGUOUS)
+    return catalog_error(d, csv, "service name with an unknown category");
+  svc_name *p = cu_grow(c->services, &c->services_cap, c->nservices, sizeof *p);
+  if (!p)
+    return CUSTOS_ENOMEM;
+  c->services = p;
+  svc_name *s = &c->services[c->nservices++];
+  s->name = cu_strdup(cu_csv_field(csv, 0, NULL));
+  s->cat = k;
+  return s->name ? CUSTOS_OK : CUSTOS_ENOMEM;
+}
+
+static custos_rc load_categories(cu_catalog *c, custos_diag *d) {
+  static const char *const cat_hdr[] = {"category", "subcategory",
+                                        "description"};
+  static const char *const svc_hdr[] = {"service_name", "provider",
+                                        "category", "subcategory"};
+  custos_rc rc = each_row("data/services.csv", cu_data_services_csv,
+                          cu_data_services_csv_len, cat_hdr, 3, category_row,
+                          c, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  return each_row("data/service_names.csv", cu_data_service_names_csv,
+                  cu_data_service_names_csv_len, svc_hdr, 4, service_row, c,
+                  d);
 }
 
 static cu_catalog *the_catalog;
@@ -314,11 +278,7 @@ custos_rc cu_catalog_get(const cu_catalog **out, custos_diag *d) {
   if (rc == CUSTOS_OK)
     rc = load_regions(c, d);
   if (rc == CUSTOS_OK)
-    rc = load_aliases(c, d);
-  if (rc == CUSTOS_OK)
     rc = load_categories(c, d);
-  if (rc == CUSTOS_OK)
-    rc = load_service_names(c, d);
   if (rc == CUSTOS_OK) {
     cu_sha256_ctx *h = NULL;
     rc = cu_sha256_init(&h);

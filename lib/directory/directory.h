@@ -65,13 +65,14 @@ custos_rc cu_catalog_sync(cu_ws *ws, custos_diag *d) CUSTOS_WUR;
 /* ---- directory ingest ------------------------------------------------- */
 
 typedef struct cu_dir_stats {
-  int64_t accounts, units, subscriptions, contacts; /* rows ingested */
+  int64_t countries, accounts, units, subscriptions, contacts; /* rows */
   int64_t files, skipped; /* files ingested; files already ingested */
 } cu_dir_stats;
 
 /*
  * Ingests directory files (CSV with one of the headers of docs/formats.md,
- * or JSON with arrays "accounts", "units", "subscriptions", "contacts") as
+ * or JSON with arrays "countries", "accounts", "units", "subscriptions",
+ * "contacts") as
  * one all-or-nothing change: every file is registered as a source of class
  * directory with custodian, and either all rows of all files are stored or,
  * on the first error, nothing is (the workspace is unchanged) and diag names

@@ -13,12 +13,20 @@
 #include "core/csv.h"
 #include "directory.h"
 
-enum kind { K_ACCOUNTS, K_UNITS, K_SUBSCRIPTIONS, K_CONTACTS, K_COUNT };
+enum kind {
+  K_COUNTRIES,
+  K_ACCOUNTS,
+  K_UNITS,
+  K_SUBSCRIPTIONS,
+  K_CONTACTS,
+  K_COUNT
+};
 #define MAXCOL 6
 
-static const char *const kind_names[K_COUNT] = {"accounts", "units",
-                                                "subscriptions", "contacts"};
+static const char *const kind_names[K_COUNT] = {
+    "countries", "accounts", "units", "subscriptions", "contacts"};
 static const char *const columns[K_COUNT][MAXCOL] = {
+    {"country", "name", NULL, NULL, NULL, NULL},
     {"account_id", "name", "country", "sector", NULL, NULL},
     {"unit_id", "account_id", "parent_unit_id", "name", NULL, NULL},
     {"subscription_id", "account_id", "unit_id", "name", "region", "created"},
@@ -26,6 +34,7 @@ static const char *const columns[K_COUNT][MAXCOL] = {
 };
 /* Columns that may be missing from a header (or empty in a row). */
 static const bool optional[K_COUNT][MAXCOL] = {
+    {false, false, false, false, false, false},
     {false, false, false, false, false, false},
     {false, false, true, false, false, false},
     {false, false, false, false, true, true},
@@ -182,7 +191,8 @@ static custos_rc store_row(ctx *c, const file *f, int kind, row *r,
                        "directory fields are at most 1024 bytes",
                        "field too long", d);
   }
-  if (!valid_id(r->v[0], r->len[0]) && kind != K_CONTACTS)
+  if (!valid_id(r->v[0], r->len[0]) && kind != K_CONTACTS &&
+      kind != K_COUNTRIES)
     return row_error(c, f, kind, r, 0, CUSTOS_EINVAL,
                      "ids are 1-128 of A-Z a-z 0-9 - _ . : @ /",
                      "invalid id", d);
@@ -191,13 +201,16 @@ static custos_rc store_row(ctx *c, const file *f, int kind, row *r,
   const char *acct = NULL;
   const char *region_id = NULL;
   switch (kind) {
-  case K_ACCOUNTS:
-    if (r->len[2] != 2 || r->v[2][0] < 'A' || r->v[2][0] > 'Z' ||
-        r->v[2][1] < 'A' || r->v[2][1] > 'Z')
-      return row_error(c, f, kind, r, 2, CUSTOS_EINVAL,
+  case K_COUNTRIES:
+  case K_ACCOUNTS: {
+    int cc = kind == K_COUNTRIES ? 0 : 2;
+    if (r->len[cc] != 2 || r->v[cc][0] < 'A' || r->v[cc][0] > 'Z' ||
+        r->v[cc][1] < 'A' || r->v[cc][1] > 'Z')
+      return row_error(c, f, kind, r, cc, CUSTOS_EINVAL,
                        "use the ISO 3166-1 alpha-2 code, e.g. NL",
                        "invalid country code", d);
     break;
+  }
   case K_UNITS:
   case K_SUBSCRIPTIONS:
   case K_CONTACTS: {
@@ -255,7 +268,7 @@ static custos_rc store_row(ctx *c, const file *f, int kind, row *r,
 
   sqlite3_stmt *st = c->ins[kind];
   sqlite3_reset(st);
-  int ncol = kind == K_SUBSCRIPTIONS ? 6 : 4;
+  int ncol = kind == K_SUBSCRIPTIONS ? 6 : kind == K_COUNTRIES ? 2 : 4;
   for (int i = 0; i < ncol; i++) {
     if (r->len[i] == 0 && optional[kind][i])
       sqlite3_bind_null(st, i + 1);
@@ -268,7 +281,8 @@ static custos_rc store_row(ctx *c, const file *f, int kind, row *r,
   sqlite3_bind_int64(st, ncol + 2, (sqlite3_int64)r->line);
   if (sqlite3_step(st) != SQLITE_DONE)
     return cu_ws_dberr(c->ws, "cannot store directory row", d);
-  int64_t *counts[K_COUNT] = {&c->stats->accounts, &c->stats->units,
+  int64_t *counts[K_COUNT] = {&c->stats->countries, &c->stats->accounts,
+                              &c->stats->units,
                               &c->stats->subscriptions, &c->stats->contacts};
   (*counts[kind])++;
   return CUSTOS_OK;
@@ -278,7 +292,7 @@ static int header_kind(cu_csv *csv, int map[MAXCOL]) {
   /* Most specific first: a subscriptions header also has every required
    * column of units. */
   static const int order[K_COUNT] = {K_SUBSCRIPTIONS, K_UNITS, K_CONTACTS,
-                                     K_ACCOUNTS};
+                                     K_ACCOUNTS, K_COUNTRIES};
   size_t n = cu_csv_nfields(csv);
   for (int o = 0; o < K_COUNT; o++) {
     int k = order[o];
@@ -465,6 +479,9 @@ static custos_rc check_tree(ctx *c, custos_diag *d) {
 
 static custos_rc prepare_all(ctx *c, custos_diag *d) {
   static const char *const ins[K_COUNT] = {
+      "INSERT INTO countries(code, name, source_id, source_line)"
+      " VALUES(?1,?2,?3,?4) ON CONFLICT(code) DO UPDATE SET"
+      " name=?2, source_id=?3, source_line=?4",
       "INSERT INTO accounts(id, name, country, sector, source_id, source_line)"
       " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(id) DO UPDATE SET"
       " name=?2, country=?3, sector=?4, source_id=?5, source_line=?6",
@@ -480,11 +497,12 @@ static custos_rc prepare_all(ctx *c, custos_diag *d) {
       " name=?2, source_id=?5, source_line=?6",
   };
   static const char *const prev[K_COUNT] = {
+      "SELECT source_id, source_line FROM countries WHERE code=?1",
       "SELECT source_id, source_line FROM accounts WHERE id=?1",
       "SELECT source_id, source_line FROM units WHERE id=?1",
       "SELECT source_id, source_line FROM subscriptions WHERE id=?1",
-      "SELECT source_id, source_line FROM contacts WHERE account_id=?1"
-      " AND email=?2 AND role=?3",
+      ("SELECT source_id, source_line FROM contacts WHERE account_id=?1"
+       " AND email=?2 AND role=?3"),
   };
   custos_rc rc = CUSTOS_OK;
   for (int k = 0; k < K_COUNT && rc == CUSTOS_OK; k++) {
@@ -553,7 +571,7 @@ static custos_rc classify(file *f, custos_diag *d) {
     f->kind = eof ? -1 : header_kind(csv, map);
     if (f->kind < 0) {
       cu_diag_at(d, f->path, 1, 0);
-      cu_diag_hint(d, "the header must name the columns of accounts, units, "
+      cu_diag_hint(d, "the header must name the columns of countries, accounts, units, "
                       "subscriptions or contacts (docs/formats.md)");
       rc = cu_diag_set(d, CUSTOS_EPARSE, "not a directory file");
     }

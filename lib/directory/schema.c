@@ -28,7 +28,11 @@ static const cu_migration steps[] = {
         " id TEXT PRIMARY KEY, provider TEXT NOT NULL, native TEXT NOT NULL,"
         " display_name TEXT NOT NULL, country TEXT NOT NULL);"
         "CREATE TABLE region_aliases("
-        " alias TEXT PRIMARY KEY, region_id TEXT NOT NULL);"},
+        " alias TEXT PRIMARY KEY, region_id TEXT NOT NULL);"
+        /* Names of (possibly invented) countries for reports. */
+        "CREATE TABLE countries("
+        " code TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " source_id INTEGER NOT NULL, source_line INTEGER NOT NULL);"},
 };
 
 const cu_schema cu_directory_schema = {"directory", steps,

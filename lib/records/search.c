@@ -60,6 +60,7 @@ custos_rc cu_rec_query_fts(const char *q, cu_buf *out, custos_diag *d) {
   custos_rc rc = CUSTOS_OK;
   size_t i = 0;
   int depth = 0;
+  bool glue = false; /* NEAR and its '(' stay together */
   while (i < n && rc == CUSTOS_OK) {
     char c = q[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
@@ -67,8 +68,9 @@ custos_rc cu_rec_query_fts(const char *q, cu_buf *out, custos_diag *d) {
       continue;
     }
     if (out->len && out->data[out->len - 1] != '(' &&
-        out->data[out->len - 1] != ' ')
+        out->data[out->len - 1] != ' ' && c != ')' && c != ',' && !glue)
       rc = cu_buf_putc(out, ' ');
+    glue = false;
     if (rc != CUSTOS_OK)
       break;
     if (c == '"') {
@@ -111,6 +113,7 @@ custos_rc cu_rec_query_fts(const char *q, cu_buf *out, custos_diag *d) {
         (wn == 3 && memcmp(w, "NOT", 3) == 0) ||
         (wn == 4 && memcmp(w, "NEAR", 4) == 0 && i < n && q[i] == '(')) {
       rc = cu_buf_append(out, w, wn);
+      glue = wn == 4;
       continue;
     }
     const char *colon = memchr(w, ':', wn);

@@ -22,12 +22,16 @@ static const cu_schema store_schema = {"store", store_steps,
 
 extern const cu_schema cu_boundary_schema;
 extern const cu_schema cu_directory_schema;
+extern const cu_schema cu_cases_schema;
+extern const cu_schema cu_notify_schema;
 extern const cu_schema cu_records_schema;
 
 const cu_schema *const cu_schemas[] = {
     &store_schema,
     &cu_boundary_schema,
     &cu_directory_schema,
+    &cu_cases_schema,
+    &cu_notify_schema,
     &cu_records_schema,
 };
 const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);
