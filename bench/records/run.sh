@@ -18,6 +18,7 @@ if ! command -v notmuch >/dev/null; then
   $sudo apt-get install -y -qq --no-install-recommends notmuch >/dev/null
 fi
 work=${BENCH_DIR:-$(mktemp -d /tmp/custos-bench-XXXXXX)}
+mkdir -p "$work"
 md=$work/maildir
 ws=$work/ws
 now() { date +%s.%N; }

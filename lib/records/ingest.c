@@ -431,8 +431,10 @@ fail:
 /* Commits the batch with the position reached when it is full (or when
  * force), and starts the next one unless last. */
 static custos_rc batch_step(ictx *x, bool force, bool last, custos_diag *d) {
-  size_t max_msgs = x->o->batch_msgs ? x->o->batch_msgs : 2000;
-  uint64_t max_bytes = x->o->batch_bytes ? x->o->batch_bytes : (64u << 20);
+  /* Larger batches make fewer, larger FTS5 segments (less merging); a
+   * kill loses at most one batch of work, which the next run redoes. */
+  size_t max_msgs = x->o->batch_msgs ? x->o->batch_msgs : 10000;
+  uint64_t max_bytes = x->o->batch_bytes ? x->o->batch_bytes : (128u << 20);
   if (!force && x->in_batch < max_msgs && x->batch_bytes < max_bytes)
     return CUSTOS_OK;
   custos_rc rc = save_progress(x, d);
@@ -581,6 +583,7 @@ static job *job_new(const char *path) {
 
 static void *produce_mbox(void *arg) {
   queue *q = arg;
+  pthread_setname_np(pthread_self(), "custos-parse");
   custos_diag d;
   custos_diag_clear(&d);
   cu_mbox *mb = NULL;
@@ -617,6 +620,7 @@ static void *produce_mbox(void *arg) {
 
 static void *produce_files(void *arg) {
   queue *q = arg;
+  pthread_setname_np(pthread_self(), "custos-parse");
   custos_diag d;
   custos_diag_clear(&d);
   custos_rc rc = CUSTOS_OK;
@@ -869,7 +873,13 @@ custos_rc cu_rec_ingest_mail(cu_ws *ws, const char *const *paths, size_t n,
   /* A large page cache keeps the FTS5 segments and indexes being built in
    * memory between batch commits instead of writing and re-reading them;
    * FTS5's pending-terms table is raised for the same reason. */
-  rc = cu_ws_exec(ws, "PRAGMA cache_size = -262144", d);
+  rc = cu_ws_exec(ws,
+                  "PRAGMA cache_size = -262144;"
+                  /* checkpoint every 256 MiB of WAL rather than 4 MiB: a
+                   * large index written in batches would otherwise be
+                   * copied from the WAL into the database many times */
+                  "PRAGMA wal_autocheckpoint = 65536",
+                  d);
   if (rc == CUSTOS_OK)
     rc = cu_ws_exec(ws,
                     "INSERT INTO records_fts(records_fts, rank)"

@@ -154,8 +154,8 @@ typedef void (*cu_rec_progress_fn)(void *ud, const cu_rec_stats *st,
 typedef struct cu_rec_opts {
   const char *custodian;  /* required */
   cu_source_class cls;    /* mail; or document, contract, invoice */
-  size_t batch_msgs;      /* commit every N records (0: 2000) */
-  uint64_t batch_bytes;   /* ... or every N bytes (0: 64 MiB) */
+  size_t batch_msgs;      /* commit every N records (0: 10,000) */
+  uint64_t batch_bytes;   /* ... or every N bytes (0: 128 MiB) */
   size_t max_message;     /* parse cap (0: CU_REC_MAX_MESSAGE) */
   cu_rec_progress_fn progress;
   void *progress_ud;
