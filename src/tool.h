@@ -80,6 +80,8 @@ int tool_gen(int argc, char **argv);
 int tool_demo(int argc, char **argv);
 int tool_sources(int argc, char **argv);
 int tool_directory(int argc, char **argv);
+int tool_search(int argc, char **argv);
+int tool_show(int argc, char **argv);
 int tool_case(int argc, char **argv);
 int tool_finding(int argc, char **argv);
 int tool_decide(int argc, char **argv);

@@ -28,6 +28,8 @@ static const struct {
     {"sources", tool_sources, "list registered sources and their counts"},
     {"directory", tool_directory, "regions, services, accounts and units"},
     {"usage", tool_usage, "usage and cost from the ledger, on the record"},
+    {"search", tool_search, "search mail and documents (recorded)"},
+    {"show", tool_show, "a record with its custody data (recorded)"},
     {"case", tool_case, "open a case from an allegation, show, list"},
     {"evidence", tool_evidence, "pin a recorded query to a claim"},
     {"finding", tool_finding, "record the finding on a claim"},

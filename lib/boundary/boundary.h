@@ -61,6 +61,24 @@ custos_rc cu_source_register(cu_ws *ws, cu_source_class cls,
                              cu_source *out, int64_t *existing,
                              custos_diag *d) CUSTOS_WUR;
 
+/*
+ * The same for an input whose digest the caller computed: a folder (a
+ * maildir, a folder of EML files) is identified by a digest of its file
+ * names, since it has no bytes of its own.  sha256 is hex; size is what
+ * the caller counts as the input's size.
+ */
+custos_rc cu_source_register_digest(cu_ws *ws, cu_source_class cls,
+                                    const char *custodian, const char *path,
+                                    const char *sha256, uint64_t size,
+                                    cu_source *out, int64_t *existing,
+                                    custos_diag *d) CUSTOS_WUR;
+
+/* The newest source with this SHA-256 and class in status "open" (an
+ * ingest that was interrupted) into out; ENOTFOUND when there is none. */
+custos_rc cu_source_find_open(cu_ws *ws, cu_source_class cls,
+                              const char *sha256, cu_source *out,
+                              custos_diag *d) CUSTOS_WUR;
+
 /* Records the counts and status "complete" for source id, and a
  * "source.complete" event with the counts.  Inside the caller's
  * transaction. */

@@ -57,10 +57,32 @@ custos_rc cu_source_register(cu_ws *ws, cu_source_class cls,
   if (!cu_source_class_name(cls))
     return cu_diag_set(d, CUSTOS_EINVAL, "source has no class");
   uint8_t digest[CU_SHA256_LEN];
-  custos_rc rc = cu_sha256_file(path, digest, &out->size, d);
+  uint64_t size = 0;
+  char hex[2 * CU_SHA256_LEN + 1];
+  custos_rc rc = cu_sha256_file(path, digest, &size, d);
   if (rc != CUSTOS_OK)
     return rc;
-  cu_hex_encode(digest, CU_SHA256_LEN, out->sha256);
+  cu_hex_encode(digest, CU_SHA256_LEN, hex);
+  return cu_source_register_digest(ws, cls, custodian, path, hex, size, out,
+                                   existing, d);
+}
+
+custos_rc cu_source_register_digest(cu_ws *ws, cu_source_class cls,
+                                    const char *custodian, const char *path,
+                                    const char *sha256, uint64_t size,
+                                    cu_source *out, int64_t *existing,
+                                    custos_diag *d) {
+  memset(out, 0, sizeof *out);
+  if (!custodian || !*custodian) {
+    cu_diag_at(d, path, 0, 0);
+    cu_diag_hint(d, "name who holds this record with --custodian NAME");
+    return cu_diag_set(d, CUSTOS_EINVAL, "source has no custodian");
+  }
+  if (!cu_source_class_name(cls))
+    return cu_diag_set(d, CUSTOS_EINVAL, "source has no class");
+  custos_rc rc = CUSTOS_OK;
+  snprintf(out->sha256, sizeof out->sha256, "%s", sha256);
+  out->size = size;
   out->cls = cls;
   snprintf(out->custodian, sizeof out->custodian, "%s", custodian);
   snprintf(out->path, sizeof out->path, "%s", path);
@@ -274,4 +296,26 @@ custos_rc cu_boundary_free_text(cu_ws *ws, cu_free_text_policy p,
   out[1] = ':';
   cu_hex_encode(mac, 16, out + 2);
   return CUSTOS_OK;
+}
+
+custos_rc cu_source_find_open(cu_ws *ws, cu_source_class cls,
+                              const char *sha256, cu_source *out,
+                              custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_prepare(ws,
+                               "SELECT max(id) FROM sources WHERE sha256 = ?1"
+                               " AND class = ?2 AND status = 'open'",
+                               &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, class_names[cls], -1, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (step != SQLITE_ROW)
+    return cu_ws_dberr(ws, "cannot look up sources", d);
+  if (id == 0)
+    return CUSTOS_ENOTFOUND;
+  return cu_source_get(ws, id, out, d);
 }

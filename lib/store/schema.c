@@ -27,6 +27,7 @@ extern const cu_schema cu_notify_schema;
 extern const cu_schema cu_enforce_schema;
 extern const cu_schema cu_ledger_schema;
 extern const cu_schema cu_pdp_schema;
+extern const cu_schema cu_records_schema;
 
 const cu_schema *const cu_schemas[] = {
     &store_schema,
@@ -37,5 +38,6 @@ const cu_schema *const cu_schemas[] = {
     &cu_enforce_schema,
     &cu_ledger_schema,
     &cu_pdp_schema,
+    &cu_records_schema,
 };
 const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);

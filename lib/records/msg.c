@@ -1,0 +1,877 @@
+/*
+ * One message: the canonical content id (relaxed canonicalisation of a
+ * fixed header subset and the body, after DKIM), parsing through GMime
+ * (decoded headers, body text in UTF-8, attachments with SHA-256), and the
+ * raw fallback for what GMime cannot parse.  Nothing here touches the
+ * workspace; the ingest and the fuzz target share it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "records.h"
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+/* Appends s[0..n) to b, cutting at b's cap on a UTF-8 boundary (then
+ * *capped is set) and replacing NUL bytes by spaces, which FTS5 and the
+ * display would otherwise stop at.  ENOMEM only. */
+static custos_rc append_capped(cu_buf *b, const char *s, size_t n,
+                               bool *capped) {
+  size_t avail = b->max > b->len ? b->max - b->len : 0;
+  if (n > avail) {
+    n = avail;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+      n--;
+    if (capped)
+      *capped = true;
+  }
+  if (n == 0)
+    return CUSTOS_OK;
+  size_t start = b->len;
+  custos_rc rc = cu_buf_append(b, s, n);
+  if (rc != CUSTOS_OK)
+    return rc == CUSTOS_ETOOBIG ? CUSTOS_OK : rc;
+  if (memchr(b->data + start, '\0', n))
+    for (size_t i = start; i < b->len; i++)
+      if (b->data[i] == '\0')
+        b->data[i] = ' ';
+  return CUSTOS_OK;
+}
+
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+static GMimeParserOptions *popts;
+
+static void gmime_init(void) {
+  static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
+  g_mime_init();
+  popts = g_mime_parser_options_new();
+  g_mime_parser_options_set_fallback_charsets(popts, fallback);
+}
+
+/* windows-1252 code points of 0x80..0x9F (0 where undefined: kept as the
+ * Latin-1 control, which is what the byte means there). */
+static const uint16_t cp1252[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+    0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+
+static custos_rc from_cp1252(const char *s, size_t n, cu_buf *out,
+                             bool *capped) {
+  char tmp[1024];
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = (unsigned char)s[i];
+    if (c >= 0x80 && c < 0xA0 && cp1252[c - 0x80])
+      c = cp1252[c - 0x80];
+    if (c < 0x80) {
+      tmp[k++] = (char)c;
+    } else if (c < 0x800) {
+      tmp[k++] = (char)(0xC0 | (c >> 6));
+      tmp[k++] = (char)(0x80 | (c & 0x3F));
+    } else {
+      tmp[k++] = (char)(0xE0 | (c >> 12));
+      tmp[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+      tmp[k++] = (char)(0x80 | (c & 0x3F));
+    }
+    if (k > sizeof tmp - 4 || i + 1 == n) {
+      custos_rc rc = append_capped(out, tmp, k, capped);
+      if (rc != CUSTOS_OK)
+        return rc;
+      k = 0;
+    }
+  }
+  return CUSTOS_OK;
+}
+
+static bool has_8bit(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] >= 0x80)
+      return true;
+  return false;
+}
+
+/* Charsets whose every byte sequence is valid, so a conversion from them
+ * never fails even when the text is really UTF-8. */
+static bool single_byte(const char *cs) {
+  return g_ascii_strncasecmp(cs, "iso-8859-", 9) == 0 ||
+         g_ascii_strncasecmp(cs, "iso8859-", 8) == 0 ||
+         g_ascii_strncasecmp(cs, "windows-125", 11) == 0 ||
+         g_ascii_strncasecmp(cs, "cp125", 5) == 0 ||
+         g_ascii_strcasecmp(cs, "us-ascii") == 0 ||
+         g_ascii_strcasecmp(cs, "ascii") == 0 ||
+         g_ascii_strcasecmp(cs, "latin1") == 0;
+}
+
+custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
+                         cu_buf *out, bool *fallback) {
+  bool capped = false;
+  pthread_once(&gmime_once, gmime_init); /* charset names come from GMime */
+  bool valid = cu_utf8_invalid_at(s, n) == n;
+  const char *cs = charset && *charset ? g_mime_charset_iconv_name(charset)
+                                       : NULL;
+  if (!cs || !*cs) {
+    if (valid)
+      return append_capped(out, s, n, &capped);
+    *fallback = true;
+    return from_cp1252(s, n, out, &capped);
+  }
+  if (g_ascii_strcasecmp(cs, "utf-8") == 0 ||
+      g_ascii_strcasecmp(cs, "utf8") == 0) {
+    if (valid)
+      return append_capped(out, s, n, &capped);
+    *fallback = true;
+    return from_cp1252(s, n, out, &capped);
+  }
+  if (single_byte(cs) && has_8bit(s, n) && valid) {
+    /* Declared as a single-byte charset but valid UTF-8 with multi-byte
+     * sequences: a mislabelled UTF-8 text is far likelier than Latin-1
+     * that happens to form valid sequences. */
+    *fallback = true;
+    return append_capped(out, s, n, &capped);
+  }
+  if (!has_8bit(s, n) && (single_byte(cs) || valid))
+    return append_capped(out, s, n, &capped);
+  gsize rd = 0, wr = 0;
+  GError *err = NULL;
+  gchar *conv = g_convert(s, (gssize)n, "UTF-8", cs, &rd, &wr, &err);
+  if (!conv) {
+    g_clear_error(&err);
+    *fallback = true;
+    if (valid)
+      return append_capped(out, s, n, &capped);
+    return from_cp1252(s, n, out, &capped);
+  }
+  custos_rc rc = append_capped(out, conv, wr, &capped);
+  g_free(conv);
+  return rc;
+}
+
+/* ---- HTML ------------------------------------------------------------- */
+
+static bool tag_is(const char *t, size_t n, const char *name) {
+  size_t k = strlen(name);
+  return n >= k && g_ascii_strncasecmp(t, name, k) == 0 &&
+         (n == k || !g_ascii_isalnum(t[k]));
+}
+
+static custos_rc put_cp(cu_buf *out, unsigned c) {
+  char tmp[4];
+  size_t k = 0;
+  if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c < 0xE000))
+    c = 0xFFFD;
+  if (c < 0x80) {
+    tmp[k++] = (char)c;
+  } else if (c < 0x800) {
+    tmp[k++] = (char)(0xC0 | (c >> 6));
+    tmp[k++] = (char)(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    tmp[k++] = (char)(0xE0 | (c >> 12));
+    tmp[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+    tmp[k++] = (char)(0x80 | (c & 0x3F));
+  } else {
+    tmp[k++] = (char)(0xF0 | (c >> 18));
+    tmp[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+    tmp[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+    tmp[k++] = (char)(0x80 | (c & 0x3F));
+  }
+  return append_capped(out, tmp, k, NULL);
+}
+
+custos_rc cu_rec_html_text(const char *s, size_t n, cu_buf *out) {
+  static const struct {
+    const char *name;
+    unsigned cp;
+  } ents[] = {{"amp", '&'},     {"lt", '<'},      {"gt", '>'},
+              {"quot", '"'},    {"apos", '\''},   {"nbsp", 0xA0},
+              {"eacute", 0xE9}, {"egrave", 0xE8}, {"uuml", 0xFC},
+              {"ouml", 0xF6},   {"auml", 0xE4},   {"szlig", 0xDF},
+              {"ndash", 0x2013}, {"mdash", 0x2014}, {"euro", 0x20AC},
+              {"copy", 0xA9}};
+  size_t i = 0, run = 0;
+  custos_rc rc = CUSTOS_OK;
+  while (i < n && rc == CUSTOS_OK) {
+    char c = s[i];
+    if (c == '<') {
+      rc = append_capped(out, s + run, i - run, NULL);
+      const char *gt = memchr(s + i, '>', n - i);
+      size_t end = gt ? (size_t)(gt - s) + 1 : n;
+      const char *t = s + i + 1;
+      size_t tn = end - i - 1;
+      bool closing = tn > 0 && t[0] == '/';
+      const char *name = closing ? t + 1 : t;
+      size_t nn = closing ? tn - 1 : tn;
+      if (!closing && (tag_is(name, nn, "script") || tag_is(name, nn, "style"))) {
+        /* skip to the matching end tag */
+        const char *endtag = tag_is(name, nn, "script") ? "</script" : "</style";
+        size_t j = end;
+        while (j + 8 <= n && g_ascii_strncasecmp(s + j, endtag, strlen(endtag)))
+          j++;
+        gt = j < n ? memchr(s + j, '>', n - j) : NULL;
+        end = gt ? (size_t)(gt - s) + 1 : n;
+      } else if (rc == CUSTOS_OK) {
+        bool block = tag_is(name, nn, "p") || tag_is(name, nn, "br") ||
+                     tag_is(name, nn, "div") || tag_is(name, nn, "tr") ||
+                     tag_is(name, nn, "li") || tag_is(name, nn, "h1") ||
+                     tag_is(name, nn, "h2") || tag_is(name, nn, "h3") ||
+                     tag_is(name, nn, "table");
+        rc = append_capped(out, block ? "\n" : " ", 1, NULL);
+      }
+      i = run = end;
+    } else if (c == '&') {
+      rc = append_capped(out, s + run, i - run, NULL);
+      const char *semi = memchr(s + i, ';', n - i < 12 ? n - i : 12);
+      unsigned cp = 0;
+      if (semi) {
+        const char *e = s + i + 1;
+        size_t en = (size_t)(semi - e);
+        if (en > 1 && e[0] == '#') {
+          char num[12];
+          size_t k = 0;
+          for (size_t j = 1; j < en && k < sizeof num - 1; j++)
+            num[k++] = e[j];
+          num[k] = '\0';
+          cp = (num[0] == 'x' || num[0] == 'X')
+                   ? (unsigned)strtoul(num + 1, NULL, 16)
+                   : (unsigned)strtoul(num, NULL, 10);
+          if (cp == 0)
+            cp = 0xFFFD;
+        } else {
+          for (size_t k = 0; k < CU_ARRAY_LEN(ents); k++)
+            if (strlen(ents[k].name) == en && memcmp(ents[k].name, e, en) == 0)
+              cp = ents[k].cp;
+        }
+      }
+      if (cp && rc == CUSTOS_OK) {
+        rc = put_cp(out, cp == 0xA0 ? ' ' : cp);
+        i = run = (size_t)(semi - s) + 1;
+      } else {
+        run = i;
+        i++;
+      }
+    } else {
+      i++;
+    }
+  }
+  if (rc == CUSTOS_OK && run < n)
+    rc = append_capped(out, s + run, n - run, NULL);
+  return rc;
+}
+
+/* ---- raw header scanning ---------------------------------------------- */
+
+/* One header field in the raw bytes: name and unfolded-later value. */
+typedef struct rawhdr {
+  const char *name;
+  size_t nlen;
+  const char *val; /* after the colon, still folded */
+  size_t vlen;
+} rawhdr;
+
+/* Length of the line at s (up to and including its LF), bounded by n. */
+static size_t line_len(const char *s, size_t n) {
+  const char *lf = memchr(s, '\n', n);
+  return lf ? (size_t)(lf - s) + 1 : n;
+}
+
+static bool blank_line(const char *s, size_t n) {
+  return (n >= 1 && s[0] == '\n') || (n >= 2 && s[0] == '\r' && s[1] == '\n') ||
+         n == 0;
+}
+
+/* Whether the line s[0..n) starts a header field: a name of printable
+ * characters other than ':' followed by ':'. */
+static size_t header_name_len(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 &&
+         s[i] != ':')
+    i++;
+  size_t k = i;
+  while (k < n && is_wsp(s[k]))
+    k++; /* "Subject :" is tolerated */
+  return i > 0 && k < n && s[k] == ':' ? i : 0;
+}
+
+/*
+ * Splits data into the header block and the body.  Calls fn for each
+ * field (up to a cap); returns the offset of the body.  *headers says
+ * whether there was a header block at all (a message without headers has
+ * its whole data as body).
+ */
+static size_t scan_headers(const char *data, size_t len,
+                           void (*fn)(void *, const rawhdr *), void *ud,
+                           bool *headers) {
+  size_t i = 0, nfields = 0;
+  *headers = false;
+  /* an mbox postmark line left at the top of an EML file */
+  if (len > 5 && memcmp(data, "From ", 5) == 0)
+    i = line_len(data, len);
+  size_t first = i;
+  while (i < len) {
+    size_t ll = line_len(data + i, len - i);
+    if (blank_line(data + i, ll))
+      return i + ll;
+    size_t nl = header_name_len(data + i, ll);
+    if (nl == 0) {
+      if (i == first)
+        return first; /* not a header block: all body */
+      return i;       /* a broken header block ends here */
+    }
+    *headers = true;
+    rawhdr h = {data + i, nl, NULL, 0};
+    const char *colon = memchr(data + i, ':', ll);
+    h.val = colon + 1;
+    size_t j = i + ll;
+    while (j < len && is_wsp(data[j]))
+      j += line_len(data + j, len - j);
+    h.vlen = (size_t)(data + j - h.val);
+    if (fn && nfields++ < 10000)
+      fn(ud, &h);
+    i = j;
+  }
+  return len;
+}
+
+/* ---- canonical content id --------------------------------------------- */
+
+static const char *const canon_headers[] = {"from", "to", "cc", "subject",
+                                            "date"};
+#define NCANON CU_ARRAY_LEN(canon_headers)
+
+typedef struct canon_ctx {
+  rawhdr h[NCANON][8]; /* up to 8 instances of each */
+  size_t n[NCANON];
+} canon_ctx;
+
+static void canon_collect(void *ud, const rawhdr *h) {
+  canon_ctx *c = ud;
+  for (size_t k = 0; k < NCANON; k++)
+    if (strlen(canon_headers[k]) == h->nlen &&
+        g_ascii_strncasecmp(h->name, canon_headers[k], h->nlen) == 0 &&
+        c->n[k] < 8)
+      c->h[k][c->n[k]++] = *h;
+}
+
+/* Feeds s[0..n) to the hash with every run of WSP and line breaks as
+ * one space and none at either end (relaxed header value). */
+static void hash_relaxed_value(cu_sha256_ctx *sh, const char *s, size_t n) {
+  char tmp[512];
+  size_t k = 0;
+  bool space = false, any = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (is_wsp(c) || c == '\r' || c == '\n') {
+      space = any;
+      continue;
+    }
+    if (space) {
+      tmp[k++] = ' ';
+      space = false;
+    }
+    tmp[k++] = c;
+    any = true;
+    if (k >= sizeof tmp - 2) {
+      cu_sha256_update(sh, tmp, k);
+      k = 0;
+    }
+  }
+  cu_sha256_update(sh, tmp, k);
+}
+
+/* Relaxed body: trailing WSP of each line removed, WSP runs as one space,
+ * CRLF line ends, trailing empty lines removed. */
+static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
+  size_t empty = 0; /* empty lines seen and not yet written */
+  size_t i = 0;
+  while (i < n) {
+    size_t ll = line_len(s + i, n - i);
+    size_t e = ll;
+    if (e > 0 && s[i + e - 1] == '\n')
+      e--;
+    if (e > 0 && s[i + e - 1] == '\r')
+      e--;
+    while (e > 0 && is_wsp(s[i + e - 1]))
+      e--;
+    if (e == 0) {
+      empty++;
+    } else {
+      for (; empty > 0; empty--)
+        cu_sha256_update(sh, "\r\n", 2);
+      char tmp[512];
+      size_t k = 0;
+      bool space = false;
+      for (size_t j = 0; j < e; j++) {
+        char c = s[i + j];
+        if (is_wsp(c)) {
+          space = true;
+          continue;
+        }
+        if (space) {
+          tmp[k++] = ' ';
+          space = false;
+        }
+        tmp[k++] = c;
+        if (k >= sizeof tmp - 2) {
+          cu_sha256_update(sh, tmp, k);
+          k = 0;
+        }
+      }
+      cu_sha256_update(sh, tmp, k);
+      cu_sha256_update(sh, "\r\n", 2);
+    }
+    i += ll;
+  }
+}
+
+void cu_rec_content_id(const char *data, size_t len, uint64_t total,
+                       char out[2 * CU_SHA256_LEN + 1]) {
+  canon_ctx c;
+  memset(&c, 0, sizeof c);
+  bool headers;
+  size_t body = scan_headers(data, len, canon_collect, &c, &headers);
+  uint8_t dg[CU_SHA256_LEN];
+  cu_sha256_ctx *sh = NULL;
+  if (cu_sha256_init(&sh) != CUSTOS_OK) {
+    /* Without a hash context the id falls back to the one-shot hash of
+     * the bytes: still deterministic, only less tolerant of copies. */
+    cu_sha256(data, len, dg);
+    cu_hex_encode(dg, CU_SHA256_LEN, out);
+    return;
+  }
+  cu_sha256_update(sh, "custos-content-v1\n", 18);
+  for (size_t k = 0; k < NCANON; k++) {
+    for (size_t j = 0; j < c.n[k]; j++) {
+      cu_sha256_update(sh, canon_headers[k], strlen(canon_headers[k]));
+      cu_sha256_update(sh, ":", 1);
+      hash_relaxed_value(sh, c.h[k][j].val, c.h[k][j].vlen);
+      cu_sha256_update(sh, "\r\n", 2);
+    }
+  }
+  cu_sha256_update(sh, "\r\n", 2);
+  hash_relaxed_body(sh, data + body, len - body);
+  if (total != len) {
+    char t[40];
+    int k = snprintf(t, sizeof t, "\ntotal:%llu", (unsigned long long)total);
+    cu_sha256_update(sh, t, (size_t)k);
+  }
+  cu_sha256_final(sh, dg);
+  cu_hex_encode(dg, CU_SHA256_LEN, out);
+}
+
+/* ---- GMime ------------------------------------------------------------ */
+
+void cu_rec_flags_format(unsigned flags, char *out, size_t n) {
+  static const char *const names[] = {"raw",          "attachments",
+                                      "charset",      "truncated",
+                                      "parts-capped", "no-headers",
+                                      "text-capped"};
+  size_t k = 0;
+  out[0] = '\0';
+  for (unsigned i = 0; i < CU_ARRAY_LEN(names); i++) {
+    if (!(flags & (1u << i)))
+      continue;
+    int w = snprintf(out + k, n - k, "%s%s", k ? "," : "", names[i]);
+    if (w < 0 || (size_t)w >= n - k)
+      break;
+    k += (size_t)w;
+  }
+}
+
+/* Copies s (NULL: "") capped at CU_REC_MAX_HEADER, valid UTF-8 made so
+ * by the windows-1252 fallback.  NULL on OOM. */
+static char *dup_text(const char *s, bool *fallback) {
+  if (!s)
+    s = "";
+  size_t n = strlen(s);
+  if (n > CU_REC_MAX_HEADER)
+    n = CU_REC_MAX_HEADER;
+  cu_buf b;
+  cu_buf_init(&b, CU_REC_MAX_HEADER * 3);
+  if (cu_rec_to_utf8(s, n, NULL, &b, fallback) != CUSTOS_OK) {
+    cu_buf_free(&b);
+    return NULL;
+  }
+  return cu_buf_take(&b);
+}
+
+/* "id1 id2 ..." from a References-like header; "" when none. */
+static char *parse_refs(const char *text, bool first_only) {
+  if (!text)
+    return cu_strdup("");
+  GMimeReferences *refs = g_mime_references_parse(popts, text);
+  cu_buf b;
+  cu_buf_init(&b, 64 * 1024);
+  int n = refs ? g_mime_references_length(refs) : 0;
+  custos_rc rc = cu_buf_puts(&b, "");
+  for (int i = 0; i < n && rc == CUSTOS_OK; i++) {
+    const char *id = g_mime_references_get_message_id(refs, i);
+    if (!id || !*id || strchr(id, ' '))
+      continue;
+    if (b.len)
+      rc = cu_buf_putc(&b, ' ');
+    if (rc == CUSTOS_OK)
+      rc = cu_buf_puts(&b, id);
+    if (first_only)
+      break;
+  }
+  if (refs)
+    g_mime_references_free(refs);
+  if (rc == CUSTOS_ETOOBIG)
+    rc = CUSTOS_OK; /* a reference list that long is cut, not refused */
+  if (rc != CUSTOS_OK) {
+    cu_buf_free(&b);
+    return NULL;
+  }
+  return cu_buf_take(&b);
+}
+
+/* "Name <addr>, ..." of an address list, groups flattened.  Written by
+ * hand: GMime's formatter runs every domain through IDNA, which costs more
+ * than the whole rest of the header handling. */
+static void put_addrs(cu_buf *b, InternetAddressList *l, int depth) {
+  int n = l ? internet_address_list_length(l) : 0;
+  for (int i = 0; i < n; i++) {
+    InternetAddress *ia = internet_address_list_get_address(l, i);
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+      if (depth < 4)
+        put_addrs(b, internet_address_group_get_members(
+                         INTERNET_ADDRESS_GROUP(ia)),
+                  depth + 1);
+      continue;
+    }
+    const char *name = internet_address_get_name(ia);
+    const char *addr =
+        internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+    /* a list longer than the cap is cut there */
+    custos_rc rc = b->len ? cu_buf_puts(b, ", ") : CUSTOS_OK;
+    if (rc == CUSTOS_OK && name && *name && addr && *addr)
+      rc = cu_buf_printf(b, "%s <%s>", name, addr);
+    else if (rc == CUSTOS_OK)
+      rc = cu_buf_puts(b, name && *name ? name : addr ? addr : "");
+    if (rc != CUSTOS_OK)
+      return;
+  }
+}
+
+static char *addr_list(InternetAddressList *a, InternetAddressList *b,
+                       bool *fallback) {
+  cu_buf t;
+  cu_buf_init(&t, CU_REC_MAX_HEADER);
+  put_addrs(&t, a, 0);
+  put_addrs(&t, b, 0);
+  char *out = dup_text(t.data, fallback);
+  cu_buf_free(&t);
+  return out;
+}
+
+static bool text_like(GMimeContentType *ct) {
+  const char *t = g_mime_content_type_get_media_type(ct);
+  const char *s = g_mime_content_type_get_media_subtype(ct);
+  if (t && g_ascii_strcasecmp(t, "text") == 0)
+    return true;
+  if (!s)
+    return false;
+  return g_ascii_strcasecmp(s, "json") == 0 ||
+         g_ascii_strcasecmp(s, "xml") == 0 ||
+         g_ascii_strcasecmp(s, "csv") == 0;
+}
+
+/* Decoded (transfer encoding undone) content of a leaf part; the byte
+ * array belongs to *stream, which the caller unrefs. */
+static GByteArray *part_bytes(GMimePart *part, GMimeStream **stream) {
+  *stream = g_mime_stream_mem_new();
+  GMimeDataWrapper *w = g_mime_part_get_content(part);
+  if (w)
+    g_mime_data_wrapper_write_to_stream(w, *stream);
+  return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*stream));
+}
+
+static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
+                                GMimeContentType *ct, const GByteArray *ba,
+                                bool *fallback) {
+  cu_rec_attach *na = cu_realloc(m->att, (m->natt + 1) * sizeof *na);
+  if (!na)
+    return CUSTOS_ENOMEM;
+  m->att = na;
+  cu_rec_attach *a = &m->att[m->natt];
+  memset(a, 0, sizeof *a);
+  m->natt++;
+  char *type = g_mime_content_type_get_mime_type(ct);
+  a->name = dup_text(g_mime_part_get_filename(part), fallback);
+  a->type = cu_strdup(type ? type : "application/octet-stream");
+  g_free(type);
+  if (!a->name || !a->type)
+    return CUSTOS_ENOMEM;
+  a->size = ba->len;
+  uint8_t dg[CU_SHA256_LEN];
+  cu_sha256(ba->data, ba->len, dg);
+  cu_hex_encode(dg, CU_SHA256_LEN, a->sha256);
+  m->flags |= CU_REC_HAS_ATTACH;
+  bool capped = false;
+  custos_rc rc = CUSTOS_OK;
+  if (*a->name) {
+    rc = append_capped(&m->attach_text, a->name, strlen(a->name), &capped);
+    if (rc == CUSTOS_OK)
+      rc = append_capped(&m->attach_text, "\n", 1, &capped);
+  }
+  if (rc == CUSTOS_OK && text_like(ct)) {
+    const char *cs = g_mime_content_type_get_parameter(ct, "charset");
+    rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &m->attach_text,
+                        fallback);
+    if (rc == CUSTOS_OK)
+      rc = append_capped(&m->attach_text, "\n", 1, &capped);
+  }
+  if (capped)
+    m->flags |= CU_REC_TEXT_CAPPED;
+  return rc;
+}
+
+/* Walks the MIME tree: inline text/plain parts make the body, text/html
+ * the body when there is no plain text, everything else an attachment. */
+static custos_rc walk_parts(cu_rec_msg *m, GMimeMessage *msg, cu_buf *html,
+                            bool *fallback) {
+  GMimeObject *top = g_mime_message_get_mime_part(msg);
+  if (!top)
+    return CUSTOS_OK;
+  GMimePartIter *it = g_mime_part_iter_new(top);
+  custos_rc rc = CUSTOS_OK;
+  size_t nparts = 0;
+  bool leaves = false;
+  bool more = true;
+  if (GMIME_IS_PART(top)) {
+    /* A single-part message: the iterator only walks children. */
+    g_mime_part_iter_free(it);
+    it = NULL;
+  }
+  GMimeObject *obj = it ? (g_mime_part_iter_is_valid(it)
+                               ? g_mime_part_iter_get_current(it)
+                               : NULL)
+                        : top;
+  while (obj && rc == CUSTOS_OK && more) {
+    if (++nparts > CU_REC_MAX_PARTS) {
+      m->flags |= CU_REC_PARTS_CAPPED;
+      break;
+    }
+    if (GMIME_IS_PART(obj)) {
+      leaves = true;
+      GMimePart *part = GMIME_PART(obj);
+      GMimeContentType *ct = g_mime_object_get_content_type(obj);
+      GMimeStream *ms = NULL;
+      GByteArray *ba = part_bytes(part, &ms);
+      bool att = g_mime_part_is_attachment(part);
+      if (!att && g_mime_content_type_is_type(ct, "text", "plain")) {
+        const char *cs = g_mime_content_type_get_parameter(ct, "charset");
+        if (m->body.len)
+          rc = append_capped(&m->body, "\n", 1, NULL);
+        if (rc == CUSTOS_OK)
+          rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &m->body,
+                              fallback);
+      } else if (!att && g_mime_content_type_is_type(ct, "text", "html")) {
+        cu_buf tmp;
+        cu_buf_init(&tmp, CU_REC_MAX_TEXT);
+        const char *cs = g_mime_content_type_get_parameter(ct, "charset");
+        rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &tmp,
+                            fallback);
+        if (rc == CUSTOS_OK && tmp.len)
+          rc = cu_rec_html_text(tmp.data, tmp.len, html);
+        cu_buf_free(&tmp);
+      } else {
+        rc = add_attachment(m, part, ct, ba, fallback);
+      }
+      g_object_unref(ms);
+    }
+    if (!it)
+      break;
+    more = g_mime_part_iter_next(it);
+    obj = more ? g_mime_part_iter_get_current(it) : NULL;
+  }
+  if (it)
+    g_mime_part_iter_free(it);
+  if (rc == CUSTOS_OK && GMIME_IS_MULTIPART(top) && !leaves)
+    m->flags |= CU_REC_RAW; /* a multipart without parts: boundary lost */
+  return rc;
+}
+
+/* Header values the raw path needs, taken from the hand scan. */
+typedef struct raw_ctx {
+  rawhdr subject, from, to, cc, date, msgid, irt, refs;
+} raw_ctx;
+
+static void raw_collect(void *ud, const rawhdr *h) {
+  raw_ctx *c = ud;
+  static const struct {
+    const char *name;
+    size_t off;
+  } want[] = {{"subject", offsetof(raw_ctx, subject)},
+              {"from", offsetof(raw_ctx, from)},
+              {"to", offsetof(raw_ctx, to)},
+              {"cc", offsetof(raw_ctx, cc)},
+              {"date", offsetof(raw_ctx, date)},
+              {"message-id", offsetof(raw_ctx, msgid)},
+              {"in-reply-to", offsetof(raw_ctx, irt)},
+              {"references", offsetof(raw_ctx, refs)}};
+  for (size_t k = 0; k < CU_ARRAY_LEN(want); k++) {
+    rawhdr *slot = (rawhdr *)((char *)c + want[k].off);
+    if (!slot->name && strlen(want[k].name) == h->nlen &&
+        g_ascii_strncasecmp(h->name, want[k].name, h->nlen) == 0)
+      *slot = *h;
+  }
+}
+
+/* A raw header value, unfolded and RFC 2047-decoded, as a g_malloc'ed
+ * string (NULL when absent). */
+static char *raw_value(const rawhdr *h) {
+  if (!h->name)
+    return NULL;
+  size_t n = h->vlen > CU_REC_MAX_HEADER ? CU_REC_MAX_HEADER : h->vlen;
+  char *v = g_strndup(h->val, n);
+  for (char *p = v; *p; p++)
+    if (*p == '\r' || *p == '\n')
+      *p = ' ';
+  g_strstrip(v);
+  char *dec = g_mime_utils_header_decode_text(popts, v);
+  g_free(v);
+  return dec;
+}
+
+/* Fills m from the hand scan and the raw bytes as text: for messages
+ * GMime cannot parse and messages without headers. */
+static custos_rc parse_raw(const char *data, size_t len, cu_rec_msg *m,
+                           bool *fallback) {
+  raw_ctx c;
+  memset(&c, 0, sizeof c);
+  bool headers;
+  size_t body = scan_headers(data, len, raw_collect, &c, &headers);
+  if (!headers)
+    m->flags |= CU_REC_NO_HEADERS;
+  char *subject = raw_value(&c.subject), *from = raw_value(&c.from);
+  char *to = raw_value(&c.to), *cc = raw_value(&c.cc);
+  char *date = raw_value(&c.date), *msgid = raw_value(&c.msgid);
+  char *irt = raw_value(&c.irt), *refs = raw_value(&c.refs);
+  char *tocc = g_strjoin(to && cc ? ", " : "", to ? to : "", cc ? cc : "",
+                         NULL);
+  char *mid = msgid ? g_mime_utils_decode_message_id(msgid) : NULL;
+  m->subject = dup_text(subject, fallback);
+  m->from = dup_text(from, fallback);
+  m->to = dup_text(tocc, fallback);
+  m->message_id = dup_text(mid, fallback);
+  m->in_reply_to = parse_refs(irt, true);
+  m->refs = parse_refs(refs, false);
+  if (date) {
+    GDateTime *dt = g_mime_utils_header_decode_date(date);
+    if (dt) {
+      m->date = g_date_time_to_unix(dt);
+      g_date_time_unref(dt);
+    }
+  }
+  g_free(subject), g_free(from), g_free(to), g_free(cc), g_free(date);
+  g_free(msgid), g_free(irt), g_free(refs), g_free(tocc), g_free(mid);
+  if (!m->subject || !m->from || !m->to || !m->message_id ||
+      !m->in_reply_to || !m->refs)
+    return CUSTOS_ENOMEM;
+  return cu_rec_to_utf8(data + body, len - body, NULL, &m->body, fallback);
+}
+
+void cu_rec_msg_free(cu_rec_msg *m) {
+  if (!m)
+    return;
+  cu_free(m->message_id);
+  cu_free(m->in_reply_to);
+  cu_free(m->refs);
+  cu_free(m->subject);
+  cu_free(m->from);
+  cu_free(m->to);
+  cu_buf_free(&m->body);
+  cu_buf_free(&m->attach_text);
+  for (size_t i = 0; i < m->natt; i++) {
+    cu_free(m->att[i].name);
+    cu_free(m->att[i].type);
+  }
+  cu_free(m->att);
+  memset(m, 0, sizeof *m);
+}
+
+custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
+                           uint64_t total, cu_rec_msg *m, custos_diag *d) {
+  memset(m, 0, sizeof *m);
+  cu_buf_init(&m->body, CU_REC_MAX_TEXT);
+  cu_buf_init(&m->attach_text, CU_REC_MAX_TEXT);
+  pthread_once(&gmime_once, gmime_init);
+  cu_rec_content_id(data, len, total, m->content_id);
+  if (truncated)
+    m->flags |= CU_REC_TRUNCATED;
+  bool fallback = false;
+  custos_rc rc = CUSTOS_OK;
+
+  bool headers;
+  scan_headers(data, len, NULL, NULL, &headers);
+  GMimeMessage *msg = NULL;
+  if (headers) {
+    size_t skip = 0;
+    if (len > 5 && memcmp(data, "From ", 5) == 0)
+      skip = line_len(data, len);
+    GMimeStream *s = g_mime_stream_mem_new_with_buffer(data + skip, len - skip);
+    GMimeParser *p = g_mime_parser_new_with_stream(s);
+    g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+    msg = g_mime_parser_construct_message(p, popts);
+    g_object_unref(p);
+    g_object_unref(s);
+  }
+  if (!msg) {
+    if (headers)
+      m->flags |= CU_REC_RAW;
+    rc = parse_raw(data, len, m, &fallback);
+    goto done;
+  }
+  GDateTime *dt = g_mime_message_get_date(msg);
+  m->date = dt ? g_date_time_to_unix(dt) : 0;
+  m->subject = dup_text(g_mime_message_get_subject(msg), &fallback);
+  m->from = addr_list(g_mime_message_get_from(msg), NULL, &fallback);
+  m->to = addr_list(g_mime_message_get_to(msg), g_mime_message_get_cc(msg),
+                    &fallback);
+  m->message_id = dup_text(g_mime_message_get_message_id(msg), &fallback);
+  m->in_reply_to = parse_refs(
+      g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), true);
+  m->refs = parse_refs(
+      g_mime_object_get_header(GMIME_OBJECT(msg), "References"), false);
+  if (!m->subject || !m->from || !m->to || !m->message_id ||
+      !m->in_reply_to || !m->refs) {
+    rc = CUSTOS_ENOMEM;
+  } else {
+    cu_buf html;
+    cu_buf_init(&html, CU_REC_MAX_TEXT);
+    rc = walk_parts(m, msg, &html, &fallback);
+    if (rc == CUSTOS_OK && m->body.len == 0 && html.len)
+      rc = append_capped(&m->body, html.data, html.len, NULL);
+    cu_buf_free(&html);
+    if (rc == CUSTOS_OK && (m->flags & CU_REC_RAW)) {
+      /* GMime made a message but lost its parts (a multipart without its
+       * boundary): index the raw body so its words are still found. */
+      size_t body = scan_headers(data, len, NULL, NULL, &headers);
+      cu_buf_reset(&m->body);
+      rc = cu_rec_to_utf8(data + body, len - body, NULL, &m->body,
+                          &fallback);
+    }
+  }
+  g_object_unref(msg);
+done:
+  if (fallback)
+    m->flags |= CU_REC_CHARSET;
+  if (m->body.len >= m->body.max || m->attach_text.len >= m->attach_text.max)
+    m->flags |= CU_REC_TEXT_CAPPED;
+  if (rc == CUSTOS_OK && (!m->body.data || !m->attach_text.data)) {
+    /* give empty buffers a terminated "" so callers can bind them */
+    if (!m->body.data)
+      rc = cu_buf_puts(&m->body, "");
+    if (rc == CUSTOS_OK && !m->attach_text.data)
+      rc = cu_buf_puts(&m->attach_text, "");
+  }
+  if (rc != CUSTOS_OK)
+    return cu_diag_set(d, rc, "out of memory parsing a message");
+  return CUSTOS_OK;
+}

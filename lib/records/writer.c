@@ -1,0 +1,180 @@
+/*
+ * The record writer: one record per canonical content id, one place per
+ * copy found, the text in record_text and its FTS5 index.  Prepared once
+ * per ingest; every call runs inside the caller's transaction.
+ */
+#include <string.h>
+
+#include "records_int.h"
+
+enum {
+  S_FIND,
+  S_RECORD,
+  S_TEXT,
+  S_FTS,
+  S_ATTACH,
+  S_PLACE,
+  S_MAXID,
+  S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    "SELECT id FROM records WHERE content_id = ?1",
+    "INSERT INTO records(id, kind, content_id, raw_sha256, size, message_id,"
+    " in_reply_to, refs, date, type, flags, fts_rowid)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+    "INSERT INTO record_text(rowid, subject, sender, recipients, body,"
+    " attachments) VALUES(?1,?2,?3,?4,?5,?6)",
+    "INSERT INTO records_fts(rowid, subject, sender, recipients, body,"
+    " attachments) VALUES(?1,?2,?3,?4,?5,?6)",
+    "INSERT INTO attachments(record_id, idx, name, type, size, sha256)"
+    " VALUES(?1,?2,?3,?4,?5,?6)",
+    "INSERT OR IGNORE INTO record_places(record_id, source_id, path, offset,"
+    " length, raw_sha256) VALUES(?1,?2,?3,?4,?5,?6)",
+    "SELECT COALESCE(MAX(id), 0) + 1 FROM records",
+};
+
+struct cu_rec_writer {
+  cu_ws *ws;
+  sqlite3_stmt *st[S_COUNT];
+};
+
+custos_rc cu_rec_writer_open(cu_ws *ws, cu_rec_writer **out, custos_diag *d) {
+  cu_rec_writer *w = cu_calloc(1, sizeof *w);
+  if (!w)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+  w->ws = ws;
+  for (int i = 0; i < S_COUNT; i++) {
+    custos_rc rc = cu_ws_prepare(ws, sql[i], &w->st[i], d);
+    if (rc != CUSTOS_OK) {
+      cu_rec_writer_close(w);
+      return rc;
+    }
+  }
+  *out = w;
+  return CUSTOS_OK;
+}
+
+void cu_rec_writer_close(cu_rec_writer *w) {
+  if (!w)
+    return;
+  for (int i = 0; i < S_COUNT; i++)
+    sqlite3_finalize(w->st[i]);
+  cu_free(w);
+}
+
+/* Runs a statement that returns no rows; resets it. */
+static custos_rc run(cu_rec_writer *w, int which, const char *what,
+                     custos_diag *d) {
+  sqlite3_stmt *st = w->st[which];
+  int step = sqlite3_step(st);
+  custos_rc rc = step == SQLITE_DONE ? CUSTOS_OK
+                                     : cu_ws_dberr(w->ws, what, d);
+  sqlite3_reset(st);
+  return rc;
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *s) {
+  sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static custos_rc place(cu_rec_writer *w, int64_t id, const cu_rec_item *it,
+                       custos_diag *d) {
+  sqlite3_stmt *st = w->st[S_PLACE];
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, it->source_id);
+  bind_str(st, 3, it->path);
+  sqlite3_bind_int64(st, 4, (sqlite3_int64)it->offset);
+  sqlite3_bind_int64(st, 5, (sqlite3_int64)it->length);
+  bind_str(st, 6, it->raw_sha256);
+  return run(w, S_PLACE, "cannot record where a record was found", d);
+}
+
+/* The FTS row of a record: the date (clamped to 0..2^38 seconds) in the
+ * high bits and 24 bits of the record id in the low ones, so rowid order
+ * is date order and a date range is a rowid range. */
+static int64_t fts_key(int64_t date, int64_t id, int attempt) {
+  if (date < 0)
+    date = 0;
+  if (date >= ((int64_t)1 << 38))
+    date = ((int64_t)1 << 38) - 1;
+  uint64_t low = ((uint64_t)id + (uint64_t)attempt * 0x9E3779B1u) & 0xFFFFFF;
+  return (date << 24) | (int64_t)low;
+}
+
+custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
+                            bool *dup, custos_diag *d) {
+  const cu_rec_msg *m = it->m;
+  sqlite3_stmt *st = w->st[S_FIND];
+  sqlite3_bind_text(st, 1, m->content_id, -1, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE)
+    return cu_ws_dberr(w->ws, "cannot look up a record", d);
+  *dup = step == SQLITE_ROW;
+  if (*dup)
+    return place(w, id, it, d);
+
+  st = w->st[S_MAXID];
+  step = sqlite3_step(st);
+  id = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW)
+    return cu_ws_dberr(w->ws, "cannot number a record", d);
+
+  int64_t key = 0;
+  custos_rc rc = CUSTOS_EINTERNAL;
+  for (int attempt = 0; attempt < 64 && rc != CUSTOS_OK; attempt++) {
+    key = fts_key(m->date, id, attempt);
+    st = w->st[S_RECORD];
+    sqlite3_bind_int64(st, 1, id);
+    bind_str(st, 2, it->kind);
+    bind_str(st, 3, m->content_id);
+    bind_str(st, 4, it->raw_sha256);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)it->size);
+    bind_str(st, 6, m->message_id);
+    bind_str(st, 7, m->in_reply_to);
+    bind_str(st, 8, m->refs);
+    sqlite3_bind_int64(st, 9, m->date);
+    bind_str(st, 10, it->type);
+    sqlite3_bind_int64(st, 11, m->flags);
+    sqlite3_bind_int64(st, 12, key);
+    step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step == SQLITE_DONE)
+      rc = CUSTOS_OK;
+    else if (step != SQLITE_CONSTRAINT)
+      return cu_ws_dberr(w->ws, "cannot store a record", d);
+  }
+  if (rc != CUSTOS_OK)
+    return cu_diag_set(d, rc, "no free index row for a record");
+
+  for (int which = S_TEXT; which <= S_FTS; which++) {
+    st = w->st[which];
+    sqlite3_bind_int64(st, 1, key);
+    bind_str(st, 2, m->subject);
+    bind_str(st, 3, m->from);
+    bind_str(st, 4, m->to);
+    sqlite3_bind_text(st, 5, m->body.data ? m->body.data : "",
+                      (int)m->body.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, m->attach_text.data ? m->attach_text.data : "",
+                      (int)m->attach_text.len, SQLITE_STATIC);
+    rc = run(w, which, "cannot index a record", d);
+    if (rc != CUSTOS_OK)
+      return rc;
+  }
+  st = w->st[S_ATTACH];
+  for (size_t i = 0; i < m->natt; i++) {
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+    bind_str(st, 3, m->att[i].name);
+    bind_str(st, 4, m->att[i].type);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->att[i].size);
+    bind_str(st, 6, m->att[i].sha256);
+    rc = run(w, S_ATTACH, "cannot store an attachment", d);
+    if (rc != CUSTOS_OK)
+      return rc;
+  }
+  return place(w, id, it, d);
+}

@@ -1,0 +1,493 @@
+/* Unit tests of records: the mbox splitter (quoting, CRLF, preamble, the
+ * cap), canonical content ids, message parsing (encoded words, charsets,
+ * missing headers and boundaries, attachments), the query rewrite, and
+ * ingest, threads and search through a temporary workspace on the small
+ * files of tests/integration/data/mail. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "records/records.h"
+
+#define DATA CUSTOS_SOURCE_DIR "/tests/integration/data/mail"
+
+static char dir[64];
+static cu_ws *ws;
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/custos-rec-XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  char wsdir[96];
+  snprintf(wsdir, sizeof wsdir, "%s/ws", dir);
+  if (cu_ws_create(wsdir, NULL) != CUSTOS_OK)
+    return -1;
+  return cu_ws_open(wsdir, &ws, NULL) == CUSTOS_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  cu_ws_close(ws);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *slurp(const char *path, size_t *n) {
+  char *data = NULL;
+  assert_int_equal(cu_file_read(path, 1 << 20, &data, n, NULL), CUSTOS_OK);
+  return data;
+}
+
+/* ---- mbox ------------------------------------------------------------- */
+
+static void test_mbox_quoting(void **state) {
+  (void)state;
+  static const char mb[] =
+      "preamble line\n"
+      "\n"
+      "From a@x Mon Mar  3 10:00:00 2025\n"
+      "Subject: one\n"
+      "\n"
+      ">From the start\n"
+      ">>From twice\n"
+      "From not a separator (no blank line before)\n"
+      "\n"
+      "From b@x Mon Mar  3 10:00:00 2025\r\n"
+      "Subject: two\r\n"
+      "\r\n"
+      "body\r\n"
+      "\r\n";
+  cu_mbox *m = NULL;
+  assert_int_equal(cu_mbox_open_mem("t", mb, sizeof mb - 1, 0, &m, NULL),
+                   CUSTOS_OK);
+  cu_mbox_msg msg;
+  bool eof = false;
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  assert_false(eof);
+  assert_int_equal(msg.offset, 0); /* text before the first From line */
+  assert_int_equal(msg.len, strlen("preamble line\n"));
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  const char *want = "Subject: one\n\nFrom the start\n>From twice\n"
+                     "From not a separator (no blank line before)\n";
+  assert_int_equal(msg.len, strlen(want));
+  assert_memory_equal(msg.data, want, msg.len);
+  assert_int_equal(msg.offset, 15);
+  uint8_t dg[CU_SHA256_LEN];
+  char hex[65];
+  cu_sha256(want, strlen(want), dg);
+  cu_hex_encode(dg, CU_SHA256_LEN, hex);
+  assert_string_equal(msg.sha256, hex); /* custody covers un-quoted bytes */
+  uint64_t second = msg.offset + msg.length;
+  assert_int_equal(cu_mbox_tell(m), second);
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  assert_int_equal(msg.offset, second);
+  assert_memory_equal(msg.data, "Subject: two\r\n\r\nbody\r\n", msg.len);
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  assert_true(eof);
+  cu_mbox_close(m);
+}
+
+static void test_mbox_cap(void **state) {
+  (void)state;
+  /* a message larger than the cap: first bytes kept, hash of all */
+  char big[4096];
+  size_t k = (size_t)snprintf(big, sizeof big, "From a@x\nSubject: big\n\n");
+  size_t start = k;
+  while (k < sizeof big - 2) {
+    big[k] = (k % 60) ? 'x' : '\n';
+    k++;
+  }
+  big[k++] = '\n';
+  cu_mbox *m = NULL;
+  assert_int_equal(cu_mbox_open_mem("t", big, k, 100, &m, NULL), CUSTOS_OK);
+  cu_mbox_msg msg;
+  bool eof;
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  assert_true(msg.truncated);
+  assert_int_equal(msg.len, 100);
+  assert_int_equal(msg.total, k - 9); /* From line out */
+  uint8_t dg[CU_SHA256_LEN];
+  char hex[65];
+  cu_sha256(big + 9, k - 9, dg);
+  cu_hex_encode(dg, CU_SHA256_LEN, hex);
+  assert_string_equal(msg.sha256, hex);
+  (void)start;
+  cu_mbox_close(m);
+}
+
+static void test_mbox_file_resume(void **state) {
+  (void)state;
+  cu_mbox *m = NULL;
+  assert_int_equal(cu_mbox_open(DATA "/quoting.mbox", 0, 0, &m, NULL),
+                   CUSTOS_OK);
+  cu_mbox_msg msg;
+  bool eof;
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  uint64_t at = cu_mbox_tell(m);
+  char sha1[65];
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  memcpy(sha1, msg.sha256, 65);
+  cu_mbox_close(m);
+  /* reopening at the position reached gives the same next message */
+  assert_int_equal(cu_mbox_open(DATA "/quoting.mbox", at, 0, &m, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(cu_mbox_next(m, &msg, &eof, NULL), CUSTOS_OK);
+  assert_string_equal(msg.sha256, sha1);
+  assert_int_equal(msg.offset, at);
+  cu_mbox_close(m);
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+static void parse_file(const char *name, cu_rec_msg *m) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", DATA, name);
+  size_t n = 0;
+  char *data = slurp(path, &n);
+  assert_int_equal(cu_rec_msg_parse(data, n, false, n, m, NULL), CUSTOS_OK);
+  cu_free(data);
+}
+
+static void test_duplicate_header_order(void **state) {
+  (void)state;
+  cu_rec_msg a, b;
+  parse_file("dup/a.eml", &a);
+  parse_file("dup/b.eml", &b);
+  assert_string_equal(a.content_id, b.content_id);
+  assert_string_equal(b.subject, "Disable list");
+  cu_rec_msg_free(&a);
+  cu_rec_msg_free(&b);
+}
+
+static void test_same_message_id(void **state) {
+  (void)state;
+  cu_rec_msg a, b;
+  parse_file("same-id/one.eml", &a);
+  parse_file("same-id/two.eml", &b);
+  assert_string_equal(a.message_id, b.message_id);
+  assert_string_not_equal(a.content_id, b.content_id);
+  cu_rec_msg_free(&a);
+  cu_rec_msg_free(&b);
+}
+
+static void test_encoded_word(void **state) {
+  (void)state;
+  cu_rec_msg m;
+  parse_file("encoded-word.eml", &m);
+  assert_non_null(strstr(m.subject, "storage révision"));
+  assert_non_null(strstr(m.from, "Renée Dallé"));
+  assert_non_null(strstr(m.body.data, "révision du stockage à Lowmark"));
+  assert_int_equal(m.flags & CU_REC_CHARSET, 0);
+  cu_rec_msg_free(&m);
+}
+
+static void test_wrong_charset(void **state) {
+  (void)state;
+  cu_rec_msg m;
+  parse_file("wrong-charset.eml", &m);
+  assert_true(m.flags & CU_REC_CHARSET);
+  assert_non_null(strstr(m.body.data, "Gespräch über"));
+  assert_int_equal(cu_utf8_invalid_at(m.body.data, m.body.len), m.body.len);
+  cu_rec_msg_free(&m);
+  /* declared Latin-1 but really UTF-8 */
+  static const char s[] = "Content-Type: text/plain; charset=iso-8859-1\n"
+                          "Subject: x\n\nGr\xc3\xbc\xc3\x9f" "e\n";
+  assert_int_equal(cu_rec_msg_parse(s, sizeof s - 1, false, sizeof s - 1, &m,
+                                    NULL),
+                   CUSTOS_OK);
+  assert_non_null(strstr(m.body.data, "Grüße"));
+  assert_true(m.flags & CU_REC_CHARSET);
+  cu_rec_msg_free(&m);
+  /* an unknown charset name */
+  static const char u[] = "Content-Type: text/plain; charset=x-martian\n"
+                          "Subject: x\n\nplain \xe9t\xe9\n";
+  assert_int_equal(cu_rec_msg_parse(u, sizeof u - 1, false, sizeof u - 1, &m,
+                                    NULL),
+                   CUSTOS_OK);
+  assert_non_null(strstr(m.body.data, "été"));
+  cu_rec_msg_free(&m);
+}
+
+static void test_no_headers(void **state) {
+  (void)state;
+  cu_rec_msg m;
+  parse_file("no-headers.eml", &m);
+  assert_true(m.flags & CU_REC_NO_HEADERS);
+  assert_string_equal(m.subject, "");
+  assert_non_null(strstr(m.body.data, "Velmar translation pipeline"));
+  cu_rec_msg_free(&m);
+}
+
+static void test_missing_boundary(void **state) {
+  (void)state;
+  cu_rec_msg m;
+  parse_file("missing-boundary.eml", &m);
+  assert_true(m.flags & CU_REC_RAW);
+  assert_non_null(strstr(m.body.data, "speech-to-text quota"));
+  assert_string_equal(m.subject, "Contract annex for the ministry");
+  cu_rec_msg_free(&m);
+}
+
+static void test_attachments(void **state) {
+  (void)state;
+  cu_rec_msg m;
+  parse_file("attachment.eml", &m);
+  assert_int_equal(m.natt, 2);
+  assert_string_equal(m.att[0].name, "usage.csv");
+  assert_string_equal(m.att[0].type, "text/csv");
+  assert_string_equal(m.att[1].name, "blob.bin");
+  assert_int_equal(m.att[1].size, 8);
+  uint8_t bytes[8] = {0, 1, 2, 3, 4, 5, 6, 7}, dg[CU_SHA256_LEN];
+  char hex[65];
+  cu_sha256(bytes, 8, dg);
+  cu_hex_encode(dg, CU_SHA256_LEN, hex);
+  assert_string_equal(m.att[1].sha256, hex);
+  assert_non_null(strstr(m.attach_text.data, "Speech to Text,lowmark-1"));
+  assert_true(m.flags & CU_REC_HAS_ATTACH);
+  cu_rec_msg_free(&m);
+}
+
+static void test_html_text(void **state) {
+  (void)state;
+  cu_buf b;
+  cu_buf_init(&b, 1024);
+  static const char h[] = "<p>A &amp; B</p><script>x<y</script>caf&#233;"
+                          "&#x20AC;<br>end";
+  assert_int_equal(cu_rec_html_text(h, sizeof h - 1, &b), CUSTOS_OK);
+  assert_non_null(strstr(b.data, "A & B"));
+  assert_null(strstr(b.data, "x<y"));
+  assert_non_null(strstr(b.data, "café€"));
+  cu_buf_free(&b);
+}
+
+static void test_query_rewrite(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"storage", "storage"},
+      {"speech-to-text", "\"speech-to-text\""},
+      {"from:ilse invoice", "sender : ilse invoice"},
+      {"subject:\"credit note\"", "subject : \"credit note\""},
+      {"NEAR(signals storage, 5)", "NEAR(signals storage, 5)"},
+      {"transl* OR lowm*", "transl* OR lowm*"},
+      {"a AND NOT (b OR c)", "a AND NOT (b OR c)"},
+      {"ilse@nimbus.example", "\"ilse@nimbus.example\""},
+  };
+  for (size_t i = 0; i < CU_ARRAY_LEN(cases); i++) {
+    cu_buf b;
+    cu_buf_init(&b, 4096);
+    assert_int_equal(cu_rec_query_fts(cases[i].in, &b, NULL), CUSTOS_OK);
+    assert_string_equal(b.data, cases[i].out);
+    cu_buf_free(&b);
+  }
+  cu_buf b;
+  cu_buf_init(&b, 4096);
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(cu_rec_query_fts("\"open", &b, &d), CUSTOS_EPARSE);
+  cu_buf_free(&b);
+  cu_buf_init(&b, 4096);
+  assert_int_equal(cu_rec_query_fts("(a OR b", &b, &d), CUSTOS_EPARSE);
+  cu_buf_free(&b);
+}
+
+/* ---- through a workspace ---------------------------------------------- */
+
+static int64_t one_int(const char *sql, const char *arg) {
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(cu_ws_prepare(ws, sql, &st, NULL), CUSTOS_OK);
+  if (arg)
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static void ingest_data(void) {
+  const char *paths[] = {DATA};
+  cu_rec_opts o;
+  memset(&o, 0, sizeof o);
+  o.custodian = "account-team";
+  o.cls = CU_CLASS_MAIL;
+  o.batch_msgs = 3;
+  cu_rec_stats st;
+  memset(&st, 0, sizeof st);
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(cu_rec_ingest_mail(ws, paths, 1, &o, &st, &d), CUSTOS_OK);
+  assert_int_equal(st.expected, 19);
+  assert_int_equal(st.accepted, 19);
+  assert_int_equal(st.failed, 0);
+  assert_int_equal(st.duplicates, 1);
+}
+
+static void test_ingest_and_threads(void **state) {
+  (void)state;
+  ingest_data();
+  /* a duplicate is never hidden: one record, two places */
+  int64_t dup = one_int("SELECT id FROM records WHERE message_id = ?1",
+                        "dup1@nimbus.example");
+  char ids[32];
+  snprintf(ids, sizeof ids, "%lld", (long long)dup);
+  assert_int_equal(one_int("SELECT count(*) FROM record_places WHERE"
+                           " record_id = CAST(?1 AS INTEGER)",
+                           ids),
+                   2);
+  /* two different messages with one Message-ID: two records, two nodes */
+  assert_int_equal(one_int("SELECT count(*) FROM records WHERE"
+                           " message_id = ?1",
+                           "shared@nimbus.example"),
+                   2);
+  assert_int_equal(one_int("SELECT count(DISTINCT thread_id) FROM records"
+                           " WHERE message_id = ?1",
+                           "shared@nimbus.example"),
+                   2);
+  /* a reference loop ends as one thread with one root */
+  assert_int_equal(one_int("SELECT count(DISTINCT thread_id) FROM records"
+                           " WHERE message_id IN ('loopa@nimbus.example',"
+                           " 'loopb@nimbus.example') AND ?1 IS NULL",
+                           NULL),
+                   1);
+  assert_int_equal(one_int("SELECT count(*) FROM thread_nodes WHERE"
+                           " message_id IN ('loopa@nimbus.example',"
+                           " 'loopb@nimbus.example') AND parent_id IS NULL"
+                           " AND ?1 IS NULL",
+                           NULL),
+                   1);
+  /* a missing parent: a ghost node with the reply under it */
+  assert_int_equal(one_int("SELECT record_id IS NULL FROM thread_nodes"
+                           " WHERE message_id = ?1",
+                           "never-archived@nimbus.example"),
+                   1);
+  assert_int_equal(one_int("SELECT p.message_id = 'never-archived@nimbus."
+                           "example' FROM thread_nodes n JOIN thread_nodes p"
+                           " ON p.id = n.parent_id WHERE n.message_id = ?1",
+                           "orphan@nimbus.example"),
+                   1);
+  /* a reply is in its parent's thread */
+  assert_int_equal(one_int("SELECT count(DISTINCT thread_id) FROM records"
+                           " WHERE message_id IN ('q1@nimbus.example',"
+                           " 'q2@nimbus.example') AND ?1 IS NULL",
+                           NULL),
+                   1);
+  /* ingesting again is a no-op */
+  const char *paths[] = {DATA};
+  cu_rec_opts o;
+  memset(&o, 0, sizeof o);
+  o.custodian = "account-team";
+  o.cls = CU_CLASS_MAIL;
+  cu_rec_stats st;
+  memset(&st, 0, sizeof st);
+  assert_int_equal(cu_rec_ingest_mail(ws, paths, 1, &o, &st, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(st.skipped, 4);
+  assert_int_equal(st.expected, 0);
+}
+
+static void test_search(void **state) {
+  (void)state;
+  int64_t before = one_int("SELECT count(*) FROM events WHERE type = ?1",
+                           "query.search");
+  cu_rec_query q;
+  memset(&q, 0, sizeof q);
+  q.has_attachment = -1;
+  q.text = "lowmark";
+  q.case_id = "case-7";
+  cu_rec_result r;
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 7);
+  assert_int_equal(r.nhits, 7);
+  char digest[65];
+  memcpy(digest, r.digest, sizeof digest);
+  cu_rec_result_free(&r);
+  /* the same hits in another order give the same digest */
+  q.sort = CU_REC_SORT_DATE;
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_string_equal(r.digest, digest);
+  for (size_t i = 1; i < r.nhits; i++)
+    assert_true(r.hits[i - 1].date >= r.hits[i].date);
+  cu_rec_result_free(&r);
+  /* pagination: exact total, a page at a time */
+  q.limit = 3;
+  q.offset = 6;
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 7);
+  assert_int_equal(r.nhits, 1);
+  cu_rec_result_free(&r);
+  q.limit = 0;
+  q.offset = 0;
+  /* filters */
+  q.text = "usage";
+  q.has_attachment = 1;
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 1);
+  cu_rec_result_free(&r);
+  q.has_attachment = -1;
+  q.text = "";
+  q.from = "renee.dalle@nimbus.example";
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 1);
+  cu_rec_result_free(&r);
+  q.from = NULL;
+  q.text = "gesprach"; /* diacritics removed */
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 1);
+  cu_rec_result_free(&r);
+  q.text = "NEAR(signals storage, 3)";
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 1);
+  cu_rec_result_free(&r);
+  q.text = "lowmark";
+  q.custodian = "nobody";
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 0);
+  cu_rec_result_free(&r);
+  q.custodian = NULL;
+  q.after = 1741046400; /* 2025-03-04 */
+  assert_int_equal(cu_rec_search(ws, &q, &r, NULL), CUSTOS_OK);
+  assert_int_equal(r.total, 1);
+  cu_rec_result_free(&r);
+  q.after = 0;
+  q.text = "AND AND";
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(cu_rec_search(ws, &q, &r, &d), CUSTOS_EPARSE);
+  cu_rec_result_free(&r);
+  /* every successful search was recorded */
+  assert_int_equal(one_int("SELECT count(*) FROM events WHERE type = ?1",
+                           "query.search"),
+                   before + 9);
+  assert_int_equal(one_int("SELECT count(*) FROM events WHERE case_id = ?1",
+                           "case-7"),
+                   9);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_mbox_quoting),
+      cmocka_unit_test(test_mbox_cap),
+      cmocka_unit_test(test_mbox_file_resume),
+      cmocka_unit_test(test_duplicate_header_order),
+      cmocka_unit_test(test_same_message_id),
+      cmocka_unit_test(test_encoded_word),
+      cmocka_unit_test(test_wrong_charset),
+      cmocka_unit_test(test_no_headers),
+      cmocka_unit_test(test_missing_boundary),
+      cmocka_unit_test(test_attachments),
+      cmocka_unit_test(test_html_text),
+      cmocka_unit_test(test_query_rewrite),
+      cmocka_unit_test(test_ingest_and_threads),
+      cmocka_unit_test(test_search),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
