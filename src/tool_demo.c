@@ -140,7 +140,7 @@ static int by_name(const void *a, const void *b) {
  * (a restated export replaces the figures of the one it restates). */
 static custos_rc ingest_usage(cu_ws *ws, const char *data, custos_diag *d) {
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/usage", data);
+  path_join(dir, sizeof dir, data, "usage");
   DIR *dh = opendir(dir);
   if (!dh) {
     cu_diag_at(d, dir, 0, 0);
