@@ -208,6 +208,24 @@ static int put_block(kvStore *kv, int64_t rev) {
   return s == NATS_OK ? 0 : -1;
 }
 
+typedef struct hb_arg {
+  kvStore *kv;
+  _Atomic int rev, stop;
+} hb_arg;
+
+static void *hb_main(void *arg) {
+  hb_arg *a = arg;
+  while (!atomic_load(&a->stop)) {
+    char hb[64];
+    uint64_t r = 0;
+    snprintf(hb, sizeof hb, "{\"revision\":%d,\"time_ms\":%lld}",
+             atomic_load(&a->rev), (long long)(now_s() * 1000));
+    kvStore_PutString(&r, a->kv, "hb", hb);
+    usleep(200000);
+  }
+  return NULL;
+}
+
 /* A child: n points; for each revision, the time its last point applied
  * it, written to fd as doubles. */
 static int prop_child(const char *url, int n, int nblocks, int fd, int ready) {
@@ -234,9 +252,24 @@ static int prop_child(const char *url, int n, int nblocks, int fd, int ready) {
   if (write(ready, "r", 1) != 1)
     return 1;
   for (int rev = 1; rev <= nblocks; rev++) {
-    for (int i = 0; i < n; i++)
-      while (cu_pdp_applied(ps[i]) < (uint64_t)rev)
+    for (int i = 0; i < n; i++) {
+      double since = now_s();
+      int told = 0;
+      while (cu_pdp_applied(ps[i]) < (uint64_t)rev) {
         usleep(200);
+        if (!told && now_s() - since > 10) {
+          custos_pdp_status st;
+          custos_pdp_status_get(ps[i], &st);
+          fprintf(stderr,
+                  "prop: point %d of process %d still at revision %llu of "
+                  "%d after 10 s (state %s, lag %lld ms, full loads %llu)\n",
+                  i, (int)getpid(), (unsigned long long)st.revision, rev,
+                  custos_pdp_state_name(st.state), (long long)st.lag_ms,
+                  (unsigned long long)st.full_loads);
+          told = 1;
+        }
+      }
+    }
     double t = now_s();
     if (write(fd, &t, sizeof t) != sizeof t)
       return 1;
@@ -268,24 +301,16 @@ static int bench_prop(const char *url, int watchers, int procs, int nblocks) {
   kvStore *kv = NULL;
   if (connect_kv(url, &nc, &js, &kv) != 0)
     return 1;
-  uint64_t r = 0;
-  /* The heartbeat keeps the points live while the fleet starts. */
-  for (int k = 0; k < procs; k++) {
-    char c;
-    while (1) {
-      fd_set fs;
-      FD_ZERO(&fs);
-      FD_SET(ready[0], &fs);
-      struct timeval tv = {0, 200000};
-      if (select(ready[0] + 1, &fs, NULL, NULL, &tv) > 0 &&
-          read(ready[0], &c, 1) == 1)
-        break;
-      char hb[64];
-      snprintf(hb, sizeof hb, "{\"revision\":0,\"time_ms\":%lld}",
-               (long long)(now_s() * 1000));
-      kvStore_PutString(&r, kv, "hb", hb);
-    }
-  }
+  /* Heartbeats every 200 ms with the latest revision, as the publisher
+   * does, from the start to the end. */
+  hb_arg hb = {kv, 0, 0};
+  pthread_t hbt;
+  if (pthread_create(&hbt, NULL, hb_main, &hb) != 0)
+    return 1;
+  char c;
+  for (int k = 0; k < procs; k++)
+    if (read(ready[0], &c, 1) != 1)
+      return 1;
   double *lat = calloc((size_t)nblocks, sizeof *lat);
   for (int rev = 1; rev <= nblocks; rev++) {
     double t0 = now_s();
@@ -300,8 +325,11 @@ static int bench_prop(const char *url, int watchers, int procs, int nblocks) {
         last = t;
     }
     lat[rev - 1] = (last - t0) * 1000;
+    atomic_store(&hb.rev, rev);
     usleep(20000);
   }
+  atomic_store(&hb.stop, 1);
+  pthread_join(hbt, NULL);
   for (int k = 0; k < procs; k++)
     waitpid(pids[k], NULL, 0);
   qsort(lat, (size_t)nblocks, sizeof *lat, cmp_d);
