@@ -241,16 +241,24 @@ static custos_rc intern_share(cu_pdp_intern *dst, const cu_pdp_intern *src) {
 /* Big arrays are read at random by every check: ask for huge pages so a
  * lookup does not also miss the TLB.  Only a hint. */
 static void *alloc_hot(size_t n, size_t size) {
-  void *p = cu_calloc(n, size);
+  if (n > SIZE_MAX / size)
+    return NULL;
+  size_t len = n * size;
+  /* Zeroed only after the hint: cu_calloc writes every page, and pages
+   * already there stay small. */
+  void *p = cu_malloc(len);
+  if (!p)
+    return NULL;
 #ifdef MADV_HUGEPAGE
-  size_t len = n * size, huge = (size_t)2 << 20;
-  if (p && len >= 2 * huge) {
+  size_t huge = (size_t)2 << 20;
+  if (len >= 2 * huge) {
     uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
     uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)(huge - 1);
     if (e > a)
       (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
   }
 #endif
+  memset(p, 0, len);
   return p;
 }
 
