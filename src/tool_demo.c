@@ -472,7 +472,7 @@ int tool_demo(int argc, char **argv) {
   step("decision: policy, exact scope, effect");
   cu_scope scope = {NULL};
   static const char *const selectors[] = {
-      "unit=" CU_GEN_DEMO_UNIT_SIG, "category=Storage",
+      ("unit=" CU_GEN_DEMO_UNIT_SIG), "category=Storage",
       "category=AI and Machine Learning", "region=westeurope"};
   for (size_t i = 0; rc == CUSTOS_OK && i < 4; i++)
     rc = cu_scope_add(ws, &scope, selectors[i], &d);
