@@ -146,8 +146,10 @@ custos_rc custos_pdp_check(custos_pdp *p, const char *subscription,
  *
  * Ids belong to the point that gave them and keep their meaning until it
  * is closed, whatever blocks come and go; asking again for the same name
- * (in any case) gives the same id.  A point holds at most 65533 names of
- * each kind.  A region id is that of the region's canonical name when
+ * (in any case) gives the same id.  A point holds at most 65534 names of
+ * each kind, of which callers may add 49150; the rest is kept for the
+ * names of blocks.  Ids are never freed: resolve the names a front end
+ * knows, and check names that come from outside with custos_pdp_check.  A region id is that of the region's canonical name when
  * the catalogue knows the name as an alias ("westeurope" is
  * "azure:westeurope"), as for custos_pdp_check.  NULL or "" gives
  * CUSTOS_PDP_NO_REGION.  EINVAL for a malformed name, ETOOBIG when the

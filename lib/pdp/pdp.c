@@ -929,6 +929,11 @@ custos_rc custos_pdp_key_parse(const char *subscription, custos_pdp_key *out) {
   return CUSTOS_OK;
 }
 
+/* Names callers may add to a point's dictionaries: the rest is kept for
+ * the names of blocks, so a front end that interns whatever it is sent
+ * cannot stop the point from taking new blocks. */
+#define CALLER_IDS_MAX (CU_PDP_IDS_MAX - 16384)
+
 custos_rc custos_pdp_service_id(custos_pdp *p, const char *service,
                                 uint32_t *id) {
   if (!service || !*service || strnlen(service, CU_PDP_NAME_MAX) >=
@@ -936,13 +941,13 @@ custos_rc custos_pdp_service_id(custos_pdp *p, const char *service,
     return CUSTOS_EINVAL;
   custos_pdp_fail mode = fail_mode(p, service);
   pthread_mutex_lock(&p->dict_mu);
-  uint32_t v = cu_pdp_intern_add(&p->svcs, service, CU_PDP_IDS_MAX);
+  uint32_t v = cu_pdp_intern_add(&p->svcs, service, CALLER_IDS_MAX);
   if (v && p->svc_fail)
     atomic_store_explicit(&p->svc_fail[v], (uint8_t)mode,
                           memory_order_relaxed);
   pthread_mutex_unlock(&p->dict_mu);
   if (!v)
-    return p->svcs.n >= CU_PDP_IDS_MAX ? CUSTOS_ETOOBIG : CUSTOS_ENOMEM;
+    return p->svcs.n >= CALLER_IDS_MAX ? CUSTOS_ETOOBIG : CUSTOS_ENOMEM;
   *id = v;
   return CUSTOS_OK;
 }
@@ -962,11 +967,11 @@ custos_rc custos_pdp_region_id(custos_pdp *p, const char *region,
   if (!v) {
     const cu_region *r =
         cu_catalog_region(p->catalog, region, strlen(region));
-    v = cu_pdp_intern_add(&p->regions, r ? r->id : region, CU_PDP_IDS_MAX);
+    v = cu_pdp_intern_add(&p->regions, r ? r->id : region, CALLER_IDS_MAX);
   }
   pthread_mutex_unlock(&p->dict_mu);
   if (!v)
-    return p->regions.n >= CU_PDP_IDS_MAX ? CUSTOS_ETOOBIG : CUSTOS_ENOMEM;
+    return p->regions.n >= CALLER_IDS_MAX ? CUSTOS_ETOOBIG : CUSTOS_ENOMEM;
   *id = v;
   return CUSTOS_OK;
 }
