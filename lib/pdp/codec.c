@@ -18,6 +18,49 @@ static const signed char hexval[256] = {
     ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
     ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Bytes of a string as a little-endian word: the first byte lowest. */
+static inline uint64_t load8(const char *s) {
+  uint64_t x;
+  memcpy(&x, s, 8);
+  return x;
+}
+static inline uint64_t load4(const char *s) {
+  uint32_t x;
+  memcpy(&x, s, 4);
+  return x;
+}
+
+#define ONES 0x0101010101010101u
+#define HIGH 0x8080808080808080u
+
+/* Per byte of x (all below 0x80): high bit set when the byte >= c,
+ * resp. <= c.  The high bit stops borrows crossing bytes. */
+static inline uint64_t bytes_ge(uint64_t x, unsigned c) {
+  return ((x | HIGH) - c * ONES) & HIGH;
+}
+static inline uint64_t bytes_le(uint64_t x, unsigned c) {
+  return ((c * ONES | HIGH) - x) & HIGH;
+}
+
+/*
+ * Eight hex digits (in string order in the bytes of x, first lowest) to
+ * their value; sets *bad when one is not a hex digit.  Branch-free: the
+ * check path parses a GUID in a few dozen instructions.
+ */
+static inline uint32_t hex8(uint64_t x, int *bad) {
+  uint64_t lower = x | 0x20 * ONES;
+  uint64_t ok = (bytes_ge(x, '0') & bytes_le(x, '9')) |
+                (bytes_ge(lower, 'a') & bytes_le(lower, 'f'));
+  *bad |= (ok != HIGH) | ((x & HIGH) != 0);
+  /* '0'-'9' have bit 6 clear; letters have it set and low nibble 1-6. */
+  uint64_t v = (x & 0x0f * ONES) + 9 * ((x >> 6) & ONES);
+  v = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffu;
+  v = ((v << 8) | (v >> 16)) & 0x0000ffff0000ffffu;
+  return (uint32_t)((v << 16) | (v >> 32));
+}
+#endif
+
 /* 32 hex digits, with dashes only at 8, 13, 18, 23 when n is 36. */
 static int parse_guid(const char *s, size_t n, uint64_t key[2]) {
   if (n == 38 && s[0] == '{' && s[37] == '}') {
@@ -25,12 +68,25 @@ static int parse_guid(const char *s, size_t n, uint64_t key[2]) {
     n = 36;
   }
   if (n == 36) {
-    /* The common form, unrolled: 8-4-4-4-12. */
+    if (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+      return -1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The common form, 8-4-4-4-12, eight digits at a time. */
+    int bad = 0;
+    uint64_t k0 = (uint64_t)hex8(load8(s), &bad) << 32 |
+                  hex8(load4(s + 9) | load4(s + 14) << 32, &bad);
+    uint64_t k1 =
+        (uint64_t)hex8(load4(s + 19) | load4(s + 24) << 32, &bad) << 32 |
+        hex8(load8(s + 28), &bad);
+    if (bad)
+      return -1;
+    key[0] = k0;
+    key[1] = k1;
+    return 0;
+#else
     static const unsigned char at[32] = {
         0,  1,  2,  3,  4,  5,  6,  7,  9,  10, 11, 12, 14, 15, 16, 17,
         19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
-    if (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-      return -1;
     uint64_t k0 = 0, k1 = 0;
     int bad = 0;
     for (int i = 0; i < 16; i++) {
@@ -45,6 +101,7 @@ static int parse_guid(const char *s, size_t n, uint64_t key[2]) {
     key[0] = k0;
     key[1] = k1;
     return 0;
+#endif
   }
   if (n != 32)
     return -1;

@@ -16,9 +16,9 @@
 #include "table.h"
 
 #define BUILD_EVERY_MS 100 /* during a long catch-up, publish this often */
-#define REPORT_EVERY_MS 1000
+#define REPORT_EVERY_MS 5000 /* and at once when the revision changes */
 #define RESUB_EVERY_MS 200
-#define VERIFY_EVERY_MS 2000
+#define VERIFY_EVERY_MS 10000
 
 typedef struct nats_feed {
   cu_pdp_feed base;
@@ -34,8 +34,9 @@ typedef struct nats_feed {
   /* handler thread, under the writer lock */
   uint64_t block_rev, hb_rev;
   int64_t last_build_ms;
+  _Atomic int64_t last_msg_ms; /* handler writes, ticker reads */
   /* ticker thread */
-  int64_t last_try_ms, last_verify_ms, last_report_ms;
+  int64_t last_try_ms, last_verify_ms, last_report_ms, sub_ms;
   uint64_t reported_rev;
 } nats_feed;
 
@@ -59,6 +60,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                 (strcmp(op, "DEL") == 0 || strcmp(op, "PURGE") == 0);
   const char *data = natsMsg_GetData(msg);
   size_t len = (size_t)natsMsg_GetDataLength(msg);
+  atomic_store(&f->last_msg_ms, cu_pdp_now_ms());
 
   cu_pdp_writer_lock(p);
   uint64_t seq;
@@ -143,8 +145,26 @@ static void subscribe(nats_feed *f) {
   so.Config.OptStartSeq = start == 1 ? 0 : start;
   natsSubscription *sub = NULL;
   if (js_Subscribe(&sub, f->js, f->subject, on_msg, f, NULL, &so, &jerr) ==
-      NATS_OK)
+      NATS_OK) {
     f->sub = sub;
+    f->sub_ms = cu_pdp_now_ms();
+  }
+}
+
+/*
+ * The subscription is dead or deaf: the client gave it up (an ordered
+ * consumer whose re-creation timed out on a busy server stays invalid),
+ * or nothing came for half the staleness bound although the control plane
+ * puts a heartbeat every 200 ms.  Resubscribing resumes from the held
+ * position, so nothing is loaded twice.
+ */
+static int sub_lost(nats_feed *f, int64_t now) {
+  if (!natsSubscription_IsValid(f->sub))
+    return 1;
+  int64_t last = atomic_load(&f->last_msg_ms);
+  if (last < f->sub_ms)
+    last = f->sub_ms;
+  return now - last > (int64_t)cu_pdp_config(f->p)->max_lag_ms / 2;
 }
 
 /* The stream is still the one the position belongs to. */
@@ -204,6 +224,8 @@ static void nats_tick(cu_pdp_feed *base) {
       f->last_try_ms = now;
       subscribe(f);
     }
+  } else if (sub_lost(f, now)) {
+    drop_sub(f);
   } else if (now - f->last_verify_ms >= VERIFY_EVERY_MS) {
     f->last_verify_ms = now;
     verify(f);
@@ -275,6 +297,13 @@ custos_rc cu_pdp_feed_nats_start(custos_pdp *p, cu_pdp_feed **out,
     return cu_diag_set(d, CUSTOS_EINVAL, "bucket name too long");
   }
   f->prefix = (size_t)k2 - 1;
+  /* Spread the periodic requests of many points over time. */
+  uint32_t jitter = 2166136261u;
+  for (const char *c = cfg->point_id; *c; c++)
+    jitter = (jitter ^ (unsigned char)*c) * 16777619u;
+  int64_t now = cu_pdp_now_ms();
+  f->last_verify_ms = now - (int64_t)(jitter % VERIFY_EVERY_MS);
+  f->last_report_ms = now - (int64_t)(jitter % REPORT_EVERY_MS);
   /* Point ids become keys: anything outside [A-Za-z0-9_-] turns to '_'. */
   snprintf(f->point_key, sizeof f->point_key, "%s", cfg->point_id);
   for (char *c = f->point_key; *c; c++)

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #include "directory/directory.h"
 #include "table.h"
@@ -43,11 +47,13 @@ struct custos_pdp {
   _Atomic int stale;
   _Atomic uint64_t applied;
   uint64_t id; /* distinguishes points in the threads' slot caches */
+  int fast_enter; /* readers skip the fence: the writer uses membarrier */
   int any_closed; /* some service (or the default) fails closed */
   custos_pdp_fail default_fail;
   size_t nfail;
   fail_rule fail[FAIL_MAX];
   const cu_catalog *catalog;
+  _Atomic uint8_t *svc_fail; /* fail mode by service id, when any_closed */
   char pad0[64];
   reader readers[READERS];
   _Atomic int nreaders; /* high-water mark of used slots */
@@ -63,6 +69,12 @@ struct custos_pdp {
   /* ---- writer ------------------------------------------------------ */
   pthread_mutex_t wlock;
   cu_pdp_master master;
+  /* Service and region ids, stable while the point is open; written by
+   * the writer (building a table) and by custos_pdp_*_id, under dict_mu.
+   * Lock order: wlock, then dict_mu. */
+  pthread_mutex_t dict_mu;
+  cu_pdp_intern svcs, regions;
+  _Atomic uint64_t leaked; /* tables kept because membarrier failed */
   size_t staged;
   uint64_t feed_seq;
   int64_t stream_created;
@@ -198,11 +210,52 @@ void custos_pdp_thread_done(custos_pdp *p) {
 }
 
 /*
- * Entering: publish the epoch we saw (sequentially consistent store),
- * then load the table.  A writer that swapped the table before our store
- * either sees our epoch and waits, or we see its new table.
+ * Readers can skip the store-load fence of entering when the writer can
+ * force one on every running thread of the process with membarrier(2)
+ * (the scheme of liburcu's "memb" flavour).  Registration is per
+ * process, so a forked child registers again.
+ */
+static int membarrier_ready(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+  static _Atomic long registered; /* pid that registered */
+  long me = (long)getpid();
+  if (atomic_load(&registered) == me)
+    return 1;
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+              0) != 0)
+    return 0;
+  atomic_store(&registered, me);
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+static int membarrier_all(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+  return (int)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#else
+  return -1;
+#endif
+}
+
+/*
+ * Entering: publish the epoch we saw, then load the table.  A writer that
+ * swapped the table before our store either sees our epoch and waits, or
+ * we see its new table.  That needs the store ordered before the load:
+ * by a sequentially consistent store (a full fence on x86, which also
+ * keeps one check's cache misses from overlapping the next one's), or,
+ * with fast_enter, by the barrier the writer's membarrier() runs on this
+ * thread; the compiler barrier keeps the order in the program.
  */
 static inline cu_pdp_table *enter(custos_pdp *p, reader *r) {
+  if (r && p->fast_enter) {
+    atomic_store_explicit(
+        &r->epoch, atomic_load_explicit(&p->epoch, memory_order_relaxed),
+        memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&p->table, memory_order_acquire);
+  }
   if (r) {
     atomic_store(&r->epoch, atomic_load(&p->epoch));
   } else {
@@ -219,9 +272,11 @@ static inline void leave(custos_pdp *p, reader *r) {
 }
 
 /* Waits until no reader can still hold a table unpublished before the
- * call.  Writer only. */
-static void synchronize(custos_pdp *p) {
+ * call; -1 when that cannot be known (membarrier failed).  Writer only. */
+static int synchronize(custos_pdp *p) {
   uint64_t e = atomic_fetch_add(&p->epoch, 1) + 1;
+  if (p->fast_enter && membarrier_all() != 0)
+    return -1;
   int n = atomic_load(&p->nreaders);
   for (int i = 0; i < n; i++) {
     unsigned spins = 0;
@@ -236,13 +291,18 @@ static void synchronize(custos_pdp *p) {
   }
   while (atomic_load_explicit(&p->overflow, memory_order_acquire) != 0)
     sched_yield();
+  return 0;
 }
 
-/* Publishes t and frees the table it replaces once no reader holds it. */
+/* Publishes t and frees the table it replaces once no reader holds it.
+ * Should membarrier ever fail, the old table is leaked rather than freed
+ * under a reader. */
 static void swap_table(custos_pdp *p, cu_pdp_table *t) {
   cu_pdp_table *old = atomic_exchange(&p->table, t);
-  synchronize(p);
-  cu_pdp_table_free(old);
+  if (synchronize(p) == 0)
+    cu_pdp_table_free(old);
+  else
+    atomic_fetch_add(&p->leaked, 1);
 }
 
 static void set_applied(custos_pdp *p, uint64_t rev) {
@@ -282,8 +342,10 @@ custos_rc cu_pdp_publish(custos_pdp *p, uint64_t rev) {
     rev = cur;
   if (p->staged) {
     cu_pdp_table *t = NULL;
-    custos_rc rc = cu_pdp_table_build(&p->master, rev, cu_pdp_now_ms() / 1000,
-                                      &t);
+    pthread_mutex_lock(&p->dict_mu);
+    custos_rc rc = cu_pdp_table_build(&p->master, &p->svcs, &p->regions, rev,
+                                      cu_pdp_now_ms() / 1000, &t);
+    pthread_mutex_unlock(&p->dict_mu);
     if (rc != CUSTOS_OK)
       return rc;
     swap_table(p, t);
@@ -638,14 +700,25 @@ custos_rc custos_pdp_open(const custos_pdp_config *cfg, custos_pdp **out,
   rc = cu_catalog_get(&p->catalog, d);
   if (rc != CUSTOS_OK)
     goto fail_alloc;
+  if (p->any_closed) {
+    p->svc_fail = cu_calloc((size_t)CU_PDP_ABSENT + 1, sizeof *p->svc_fail);
+    if (!p->svc_fail) {
+      rc = cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening a point");
+      goto fail_alloc;
+    }
+  }
   p->id = atomic_fetch_add(&next_id, 1);
+  p->fast_enter = membarrier_ready();
   atomic_init(&p->epoch, 1);
+  cu_pdp_intern_init(&p->svcs, 1);
+  cu_pdp_intern_init(&p->regions, 1);
+  pthread_mutex_init(&p->dict_mu, NULL);
   pthread_mutex_init(&p->wlock, NULL);
   pthread_mutex_init(&p->wait_mu, NULL);
   pthread_cond_init(&p->wait_cv, NULL);
 
   cu_pdp_table *t = NULL;
-  rc = cu_pdp_table_build(&p->master, 0, 0, &t);
+  rc = cu_pdp_table_build(&p->master, &p->svcs, &p->regions, 0, 0, &t);
   if (rc != CUSTOS_OK) {
     cu_diag_set(d, rc, "out of memory opening a point");
     goto fail_sync;
@@ -683,9 +756,13 @@ fail_sync:
   pthread_cond_destroy(&p->wait_cv);
   pthread_mutex_destroy(&p->wait_mu);
   pthread_mutex_destroy(&p->wlock);
+  pthread_mutex_destroy(&p->dict_mu);
+  cu_pdp_intern_free(&p->svcs);
+  cu_pdp_intern_free(&p->regions);
 fail_alloc:
   for (size_t i = 0; i < CU_ARRAY_LEN(p->strs); i++)
     cu_free(p->strs[i]);
+  cu_free((void *)p->svc_fail);
   cu_free(p);
   return rc;
 }
@@ -706,22 +783,25 @@ void custos_pdp_close(custos_pdp *p) {
   pthread_cond_destroy(&p->wait_cv);
   pthread_mutex_destroy(&p->wait_mu);
   pthread_mutex_destroy(&p->wlock);
+  pthread_mutex_destroy(&p->dict_mu);
+  cu_pdp_intern_free(&p->svcs);
+  cu_pdp_intern_free(&p->regions);
   for (size_t i = 0; i < CU_ARRAY_LEN(p->strs); i++)
     cu_free(p->strs[i]);
+  cu_free((void *)p->svc_fail);
   cu_free(p);
 }
 
-static int refuses(uint8_t effect, custos_pdp_op op) {
-  switch (effect) {
-  case CUSTOS_PDP_DENY_ALL:
-    return 1;
-  case CUSTOS_PDP_READ_ONLY:
-    return op != CUSTOS_PDP_READ;
-  case CUSTOS_PDP_DENY_NEW:
-    return op == CUSTOS_PDP_CREATE;
-  default:
-    return 0;
-  }
+/* Operations each effect refuses, as bit masks of custos_pdp_op. */
+static const uint8_t refused[4] = {
+    0, 1u << CUSTOS_PDP_CREATE,
+    (1u << CUSTOS_PDP_CREATE) | (1u << CUSTOS_PDP_WRITE) |
+        (1u << CUSTOS_PDP_DELETE),
+    (1u << CUSTOS_PDP_CREATE) | (1u << CUSTOS_PDP_READ) |
+        (1u << CUSTOS_PDP_WRITE) | (1u << CUSTOS_PDP_DELETE)};
+
+static inline int refuses(uint8_t effect, custos_pdp_op op) {
+  return (refused[effect & 3] >> op) & 1;
 }
 
 /* Region id in t: exact (case-folded) name first, then any alias the
@@ -739,11 +819,70 @@ static uint32_t region_id(const custos_pdp *p, const cu_pdp_table *t,
   return id ? id : CU_PDP_ABSENT;
 }
 
-/* snprintf("%s") without the format machinery: this is the hot path. */
-static inline void copy_name(char *dst, size_t cap, const char *src) {
-  size_t n = strnlen(src, cap - 1);
-  memcpy(dst, src, n);
-  dst[n] = '\0';
+_Static_assert(sizeof(((custos_pdp_decision *)0)->owner) == CU_PDP_OWNER_MAX,
+               "owner width");
+_Static_assert(sizeof(((custos_pdp_decision *)0)->case_id) == CU_PDP_CASE_MAX,
+               "case width");
+
+static inline void allow(custos_pdp_decision *out) {
+  out->allow = 1;
+  out->reason = CUSTOS_PDP_NO_BLOCK;
+  out->effect = CUSTOS_PDP_EFFECT_NONE;
+  out->owner[0] = '\0';
+  out->case_id[0] = '\0';
+}
+
+/* The names are only copied here, on a deny: fixed widths, no strlen. */
+static inline void deny(const cu_pdp_table *t, uint8_t effect, uint16_t owner,
+                        uint32_t case_idx, custos_pdp_decision *out) {
+  out->allow = 0;
+  out->reason = CUSTOS_PDP_BLOCKED;
+  out->effect = (custos_pdp_effect)effect;
+  memcpy(out->owner, t->owners[owner - 1], CU_PDP_OWNER_MAX);
+  memcpy(out->case_id, t->cases[case_idx - 1], CU_PDP_CASE_MAX);
+}
+
+/* Decides for the blocks of slot s; svc and reg are ids in t (ABSENT for
+ * names no block uses). */
+static void decide(const cu_pdp_table *t, const cu_pdp_slot *s, uint32_t svc,
+                   uint32_t reg, custos_pdp_op op, custos_pdp_decision *out) {
+  if (!s->more) {
+    if ((s->svc && s->svc != svc) || (s->region && s->region != reg) ||
+        !refuses(s->effect, op))
+      allow(out);
+    else
+      deny(t, s->effect, s->owner, s->case_idx, out);
+    return;
+  }
+  const cu_pdp_rule *run = &t->rules[s->more - 1], *best = NULL;
+  int64_t now = 0;
+  for (uint32_t i = 0; i < run->n; i++) {
+    const cu_pdp_rule *u = &run[i];
+    if ((u->svc && u->svc != svc) || (u->region && u->region != reg) ||
+        !refuses(u->effect, op))
+      continue;
+    if (u->future) {
+      if (!now)
+        now = cu_pdp_now_ms() / 1000;
+      if (u->effective > now)
+        continue;
+    }
+    if (!best || u->effect > best->effect ||
+        (u->effect == best->effect && u->owner < best->owner))
+      best = u;
+  }
+  if (best)
+    deny(t, best->effect, best->owner, best->case_idx, out);
+  else
+    allow(out);
+}
+
+static inline void fail_closed(custos_pdp_decision *out) {
+  out->allow = 0;
+  out->reason = CUSTOS_PDP_STALE_CLOSED;
+  out->effect = CUSTOS_PDP_DENY_ALL;
+  out->owner[0] = '\0';
+  out->case_id[0] = '\0';
 }
 
 static custos_rc check(custos_pdp *p, const char *sub, const char *service,
@@ -758,52 +897,19 @@ static custos_rc check(custos_pdp *p, const char *sub, const char *service,
   out->stale = stale;
   out->revision = atomic_load_explicit(&p->applied, memory_order_relaxed);
   if (stale && p->any_closed && fail_mode(p, service) == CUSTOS_PDP_FAIL_CLOSED) {
-    out->allow = 0;
-    out->reason = CUSTOS_PDP_STALE_CLOSED;
-    out->effect = CUSTOS_PDP_DENY_ALL;
-    out->owner[0] = '\0';
-    out->case_id[0] = '\0';
+    fail_closed(out);
     return CUSTOS_OK;
   }
   reader *r = my_slot(p);
   const cu_pdp_table *t = enter(p, r);
-  const cu_pdp_slot *s = cu_pdp_table_find(t, k[0], k[1]);
-  const cu_pdp_rule *best = NULL;
+  uint64_t h = cu_pdp_mix(k[0], k[1]);
+  const cu_pdp_slot *s =
+      cu_pdp_bloom_has(t, h) ? cu_pdp_table_find(t, h, k[0], k[1]) : NULL;
   if (s) {
     uint32_t svc = cu_pdp_intern_find(&t->svcs, service);
-    uint32_t reg = region_id(p, t, region);
-    if (!svc)
-      svc = CU_PDP_ABSENT;
-    int64_t now = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-      const cu_pdp_rule *u = &t->rules[s->first + i];
-      if ((u->svc && u->svc != svc) || (u->region && u->region != reg) ||
-          !refuses(u->effect, op))
-        continue;
-      if (u->future) {
-        if (!now)
-          now = cu_pdp_now_ms() / 1000;
-        if (u->effective > now)
-          continue;
-      }
-      if (!best || u->effect > best->effect ||
-          (u->effect == best->effect && u->owner < best->owner))
-        best = u;
-    }
-  }
-  if (best) {
-    out->allow = 0;
-    out->reason = CUSTOS_PDP_BLOCKED;
-    out->effect = (custos_pdp_effect)best->effect;
-    copy_name(out->owner, sizeof out->owner, t->owners.names[best->owner - 1]);
-    copy_name(out->case_id, sizeof out->case_id,
-              t->cases.names[best->case_idx - 1]);
+    decide(t, s, svc ? svc : CU_PDP_ABSENT, region_id(p, t, region), op, out);
   } else {
-    out->allow = 1;
-    out->reason = CUSTOS_PDP_NO_BLOCK;
-    out->effect = CUSTOS_PDP_EFFECT_NONE;
-    out->owner[0] = '\0';
-    out->case_id[0] = '\0';
+    allow(out);
   }
   leave(p, r);
   return CUSTOS_OK;
@@ -813,6 +919,150 @@ custos_rc custos_pdp_check(custos_pdp *p, const char *subscription,
                            const char *service, const char *region,
                            custos_pdp_op op, custos_pdp_decision *out) {
   return check(p, subscription, service, region, op, 0, out);
+}
+
+custos_rc custos_pdp_key_parse(const char *subscription, custos_pdp_key *out) {
+  if (!subscription ||
+      cu_pdp_sub_key(subscription, strnlen(subscription, CU_PDP_SUB_MAX),
+                     out->k) != 0)
+    return CUSTOS_EINVAL;
+  return CUSTOS_OK;
+}
+
+/* Names callers may add to a point's dictionaries: the rest is kept for
+ * the names of blocks, so a front end that interns whatever it is sent
+ * cannot stop the point from taking new blocks. */
+#define CALLER_IDS_MAX (CU_PDP_IDS_MAX - 16384)
+
+custos_rc custos_pdp_service_id(custos_pdp *p, const char *service,
+                                uint32_t *id) {
+  if (!service || !*service || strnlen(service, CU_PDP_NAME_MAX) >=
+                                   CU_PDP_NAME_MAX)
+    return CUSTOS_EINVAL;
+  custos_pdp_fail mode = fail_mode(p, service);
+  pthread_mutex_lock(&p->dict_mu);
+  uint32_t v = cu_pdp_intern_add(&p->svcs, service, CALLER_IDS_MAX);
+  if (v && p->svc_fail)
+    atomic_store_explicit(&p->svc_fail[v], (uint8_t)mode,
+                          memory_order_relaxed);
+  pthread_mutex_unlock(&p->dict_mu);
+  if (!v)
+    return p->svcs.n >= CALLER_IDS_MAX ? CUSTOS_ETOOBIG : CUSTOS_ENOMEM;
+  *id = v;
+  return CUSTOS_OK;
+}
+
+custos_rc custos_pdp_region_id(custos_pdp *p, const char *region,
+                               uint32_t *id) {
+  if (!region || !*region) {
+    *id = CUSTOS_PDP_NO_REGION;
+    return CUSTOS_OK;
+  }
+  if (strnlen(region, CU_PDP_NAME_MAX) >= CU_PDP_NAME_MAX)
+    return CUSTOS_EINVAL;
+  /* As region_id: the name itself when a block uses it, else its
+   * canonical id when the catalogue knows it as an alias. */
+  pthread_mutex_lock(&p->dict_mu);
+  uint32_t v = cu_pdp_intern_find(&p->regions, region);
+  if (!v) {
+    const cu_region *r =
+        cu_catalog_region(p->catalog, region, strlen(region));
+    v = cu_pdp_intern_add(&p->regions, r ? r->id : region, CALLER_IDS_MAX);
+  }
+  pthread_mutex_unlock(&p->dict_mu);
+  if (!v)
+    return p->regions.n >= CALLER_IDS_MAX ? CUSTOS_ETOOBIG : CUSTOS_ENOMEM;
+  *id = v;
+  return CUSTOS_OK;
+}
+
+custos_rc custos_pdp_check_id(custos_pdp *p, const custos_pdp_key *sub,
+                              uint32_t service, uint32_t region,
+                              custos_pdp_op op, custos_pdp_decision *out) {
+  if (!sub || (sub->k[0] | sub->k[1]) == 0 || service - 1u >= CU_PDP_IDS_MAX ||
+      region - 1u > CU_PDP_IDS_MAX || (unsigned)op - 1u > 3u)
+    return CUSTOS_EINVAL;
+  int stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
+  out->stale = stale;
+  out->revision = atomic_load_explicit(&p->applied, memory_order_relaxed);
+  if (stale && p->svc_fail &&
+      atomic_load_explicit(&p->svc_fail[service], memory_order_relaxed) ==
+          CUSTOS_PDP_FAIL_CLOSED) {
+    fail_closed(out);
+    return CUSTOS_OK;
+  }
+  reader *r = my_slot(p);
+  const cu_pdp_table *t = enter(p, r);
+  uint64_t h = cu_pdp_mix(sub->k[0], sub->k[1]);
+  const cu_pdp_slot *s =
+      cu_pdp_bloom_has(t, h) ? cu_pdp_table_find(t, h, sub->k[0], sub->k[1])
+                             : NULL;
+  if (s)
+    decide(t, s, service, region, op, out);
+  else
+    allow(out);
+  leave(p, r);
+  return CUSTOS_OK;
+}
+
+/* Queries of check_many in flight at once: enough to keep several cache
+ * misses outstanding, few enough for their lines to stay in L1. */
+#define BATCH 16
+
+custos_rc custos_pdp_check_many(custos_pdp *p, const custos_pdp_query *q,
+                                size_t n, custos_pdp_decision *out) {
+  if (n && (!q || !out))
+    return CUSTOS_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if ((q[i].sub.k[0] | q[i].sub.k[1]) == 0 ||
+        q[i].service - 1u >= CU_PDP_IDS_MAX ||
+        q[i].region - 1u > CU_PDP_IDS_MAX || (unsigned)q[i].op - 1u > 3u)
+      return CUSTOS_EINVAL;
+  int stale = atomic_load_explicit(&p->stale, memory_order_relaxed);
+  uint64_t rev = atomic_load_explicit(&p->applied, memory_order_relaxed);
+  reader *r = my_slot(p);
+  const cu_pdp_table *t = enter(p, r);
+  for (size_t base = 0; base < n; base += BATCH) {
+    size_t m = n - base < BATCH ? n - base : BATCH;
+    const custos_pdp_query *b = q + base;
+    uint64_t h[BATCH];
+    /* Stage 1: hash, and start loading each filter block. */
+    for (size_t i = 0; i < m; i++) {
+      h[i] = cu_pdp_mix(b[i].sub.k[0], b[i].sub.k[1]);
+      __builtin_prefetch(t->bloom[(h[i] >> 32) >> (32 - t->bloom_bits)]);
+    }
+    /* Stage 2: for the subscriptions that may have blocks, start loading
+     * their slots. */
+    uint32_t maybe = 0;
+    for (size_t i = 0; i < m; i++)
+      if (cu_pdp_bloom_has(t, h[i])) {
+        maybe |= 1u << i;
+        __builtin_prefetch(&t->slots[h[i] & t->mask]);
+      }
+    /* Stage 3: decide. */
+    for (size_t i = 0; i < m; i++) {
+      custos_pdp_decision *o = &out[base + i];
+      o->stale = stale;
+      o->revision = rev;
+      if (stale && p->svc_fail &&
+          atomic_load_explicit(&p->svc_fail[b[i].service],
+                               memory_order_relaxed) ==
+              CUSTOS_PDP_FAIL_CLOSED) {
+        fail_closed(o);
+        continue;
+      }
+      const cu_pdp_slot *s =
+          maybe >> i & 1
+              ? cu_pdp_table_find(t, h[i], b[i].sub.k[0], b[i].sub.k[1])
+              : NULL;
+      if (s)
+        decide(t, s, b[i].service, b[i].region, b[i].op, o);
+      else
+        allow(o);
+    }
+  }
+  leave(p, r);
+  return CUSTOS_OK;
 }
 
 custos_rc custos_pdp_check_at(custos_pdp *p, const char *subscription,

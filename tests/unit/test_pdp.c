@@ -43,10 +43,33 @@ static custos_pdp *open_static(const char *snapshot) {
   return p;
 }
 
+/* The decision by names; the same check with ids, one at a time and in
+ * a batch, must give the same answer. */
 static int allowed(custos_pdp *p, const char *sub, const char *svc,
                    const char *region, custos_pdp_op op) {
-  custos_pdp_decision d;
+  custos_pdp_decision d, e, f[2];
   assert_int_equal(custos_pdp_check(p, sub, svc, region, op, &d), CUSTOS_OK);
+  custos_pdp_query q[2];
+  memset(q, 0, sizeof q);
+  assert_int_equal(custos_pdp_key_parse(sub, &q[0].sub), CUSTOS_OK);
+  assert_int_equal(custos_pdp_service_id(p, svc, &q[0].service), CUSTOS_OK);
+  assert_int_equal(custos_pdp_region_id(p, region, &q[0].region), CUSTOS_OK);
+  q[0].op = op;
+  assert_int_equal(custos_pdp_check_id(p, &q[0].sub, q[0].service,
+                                       q[0].region, op, &e),
+                   CUSTOS_OK);
+  q[1] = q[0];
+  assert_int_equal(custos_pdp_key_parse(SUB2, &q[1].sub), CUSTOS_OK);
+  assert_int_equal(custos_pdp_check_many(p, q, 2, f), CUSTOS_OK);
+  for (int i = 0; i < 2; i++) {
+    const custos_pdp_decision *x = i ? &f[0] : &e;
+    assert_int_equal(x->allow, d.allow);
+    assert_int_equal(x->reason, d.reason);
+    assert_int_equal(x->effect, d.effect);
+    assert_int_equal(x->stale, d.stale);
+    assert_string_equal(x->owner, d.owner);
+    assert_string_equal(x->case_id, d.case_id);
+  }
   return d.allow;
 }
 
@@ -60,6 +83,19 @@ static void test_keys(void **state) {
   assert_int_equal(cu_pdp_sub_key(bare, strlen(bare), c), 0);
   assert_true(a[0] == b[0] && a[1] == b[1] && a[0] == c[0] && a[1] == c[1]);
   assert_int_equal(a[0], 0x3f2b6c1e8a4d4c2eu);
+  assert_int_equal(a[1], 0x9b7a1d2e3f4a5b6cu);
+  /* One byte just outside the hex digits anywhere: not a GUID. */
+  static const char near[] = "/:@G`g";
+  for (size_t at = 0; at < 36; at++)
+    for (size_t k = 0; k < sizeof near - 1; k++) {
+      char bad[37];
+      memcpy(bad, SUB, 37);
+      if (bad[at] == '-')
+        continue;
+      bad[at] = near[k];
+      char out[37];
+      assert_int_equal(cu_pdp_guid_canon(bad, 36, out), -1);
+    }
   const char *nil = "00000000-0000-0000-0000-000000000000";
   assert_int_equal(cu_pdp_sub_key(nil, strlen(nil), e), -1);
   assert_int_equal(cu_pdp_sub_key("", 0, e), -1);
