@@ -24,6 +24,7 @@
 #include "enforce/enforce.h"
 #include "gen/gen.h"
 #include "ledger/ledger.h"
+#include "records/records.h"
 #include "report/report.h"
 #include "tlog/tlog.h"
 #include "tool.h"
@@ -196,6 +197,62 @@ static custos_rc ingest_usage(cu_ws *ws, const char *data, custos_diag *d) {
   cu_free(st);
   for (size_t i = 0; i < n; i++)
     cu_free(names[i]);
+  return rc;
+}
+
+/* The generated mail (mbox and maildir) and documents. */
+static custos_rc ingest_records(cu_ws *ws, const char *data, custos_diag *d) {
+  char mbox[PATH_MAX], maildir[PATH_MAX], docs[PATH_MAX];
+  path_join(mbox, sizeof mbox, data, "mail/finance.mbox");
+  path_join(maildir, sizeof maildir, data, "mail/account-team");
+  path_join(docs, sizeof docs, data, "docs");
+  cu_rec_opts o;
+  memset(&o, 0, sizeof o);
+  o.custodian = "account-team";
+  o.cls = CU_CLASS_MAIL;
+  cu_rec_stats ms, ds;
+  memset(&ms, 0, sizeof ms);
+  memset(&ds, 0, sizeof ds);
+  const char *mail[2] = {mbox, maildir};
+  custos_rc rc = cu_rec_ingest_mail(ws, mail, 2, &o, &ms, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  const char *doc[1] = {docs};
+  o.custodian = "sales";
+  o.cls = CU_CLASS_DOCUMENT;
+  rc = cu_rec_ingest_docs(ws, doc, 1, &o, &ds, d);
+  if (rc == CUSTOS_OK)
+    say("%lld messages (mbox and maildir, custodian account-team), %lld "
+        "documents (custodian sales); %lld failed",
+        (long long)ms.accepted, (long long)ds.accepted,
+        (long long)(ms.failed + ds.failed));
+  return rc;
+}
+
+/* One recorded search for a claim, pinned as evidence. */
+static custos_rc pin_search(cu_ws *ws, const char *case_id, int claim,
+                            const char *text, int64_t *id, custos_diag *d) {
+  cu_rec_query q;
+  memset(&q, 0, sizeof q);
+  q.text = text;
+  q.has_attachment = -1;
+  q.case_id = case_id;
+  q.limit = 20;
+  cu_rec_result r;
+  memset(&r, 0, sizeof r);
+  custos_rc rc = cu_rec_search(ws, &q, &r, d);
+  json_t *query = json_pack("{s:s,s:i}", "text", text, "limit", 20);
+  if (rc == CUSTOS_OK) {
+    cu_evidence ev = {"search", query, r.total, r.digest,
+                      "internal mail and documents about the account"};
+    rc = cu_evidence_add(ws, case_id, claim, &ev, id, d);
+  }
+  if (rc == CUSTOS_OK)
+    say("claim %d: search '%s': %lld hit(s), ids sha256 %.16s... -> evidence "
+        "%lld",
+        claim, text, (long long)r.total, r.digest, (long long)*id);
+  json_decref(query);
+  cu_rec_result_free(&r);
   return rc;
 }
 
@@ -429,6 +486,11 @@ int tool_demo(int argc, char **argv) {
   if (rc != CUSTOS_OK)
     return demo_fail(ws, &d, rc);
 
+  step("register and ingest internal mail and documents");
+  rc = ingest_records(ws, data, &d);
+  if (rc != CUSTOS_OK)
+    return demo_fail(ws, &d, rc);
+
   step("open a case from the press allegation");
   char alleg[PATH_MAX], case_id[CU_CASE_ID_MAX];
   path_join(alleg, sizeof alleg, data, "allegation.md");
@@ -461,6 +523,19 @@ int tool_demo(int argc, char **argv) {
       return demo_fail(ws, &d, rc);
   }
 
+  step("searches of internal mail and documents, recorded, as evidence");
+  int64_t sev[2];
+  static const struct {
+    int claim;
+    const char *text;
+  } searches[] = {{1, "arvelia storage"}, {2, "speech OR translator"}};
+  for (size_t i = 0; i < 2; i++) {
+    rc = pin_search(ws, case_id, searches[i].claim, searches[i].text,
+                    &sev[i], &d);
+    if (rc != CUSTOS_OK)
+      return demo_fail(ws, &d, rc);
+  }
+
   step("findings per claim");
   static const char *const judgement[3] = {"supported", "supported",
                                            "not-supported"};
@@ -473,8 +548,9 @@ int tool_demo(int argc, char **argv) {
       "virtual machines only."};
   for (int i = 0; i < 3; i++) {
     int64_t fid = 0;
-    rc = cu_finding_add(ws, case_id, i + 1, judgement[i], rationale[i],
-                        &ev[i], 1, &fid, &d);
+    int64_t cite[2] = {ev[i], i < 2 ? sev[i] : 0};
+    rc = cu_finding_add(ws, case_id, i + 1, judgement[i], rationale[i], cite,
+                        i < 2 ? 2 : 1, &fid, &d);
     if (rc != CUSTOS_OK)
       return demo_fail(ws, &d, rc);
     say("claim %d: %s", i + 1, judgement[i]);
