@@ -140,7 +140,11 @@ static int by_name(const void *a, const void *b) {
  * (a restated export replaces the figures of the one it restates). */
 static custos_rc ingest_usage(cu_ws *ws, const char *data, custos_diag *d) {
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/usage", data);
+  int len = snprintf(dir, sizeof dir, "%s/usage", data);
+  if (len < 0 || (size_t)len >= sizeof dir) {
+    cu_diag_at(d, data, 0, 0);
+    return cu_diag_set(d, CUSTOS_ETOOBIG, "data folder path too long");
+  }
   DIR *dh = opendir(dir);
   if (!dh) {
     cu_diag_at(d, dir, 0, 0);
