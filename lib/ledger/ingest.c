@@ -5,10 +5,14 @@
  * database until the whole file has been read, so a refused file or a
  * killed process leaves the workspace as it was.
  *
- * Speed comes from caching: a row's key fields, as raw bytes, are looked
- * up in a hash table whose entries point at their normalised rollup, so
- * dates, regions, units and categories are normalised once per distinct
- * raw key, not once per row.
+ * Speed comes from caching: a row's key fields other than its charge
+ * period start, as raw bytes, are looked up in a hash table whose entries
+ * point at their normalised dimensions, so regions, units and categories
+ * are normalised once per distinct raw key, not once per row.  The charge
+ * day is parsed per row (with the last one remembered) and picks the
+ * rollup of those dimensions on that day: exports have one row per
+ * resource and day, so a raw key that included the day would be new on
+ * nearly every row.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -158,23 +162,35 @@ static const char *const dim_kinds[D_NDIMS] = {
     "account", "unit", "subscription", "service", "meter",
     "region", "qty_unit", "currency", "charge"};
 
-typedef struct rollup {
+/* The normalised dimensions of rollups, interned: the rollups of one
+ * meter of one subscription on different days share one. */
+typedef struct dimset {
   hent e;
   istr *dim[D_NDIMS];
+} dimset;
+#define DIMSET_KEYOFF offsetof(dimset, dim)
+
+typedef struct rollup {
+  hent e;
+  const dimset *ds; /* the key is ds, day, period (and padding, zero) */
   int64_t day, period;
   __int128 qty, billed, effective;
   int64_t rows;
   uint64_t first_line, last_line;
   struct rollup *next; /* in insertion order */
 } rollup;
-#define ROLLUP_KEYOFF offsetof(rollup, dim)
-#define ROLLUP_KEYLEN (offsetof(rollup, qty) - offsetof(rollup, dim))
+#define ROLLUP_KEYOFF offsetof(rollup, ds)
+#define ROLLUP_KEYLEN (offsetof(rollup, qty) - offsetof(rollup, ds))
 
+/* A distinct raw key (every key field but the charge period start). */
 typedef struct rawent {
   hent e;
-  rollup *ru;    /* NULL when the key failed normalisation */
-  uint64_t mult; /* block size of the unit */
-  int bad;       /* field at fault */
+  const dimset *ds; /* NULL when the key failed normalisation */
+  uint64_t mult;    /* block size of the unit */
+  int64_t period;   /* when has_period */
+  bool has_period;  /* else the period is the month of the day */
+  bool late;        /* failure reported only after the day's checks */
+  int bad;          /* field at fault */
   const char *reason;
   char key[];
 } rawent;
@@ -212,7 +228,11 @@ typedef struct ingest {
   const char *path;
   cu_ledger_adapter ad;
   arena ar;
-  htab raws, rollups, strs, resources, dirsubs;
+  htab raws, dimsets, rollups, strs, resources, dirsubs;
+  /* The last charge period start parsed, and the last month derived. */
+  char cs_last[64];
+  size_t cs_len;
+  int64_t cs_day, mo_day, mo_period;
   rollup *ru_head, **ru_tail;
   resource *res_head, **res_tail;
   istr *empty_unit;
@@ -308,22 +328,27 @@ static void reject_field(ingest *g, cu_csv *csv, const cu_ledger_raw *raw,
              f >= 0 ? raw->v[f] : NULL, f >= 0 ? raw->len[f] : 0, reason);
 }
 
-/* Builds the normalised rollup of a raw key seen for the first time. */
+/* Builds the normalised dimensions of a raw key seen for the first time;
+ * a key that fails normalisation gets no dimensions but its fault. */
 static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
                          rawent *re) {
   cu_ledger_key k;
   int bad = -1;
   const char *reason = NULL;
-  custos_rc rc = cu_ledger_row_key(&g->ad, g->cat, raw, use_pricing, &k, &bad,
-                                   &reason);
+  bool late = false;
+  custos_rc rc = cu_ledger_row_key_undated(&g->ad, g->cat, raw, use_pricing,
+                                           &k, &late, &bad, &reason);
+  re->ds = NULL;
+  re->has_period = k.has_period;
+  re->period = k.period;
+  re->late = late;
   if (rc != CUSTOS_OK) {
-    re->ru = NULL;
     re->bad = bad;
     re->reason = reason;
     return CUSTOS_OK;
   }
   re->mult = k.unit.multiplier;
-  rollup probe;
+  dimset probe;
   memset(&probe, 0, sizeof probe);
   const char *cat = k.len[LF_CATEGORY] ? NULL : k.category;
   const char *subcat = k.len[LF_SUBCATEGORY] ? NULL : k.subcategory;
@@ -375,29 +400,57 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
         probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.slots[i])->unit;
     }
   }
-  probe.day = k.day;
-  probe.period = k.period;
-  uint64_t h = hash_bytes(probe.dim, ROLLUP_KEYLEN);
+  uint64_t h = hash_bytes(probe.dim, sizeof probe.dim);
+  if ((g->dimsets.n + 1) * 2 > g->dimsets.cap &&
+      ht_grow(&g->dimsets) != CUSTOS_OK)
+    return CUSTOS_ENOMEM;
+  size_t i =
+      ht_find(&g->dimsets, h, probe.dim, sizeof probe.dim, DIMSET_KEYOFF);
+  dimset *ds = (dimset *)g->dimsets.slots[i];
+  if (!ds) {
+    ds = arena_alloc(&g->ar, sizeof *ds);
+    if (!ds)
+      return CUSTOS_ENOMEM;
+    *ds = probe;
+    ds->e.h = h;
+    ds->e.klen = (uint32_t)sizeof probe.dim;
+    g->dimsets.slots[i] = &ds->e;
+    g->dimsets.n++;
+  }
+  re->ds = ds;
+  return CUSTOS_OK;
+}
+
+/* The rollup of ds on day in period, made (empty) when new; NULL when out
+ * of memory. */
+static rollup *rollup_get(ingest *g, const dimset *ds, int64_t day,
+                          int64_t period) {
+  rollup probe;
+  memset(&probe, 0, sizeof probe);
+  probe.ds = ds;
+  probe.day = day;
+  probe.period = period;
+  const char *key = (const char *)&probe + ROLLUP_KEYOFF;
+  uint64_t h = hash_bytes(key, ROLLUP_KEYLEN);
   if ((g->rollups.n + 1) * 2 > g->rollups.cap &&
       ht_grow(&g->rollups) != CUSTOS_OK)
-    return CUSTOS_ENOMEM;
-  size_t i = ht_find(&g->rollups, h, probe.dim, ROLLUP_KEYLEN, ROLLUP_KEYOFF);
+    return NULL;
+  size_t i = ht_find(&g->rollups, h, key, ROLLUP_KEYLEN, ROLLUP_KEYOFF);
   rollup *ru = (rollup *)g->rollups.slots[i];
-  if (!ru) {
-    ru = arena_alloc(&g->ar, sizeof *ru);
-    if (!ru)
-      return CUSTOS_ENOMEM;
-    *ru = probe;
-    ru->e.h = h;
-    ru->e.klen = (uint32_t)ROLLUP_KEYLEN;
-    g->rollups.slots[i] = &ru->e;
-    g->rollups.n++;
-    *g->ru_tail = ru;
-    g->ru_tail = &ru->next;
-    g->nrollups++;
-  }
-  re->ru = ru;
-  return CUSTOS_OK;
+  if (ru)
+    return ru;
+  ru = arena_alloc(&g->ar, sizeof *ru);
+  if (!ru)
+    return NULL;
+  *ru = probe;
+  ru->e.h = h;
+  ru->e.klen = (uint32_t)ROLLUP_KEYLEN;
+  g->rollups.slots[i] = &ru->e;
+  g->rollups.n++;
+  *g->ru_tail = ru;
+  g->ru_tail = &ru->next;
+  g->nrollups++;
+  return ru;
 }
 
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
@@ -445,7 +498,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
     if (gl)
       memcpy(p, raw->v[LF_TAGS], gl);
     p[gl] = '\0';
-    r->sub = ru->dim[D_SUB];
+    r->sub = ru->ds->dim[D_SUB];
     r->first_day = r->last_day = ru->day;
     g->resources.slots[i] = &r->e;
     g->resources.n++;
@@ -608,6 +661,8 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
         bad = f;
         break;
       }
+      if (f == LF_CHARGE_START)
+        continue; /* parsed per row below */
       kb[kl++] = (char)(n & 0xff);
       kb[kl++] = (char)(n >> 8);
       if (n)
@@ -642,9 +697,46 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       g->raws.slots[slot] = &re->e;
       g->raws.n++;
     }
-    if (!re->ru) {
+    /* Faults in the order cu_ledger_row_key finds them. */
+    if (!re->ds && !re->late) {
       reject_field(g, csv, &raw, re->bad, re->reason);
       continue;
+    }
+    size_t csl = raw.v[LF_CHARGE_START] ? raw.len[LF_CHARGE_START] : 0;
+    if (!(csl && csl == g->cs_len &&
+          memcmp(raw.v[LF_CHARGE_START], g->cs_last, csl) == 0)) {
+      int64_t day;
+      if (cu_ledger_row_day(&raw, &day, &bad, &reason) != CUSTOS_OK) {
+        reject_field(g, csv, &raw, bad, reason);
+        continue;
+      }
+      g->cs_day = day;
+      g->cs_len = 0;
+      if (csl <= sizeof g->cs_last) {
+        memcpy(g->cs_last, raw.v[LF_CHARGE_START], csl);
+        g->cs_len = csl;
+      }
+    }
+    int64_t day = g->cs_day, period = re->period;
+    if (!re->has_period) {
+      if (day != g->mo_day || g->mo_period == INT64_MIN) {
+        if (cu_ledger_month_of(day, &period, &bad, &reason) != CUSTOS_OK) {
+          reject_field(g, csv, &raw, bad, reason);
+          continue;
+        }
+        g->mo_day = day;
+        g->mo_period = period;
+      }
+      period = g->mo_period;
+    }
+    if (!re->ds) {
+      reject_field(g, csv, &raw, re->bad, re->reason);
+      continue;
+    }
+    rollup *ru = rollup_get(g, re->ds, day, period);
+    if (!ru) {
+      rc = oom(d, g->path);
+      goto done;
     }
     int64_t q;
     if (!cu_ledger_scale_qty(am.qty, re->mult, &q)) {
@@ -652,7 +744,6 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
                    "quantity times the unit's block size is too large");
       continue;
     }
-    rollup *ru = re->ru;
     ru->qty += q;
     ru->billed += am.billed;
     ru->effective += am.effective;
@@ -661,7 +752,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       ru->first_line = line;
     ru->last_line = line;
     ru->rows++;
-    if (ru->dim[D_UNIT] == g->empty_unit && ru->dim[D_SUB]->value[0])
+    if (ru->ds->dim[D_UNIT] == g->empty_unit && ru->ds->dim[D_SUB]->value[0])
       g->unknown_subs++;
     if (ru->day < g->first_day || g->first_day == INT64_MIN)
       g->first_day = ru->day;
@@ -770,7 +861,7 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
   for (rollup *ru = g->ru_head; ru; ru = ru->next) {
     pairent probe;
     memset(&probe, 0, sizeof probe);
-    probe.key.account = ru->dim[D_ACCOUNT];
+    probe.key.account = ru->ds->dim[D_ACCOUNT];
     probe.key.period = ru->period;
     uint64_t h = hash_bytes(&probe.key, sizeof probe.key);
     if ((seen.n + 1) * 2 > seen.cap && ht_grow(&seen) != CUSTOS_OK) {
@@ -804,7 +895,7 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       seen.slots[slot] = &pe->e;
       seen.n++;
       k = n++;
-      cv[k].account = ru->dim[D_ACCOUNT];
+      cv[k].account = ru->ds->dim[D_ACCOUNT];
       cv[k].period = ru->period;
       cv[k].rows = 0;
       cv[k].billed = 0;
@@ -912,7 +1003,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   /* Dimension ids, then rollups. */
   for (rollup *ru = g->ru_head; ru; ru = ru->next)
     for (int k = 0; k < D_NDIMS; k++) {
-      rc = dim_id(g, &w, k, ru->dim[k], d);
+      rc = dim_id(g, &w, k, ru->ds->dim[k], d);
       if (rc != CUSTOS_OK)
         goto out;
     }
@@ -937,17 +1028,17 @@ static custos_rc write_all(ingest *g, cu_source *src,
     }
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, src->id);
-    sqlite3_bind_int64(st, 2, ru->dim[D_ACCOUNT]->dim);
+    sqlite3_bind_int64(st, 2, ru->ds->dim[D_ACCOUNT]->dim);
     sqlite3_bind_int64(st, 3, ru->period);
     sqlite3_bind_int64(st, 4, ru->day);
-    sqlite3_bind_int64(st, 5, ru->dim[D_UNIT]->dim);
-    sqlite3_bind_int64(st, 6, ru->dim[D_SUB]->dim);
-    sqlite3_bind_int64(st, 7, ru->dim[D_SERVICE]->dim);
-    sqlite3_bind_int64(st, 8, ru->dim[D_METER]->dim);
-    sqlite3_bind_int64(st, 9, ru->dim[D_REGION]->dim);
-    sqlite3_bind_int64(st, 10, ru->dim[D_QTYU]->dim);
-    sqlite3_bind_int64(st, 11, ru->dim[D_CURRENCY]->dim);
-    sqlite3_bind_int64(st, 12, ru->dim[D_CHARGE]->dim);
+    sqlite3_bind_int64(st, 5, ru->ds->dim[D_UNIT]->dim);
+    sqlite3_bind_int64(st, 6, ru->ds->dim[D_SUB]->dim);
+    sqlite3_bind_int64(st, 7, ru->ds->dim[D_SERVICE]->dim);
+    sqlite3_bind_int64(st, 8, ru->ds->dim[D_METER]->dim);
+    sqlite3_bind_int64(st, 9, ru->ds->dim[D_REGION]->dim);
+    sqlite3_bind_int64(st, 10, ru->ds->dim[D_QTYU]->dim);
+    sqlite3_bind_int64(st, 11, ru->ds->dim[D_CURRENCY]->dim);
+    sqlite3_bind_int64(st, 12, ru->ds->dim[D_CHARGE]->dim);
     sqlite3_bind_int64(st, 13, (int64_t)ru->qty);
     sqlite3_bind_int64(st, 14, (int64_t)ru->billed);
     sqlite3_bind_int64(st, 15, (int64_t)ru->effective);
@@ -1091,6 +1182,7 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   g.ru_tail = &g.ru_head;
   g.res_tail = &g.res_head;
   g.first_day = g.last_day = INT64_MIN;
+  g.mo_period = INT64_MIN;
   custos_rc rc = CUSTOS_OK;
   g.rejects = cu_calloc(MAX_KEEP_REJECTS, sizeof *g.rejects);
   g.empty_unit = intern(&g, D_UNIT, "", 0, NULL, NULL);
@@ -1164,6 +1256,7 @@ fail_tx:
   fs->source_id = 0;
 fail_alloc:
   ht_free(&g.raws);
+  ht_free(&g.dimsets);
   ht_free(&g.rollups);
   ht_free(&g.strs);
   ht_free(&g.resources);
