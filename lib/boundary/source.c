@@ -57,9 +57,29 @@ custos_rc cu_source_register(cu_ws *ws, cu_source_class cls,
   if (!cu_source_class_name(cls))
     return cu_diag_set(d, CUSTOS_EINVAL, "source has no class");
   uint8_t digest[CU_SHA256_LEN];
-  custos_rc rc = cu_sha256_file(path, digest, &out->size, d);
+  uint64_t size = 0;
+  custos_rc rc = cu_sha256_file(path, digest, &size, d);
   if (rc != CUSTOS_OK)
     return rc;
+  return cu_source_register_hashed(ws, cls, custodian, path, digest, size, out,
+                                   existing, d);
+}
+
+custos_rc cu_source_register_hashed(cu_ws *ws, cu_source_class cls,
+                                    const char *custodian, const char *path,
+                                    const uint8_t digest[CU_SHA256_LEN],
+                                    uint64_t size, cu_source *out,
+                                    int64_t *existing, custos_diag *d) {
+  memset(out, 0, sizeof *out);
+  if (!custodian || !*custodian) {
+    cu_diag_at(d, path, 0, 0);
+    cu_diag_hint(d, "name who holds this record with --custodian NAME");
+    return cu_diag_set(d, CUSTOS_EINVAL, "source has no custodian");
+  }
+  if (!cu_source_class_name(cls))
+    return cu_diag_set(d, CUSTOS_EINVAL, "source has no class");
+  custos_rc rc;
+  out->size = size;
   cu_hex_encode(digest, CU_SHA256_LEN, out->sha256);
   out->cls = cls;
   snprintf(out->custodian, sizeof out->custodian, "%s", custodian);
