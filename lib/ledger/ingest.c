@@ -25,6 +25,7 @@
 #define MAX_ARENA ((size_t)16 << 30) /* bytes of keys and entries per file */
 #define MAX_KEEP_REJECTS 1000        /* rejects stored per source */
 #define MAX_SHOW_REJECTS 20
+#define INGEST_CACHE_KIB 262144       /* SQLite page cache while writing */
 
 /* ---- arena and hash table --------------------------------------------- */
 
@@ -777,14 +778,13 @@ done:
 /* ---- writing ---------------------------------------------------------- */
 
 typedef struct writer {
-  sqlite3_stmt *dim_ins, *dim_get, *ru_ins, *res_ins;
+  sqlite3_stmt *dim_ins, *dim_get, *res_ins;
   sqlite3_stmt *cov_old, *cov_del, *cov_sup, *cov_ins;
 } writer;
 
 static void writer_free(writer *w) {
   sqlite3_finalize(w->dim_ins);
   sqlite3_finalize(w->dim_get);
-  sqlite3_finalize(w->ru_ins);
   sqlite3_finalize(w->res_ins);
   sqlite3_finalize(w->cov_old);
   sqlite3_finalize(w->cov_del);
@@ -965,6 +965,124 @@ out:
   return rc;
 }
 
+/* Rollups in the order they are stored: by account, unit and day, so
+ * that both indexes of usage_rollups grow at few places at a time, and a
+ * unit's rollups share pages for its review queries.  A line belongs to
+ * one rollup, so first_line makes the order total. */
+static int rollup_cmp(const void *a, const void *b) {
+  const rollup *x = *(const rollup *const *)a, *y = *(const rollup *const *)b;
+  int64_t p = x->ds->dim[D_ACCOUNT]->dim, q = y->ds->dim[D_ACCOUNT]->dim;
+  if (p == q) {
+    p = x->ds->dim[D_UNIT]->dim;
+    q = y->ds->dim[D_UNIT]->dim;
+  }
+  if (p == q) {
+    p = x->day;
+    q = y->day;
+  }
+  if (p == q) {
+    if (x->first_line != y->first_line)
+      return x->first_line < y->first_line ? -1 : 1;
+    return 0;
+  }
+  return p < q ? -1 : 1;
+}
+
+#define RU_COLS 18
+#define RU_BATCH 64 /* rollups per INSERT: fewer statement runs */
+
+/* Prepares an INSERT of n rollups into *st. */
+static custos_rc prepare_rollup_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                       custos_diag *d) {
+  cu_buf sql;
+  cu_buf_init(&sql, 64 * 1024);
+  custos_rc rc = cu_buf_puts(&sql,
+                             "INSERT INTO usage_rollups(source_id, account,"
+                             " period, day, unit, subscription, service,"
+                             " meter, region, qty_unit, currency, charge,"
+                             " quantity, billed, effective, rows, first_line,"
+                             " last_line) VALUES");
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
+    rc = cu_buf_puts(&sql, i ? ",(?" : "(?");
+    for (size_t c = 1; c < RU_COLS && rc == CUSTOS_OK; c++)
+      rc = cu_buf_puts(&sql, ",?");
+    if (rc == CUSTOS_OK)
+      rc = cu_buf_puts(&sql, ")");
+  }
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_prepare(ws, sql.data, st, d);
+  else
+    rc = cu_diag_set(d, rc, "cannot build the rollup insert");
+  cu_buf_free(&sql);
+  return rc;
+}
+
+static void bind_rollup(sqlite3_stmt *st, int at, int64_t src,
+                        const rollup *ru) {
+  const dimset *ds = ru->ds;
+  int64_t v[RU_COLS] = {src,
+                        ds->dim[D_ACCOUNT]->dim,
+                        ru->period,
+                        ru->day,
+                        ds->dim[D_UNIT]->dim,
+                        ds->dim[D_SUB]->dim,
+                        ds->dim[D_SERVICE]->dim,
+                        ds->dim[D_METER]->dim,
+                        ds->dim[D_REGION]->dim,
+                        ds->dim[D_QTYU]->dim,
+                        ds->dim[D_CURRENCY]->dim,
+                        ds->dim[D_CHARGE]->dim,
+                        (int64_t)ru->qty,
+                        (int64_t)ru->billed,
+                        (int64_t)ru->effective,
+                        ru->rows,
+                        (int64_t)ru->first_line,
+                        (int64_t)ru->last_line};
+  for (int c = 0; c < RU_COLS; c++)
+    sqlite3_bind_int64(st, at + c + 1, v[c]);
+}
+
+/* Stores every rollup of the file under source src.  The range check runs
+ * first, in the file's order, so the rollup it names is the first too
+ * large in the file whatever the storage order. */
+static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
+  size_t n = 0;
+  for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
+    if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
+        fits(g, ru->billed, ru, d) != CUSTOS_OK ||
+        fits(g, ru->effective, ru, d) != CUSTOS_OK)
+      return CUSTOS_ETOOBIG;
+  if (n == 0)
+    return CUSTOS_OK;
+  rollup **order = cu_malloc(n * sizeof *order);
+  if (!order)
+    return oom(d, g->path);
+  size_t i = 0;
+  for (rollup *ru = g->ru_head; ru; ru = ru->next)
+    order[i++] = ru;
+  qsort(order, n, sizeof *order, rollup_cmp);
+  sqlite3_stmt *batch = NULL, *one = NULL;
+  custos_rc rc = CUSTOS_OK;
+  if (n >= RU_BATCH)
+    rc = prepare_rollup_insert(g->ws, RU_BATCH, &batch, d);
+  if (rc == CUSTOS_OK)
+    rc = prepare_rollup_insert(g->ws, 1, &one, d);
+  for (i = 0; i < n && rc == CUSTOS_OK;) {
+    sqlite3_stmt *st = n - i >= RU_BATCH ? batch : one;
+    size_t k = st == batch ? RU_BATCH : 1;
+    sqlite3_reset(st);
+    for (size_t j = 0; j < k; j++)
+      bind_rollup(st, (int)(j * RU_COLS), src, order[i + j]);
+    if (sqlite3_step(st) != SQLITE_DONE)
+      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+    i += k;
+  }
+  sqlite3_finalize(batch);
+  sqlite3_finalize(one);
+  cu_free(order);
+  return rc;
+}
+
 static custos_rc write_all(ingest *g, cu_source *src,
                            cu_ledger_file_stats *fs, custos_diag *d) {
   writer w;
@@ -978,11 +1096,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
                    " VALUES(?1,?2,?3,?4)"},
       {&w.dim_get, "SELECT id FROM usage_dims WHERE kind=?1 AND value=?2 AND"
                    " attr1=?3 AND attr2=?4"},
-      {&w.ru_ins, "INSERT INTO usage_rollups(source_id, account, period, day,"
-                  " unit, subscription, service, meter, region, qty_unit,"
-                  " currency, charge, quantity, billed, effective, rows,"
-                  " first_line, last_line) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                  "?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
       {&w.res_ins, "INSERT INTO usage_resources(source_id, subscription,"
                    " resource_id, name, type, tags, first_day, last_day, rows)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
@@ -1017,39 +1130,10 @@ static custos_rc write_all(ingest *g, cu_source *src,
     json_decref(replaced);
     goto out;
   }
-  for (rollup *ru = g->ru_head; ru; ru = ru->next) {
-    sqlite3_stmt *st = w.ru_ins;
-    if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
-        fits(g, ru->billed, ru, d) != CUSTOS_OK ||
-        fits(g, ru->effective, ru, d) != CUSTOS_OK) {
-      json_decref(replaced);
-      rc = CUSTOS_ETOOBIG;
-      goto out;
-    }
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, src->id);
-    sqlite3_bind_int64(st, 2, ru->ds->dim[D_ACCOUNT]->dim);
-    sqlite3_bind_int64(st, 3, ru->period);
-    sqlite3_bind_int64(st, 4, ru->day);
-    sqlite3_bind_int64(st, 5, ru->ds->dim[D_UNIT]->dim);
-    sqlite3_bind_int64(st, 6, ru->ds->dim[D_SUB]->dim);
-    sqlite3_bind_int64(st, 7, ru->ds->dim[D_SERVICE]->dim);
-    sqlite3_bind_int64(st, 8, ru->ds->dim[D_METER]->dim);
-    sqlite3_bind_int64(st, 9, ru->ds->dim[D_REGION]->dim);
-    sqlite3_bind_int64(st, 10, ru->ds->dim[D_QTYU]->dim);
-    sqlite3_bind_int64(st, 11, ru->ds->dim[D_CURRENCY]->dim);
-    sqlite3_bind_int64(st, 12, ru->ds->dim[D_CHARGE]->dim);
-    sqlite3_bind_int64(st, 13, (int64_t)ru->qty);
-    sqlite3_bind_int64(st, 14, (int64_t)ru->billed);
-    sqlite3_bind_int64(st, 15, (int64_t)ru->effective);
-    sqlite3_bind_int64(st, 16, ru->rows);
-    sqlite3_bind_int64(st, 17, (int64_t)ru->first_line);
-    sqlite3_bind_int64(st, 18, (int64_t)ru->last_line);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-      json_decref(replaced);
-      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-      goto out;
-    }
+  rc = write_rollups(g, src->id, d);
+  if (rc != CUSTOS_OK) {
+    json_decref(replaced);
+    goto out;
   }
   /* Resources, with customer free text through the policy. */
   cu_free_text_policy pol = cu_boundary_policy(g->ws);
@@ -1155,6 +1239,25 @@ out:
   return rc;
 }
 
+/* The database's page cache setting, as PRAGMA cache_size gives it
+ * (pages, or KiB when negative); SQLite's default when it cannot be read. */
+static int64_t get_cache_size(cu_ws *ws) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -2000;
+  if (cu_ws_prepare(ws, "PRAGMA cache_size", &st, NULL) != CUSTOS_OK)
+    return v;
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static custos_rc set_cache_size(cu_ws *ws, int64_t v, custos_diag *d) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)v);
+  return cu_ws_exec(ws, sql, d);
+}
+
 static void show_rejects(const ingest *g) {
   size_t o = 0;
   last_rejects[0] = '\0';
@@ -1226,9 +1329,16 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
                             : "file has no rows");
     goto fail_alloc;
   }
-  rc = cu_ws_begin(ws, d);
+  /* The rollups go in as one transaction; with SQLite's default page
+   * cache (2 MB) the indexes of a large file spill to the WAL and are read
+   * back many times before the commit.  Pages are allocated as used. */
+  int64_t cache = get_cache_size(ws);
+  rc = set_cache_size(ws, -INGEST_CACHE_KIB, d);
   if (rc != CUSTOS_OK)
     goto fail_alloc;
+  rc = cu_ws_begin(ws, d);
+  if (rc != CUSTOS_OK)
+    goto fail_cache;
   cu_source src;
   int64_t existing = 0;
   rc = cu_source_register(ws, CU_CLASS_USAGE, opts->custodian, path, &src,
@@ -1238,7 +1348,7 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
     fs->skipped = true;
     fs->source_id = existing;
     rc = CUSTOS_OK;
-    goto fail_alloc;
+    goto fail_cache;
   }
   if (rc != CUSTOS_OK)
     goto fail_tx;
@@ -1250,10 +1360,14 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   rc = cu_ws_commit(ws, d);
   if (rc != CUSTOS_OK)
     goto fail_tx;
-  goto fail_alloc;
+  goto fail_cache;
 fail_tx:
   cu_ws_rollback(ws);
   fs->source_id = 0;
+fail_cache:
+  /* Back to the workspace's own size; a failure here changes nothing
+   * stored, so it does not override the ingest's result. */
+  (void)set_cache_size(ws, cache, NULL);
 fail_alloc:
   ht_free(&g.raws);
   ht_free(&g.dimsets);
