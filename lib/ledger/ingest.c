@@ -241,6 +241,10 @@ typedef struct ingest {
   size_t nrejects;
   int64_t rows, rejected, rounded, unknown_subs, nrollups, nresources;
   int64_t first_day, last_day;
+  /* The file's SHA-256 and size, taken by the reader as it read. */
+  bool hashed;
+  uint8_t digest[CU_SHA256_LEN];
+  uint64_t size;
 } ingest;
 
 static char last_rejects[MAX_SHOW_REJECTS * 600];
@@ -572,9 +576,14 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
-  custos_rc rc = cu_csv_open(g->path, &o, &csv, d);
+  custos_rc rc = cu_sha256_init(&o.sha256);
   if (rc != CUSTOS_OK)
+    return cu_diag_set(d, rc, "cannot start the file's SHA-256");
+  rc = cu_csv_open(g->path, &o, &csv, d);
+  if (rc != CUSTOS_OK) {
+    cu_sha256_abort(o.sha256);
     return rc;
+  }
   bool eof = false;
   rc = cu_csv_next(csv, &eof, d);
   if (rc != CUSTOS_OK)
@@ -770,8 +779,17 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
   if (g->opts->progress)
     g->opts->progress(g->opts->progress_ud, g->path, cu_csv_offset(csv),
                       cu_csv_size(csv));
+  /* The digest counts only when the reader took the whole file; else the
+   * source registration hashes it again, as for other sources. */
+  if (cu_csv_size(csv) && cu_csv_offset(csv) == cu_csv_size(csv)) {
+    cu_sha256_final(o.sha256, g->digest);
+    o.sha256 = NULL;
+    g->size = cu_csv_offset(csv);
+    g->hashed = true;
+  }
 done:
   cu_csv_close(csv);
+  cu_sha256_abort(o.sha256);
   return rc;
 }
 
@@ -1341,8 +1359,12 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
     goto fail_cache;
   cu_source src;
   int64_t existing = 0;
-  rc = cu_source_register(ws, CU_CLASS_USAGE, opts->custodian, path, &src,
-                          &existing, d);
+  if (g.hashed)
+    rc = cu_source_register_hashed(ws, CU_CLASS_USAGE, opts->custodian, path,
+                                   g.digest, g.size, &src, &existing, d);
+  else
+    rc = cu_source_register(ws, CU_CLASS_USAGE, opts->custodian, path, &src,
+                            &existing, d);
   if (rc == CUSTOS_EEXIST) {
     cu_ws_rollback(ws);
     fs->skipped = true;
