@@ -14,6 +14,7 @@
  * resource and day, so a raw key that included the day would be new on
  * nearly every row.
  */
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,30 +164,36 @@ static const char *const dim_kinds[D_NDIMS] = {
     "account", "unit", "subscription", "service", "meter",
     "region", "qty_unit", "currency", "charge"};
 
+struct rollup;
+
 /* The normalised dimensions of rollups, interned: the rollups of one
- * meter of one subscription on different days share one. */
+ * meter of one subscription on different days share one, and it holds
+ * them in a small table of its own by day and period.  A row's lookup
+ * then stays near memory it has just touched, and the rollups come out
+ * grouped for storing. */
 typedef struct dimset {
   hent e;
-  istr *dim[D_NDIMS];
+  istr *dim[D_NDIMS]; /* the key */
+  struct rollup **rus; /* open addressing; caprus a power of two */
+  uint32_t nrus, caprus;
+  size_t seq;          /* creation order */
+  struct dimset *next; /* in creation order */
 } dimset;
 #define DIMSET_KEYOFF offsetof(dimset, dim)
 
 typedef struct rollup {
-  hent e;
-  const dimset *ds; /* the key is ds, day, period (and padding, zero) */
+  const dimset *ds; /* the key is ds, day, period */
   int64_t day, period;
   __int128 qty, billed, effective;
   int64_t rows;
   uint64_t first_line, last_line;
   struct rollup *next; /* in insertion order */
 } rollup;
-#define ROLLUP_KEYOFF offsetof(rollup, ds)
-#define ROLLUP_KEYLEN (offsetof(rollup, qty) - offsetof(rollup, ds))
 
 /* A distinct raw key (every key field but the charge period start). */
 typedef struct rawent {
   hent e;
-  const dimset *ds; /* NULL when the key failed normalisation */
+  dimset *ds;       /* NULL when the key failed normalisation */
   uint64_t mult;    /* block size of the unit */
   int64_t period;   /* when has_period */
   bool has_period;  /* else the period is the month of the day */
@@ -229,7 +236,9 @@ typedef struct ingest {
   const char *path;
   cu_ledger_adapter ad;
   arena ar;
-  htab raws, dimsets, rollups, strs, resources, dirsubs;
+  htab raws, dimsets, strs, resources, dirsubs;
+  dimset *ds_head, **ds_tail;
+  size_t ndimsets;
   /* The last charge period start parsed, and the last month derived. */
   char cs_last[64];
   size_t cs_len;
@@ -421,37 +430,59 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     ds->e.klen = (uint32_t)sizeof probe.dim;
     g->dimsets.slots[i] = &ds->e;
     g->dimsets.n++;
+    ds->seq = g->ndimsets++;
+    *g->ds_tail = ds;
+    g->ds_tail = &ds->next;
   }
   re->ds = ds;
   return CUSTOS_OK;
 }
 
+static uint32_t day_hash(int64_t day, int64_t period) {
+  uint64_t h = (uint64_t)day * 0x9e3779b97f4a7c15ull ^ (uint64_t)period;
+  return (uint32_t)(h >> 32);
+}
+
+/* Doubles the rollup table of ds; false when out of memory. */
+static bool ds_grow(dimset *ds) {
+  uint32_t nc = ds->caprus ? ds->caprus * 2 : 32;
+  rollup **ns = cu_calloc(nc, sizeof *ns);
+  if (!ns)
+    return false;
+  for (uint32_t i = 0; i < ds->caprus; i++) {
+    rollup *ru = ds->rus[i];
+    if (!ru)
+      continue;
+    uint32_t j = day_hash(ru->day, ru->period) & (nc - 1);
+    while (ns[j])
+      j = (j + 1) & (nc - 1);
+    ns[j] = ru;
+  }
+  cu_free(ds->rus);
+  ds->rus = ns;
+  ds->caprus = nc;
+  return true;
+}
+
 /* The rollup of ds on day in period, made (empty) when new; NULL when out
  * of memory. */
-static rollup *rollup_get(ingest *g, const dimset *ds, int64_t day,
-                          int64_t period) {
-  rollup probe;
-  memset(&probe, 0, sizeof probe);
-  probe.ds = ds;
-  probe.day = day;
-  probe.period = period;
-  const char *key = (const char *)&probe + ROLLUP_KEYOFF;
-  uint64_t h = hash_bytes(key, ROLLUP_KEYLEN);
-  if ((g->rollups.n + 1) * 2 > g->rollups.cap &&
-      ht_grow(&g->rollups) != CUSTOS_OK)
+static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
+  if ((ds->nrus + 1) * 2 > ds->caprus && !ds_grow(ds))
     return NULL;
-  size_t i = ht_find(&g->rollups, h, key, ROLLUP_KEYLEN, ROLLUP_KEYOFF);
-  rollup *ru = (rollup *)g->rollups.slots[i];
-  if (ru)
-    return ru;
-  ru = arena_alloc(&g->ar, sizeof *ru);
+  uint32_t mask = ds->caprus - 1;
+  uint32_t i = day_hash(day, period) & mask;
+  for (rollup *ru; (ru = ds->rus[i]) != NULL; i = (i + 1) & mask)
+    if (ru->day == day && ru->period == period)
+      return ru;
+  rollup *ru = arena_alloc(&g->ar, sizeof *ru);
   if (!ru)
     return NULL;
-  *ru = probe;
-  ru->e.h = h;
-  ru->e.klen = (uint32_t)ROLLUP_KEYLEN;
-  g->rollups.slots[i] = &ru->e;
-  g->rollups.n++;
+  memset(ru, 0, sizeof *ru);
+  ru->ds = ds;
+  ru->day = day;
+  ru->period = period;
+  ds->rus[i] = ru;
+  ds->nrus++;
   *g->ru_tail = ru;
   g->ru_tail = &ru->next;
   g->nrollups++;
@@ -983,27 +1014,34 @@ out:
   return rc;
 }
 
-/* Rollups in the order they are stored: by account, unit and day, so
- * that both indexes of usage_rollups grow at few places at a time, and a
- * unit's rollups share pages for its review queries.  A line belongs to
- * one rollup, so first_line makes the order total. */
-static int rollup_cmp(const void *a, const void *b) {
-  const rollup *x = *(const rollup *const *)a, *y = *(const rollup *const *)b;
-  int64_t p = x->ds->dim[D_ACCOUNT]->dim, q = y->ds->dim[D_ACCOUNT]->dim;
+/* Rollups are stored grouped by account, unit and dimensions, each group
+ * by day, so that both indexes of usage_rollups grow at few places at a
+ * time and a unit's rollups share pages for its review queries.  Ties
+ * keep creation order, so the order is the same on every run. */
+static int dimset_cmp(const void *a, const void *b) {
+  const dimset *x = *(const dimset *const *)a, *y = *(const dimset *const *)b;
+  int64_t p = x->dim[D_ACCOUNT]->dim, q = y->dim[D_ACCOUNT]->dim;
   if (p == q) {
-    p = x->ds->dim[D_UNIT]->dim;
-    q = y->ds->dim[D_UNIT]->dim;
+    p = x->dim[D_UNIT]->dim;
+    q = y->dim[D_UNIT]->dim;
   }
   if (p == q) {
-    p = x->day;
-    q = y->day;
-  }
-  if (p == q) {
-    if (x->first_line != y->first_line)
-      return x->first_line < y->first_line ? -1 : 1;
-    return 0;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
   }
   return p < q ? -1 : 1;
+}
+
+/* A line belongs to one rollup, so first_line breaks ties (between empty
+ * rollups, whose rows were all rejected, the day and period differ). */
+static int rollup_cmp(const void *a, const void *b) {
+  const rollup *x = *(const rollup *const *)a, *y = *(const rollup *const *)b;
+  if (x->day != y->day)
+    return x->day < y->day ? -1 : 1;
+  if (x->period != y->period)
+    return x->period < y->period ? -1 : 1;
+  if (x->first_line != y->first_line)
+    return x->first_line < y->first_line ? -1 : 1;
+  return 0;
 }
 
 #define RU_COLS 18
@@ -1072,13 +1110,29 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
       return CUSTOS_ETOOBIG;
   if (n == 0)
     return CUSTOS_OK;
+  dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
   rollup **order = cu_malloc(n * sizeof *order);
-  if (!order)
+  if (!dss || !order) {
+    cu_free(dss);
+    cu_free(order);
     return oom(d, g->path);
+  }
   size_t i = 0;
-  for (rollup *ru = g->ru_head; ru; ru = ru->next)
-    order[i++] = ru;
-  qsort(order, n, sizeof *order, rollup_cmp);
+  for (dimset *ds = g->ds_head; ds; ds = ds->next) {
+    dss[i++] = ds;
+  }
+  qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
+  i = 0;
+  for (size_t k = 0; k < g->ndimsets; k++) {
+    const dimset *ds = dss[k];
+    size_t from = i;
+    for (uint32_t j = 0; j < ds->caprus; j++)
+      if (ds->rus[j])
+        order[i++] = ds->rus[j];
+    qsort(order + from, i - from, sizeof *order, rollup_cmp);
+  }
+  cu_free(dss);
+  assert(i == n);
   sqlite3_stmt *batch = NULL, *one = NULL;
   custos_rc rc = CUSTOS_OK;
   if (n >= RU_BATCH)
@@ -1301,6 +1355,7 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   g.opts = opts;
   g.path = path;
   g.ru_tail = &g.ru_head;
+  g.ds_tail = &g.ds_head;
   g.res_tail = &g.res_head;
   g.first_day = g.last_day = INT64_MIN;
   g.mo_period = INT64_MIN;
@@ -1392,8 +1447,9 @@ fail_cache:
   (void)set_cache_size(ws, cache, NULL);
 fail_alloc:
   ht_free(&g.raws);
+  for (dimset *ds = g.ds_head; ds; ds = ds->next)
+    cu_free(ds->rus);
   ht_free(&g.dimsets);
-  ht_free(&g.rollups);
   ht_free(&g.strs);
   ht_free(&g.resources);
   ht_free(&g.dirsubs);
