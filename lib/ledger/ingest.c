@@ -607,7 +607,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
-  custos_rc rc = cu_sha256_init(&o.sha256);
+  custos_rc rc = cu_sha256_init_async(&o.sha256);
   if (rc != CUSTOS_OK)
     return cu_diag_set(d, rc, "cannot start the file's SHA-256");
   rc = cu_csv_open(g->path, &o, &csv, d);
