@@ -1110,48 +1110,63 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
       return CUSTOS_ETOOBIG;
   if (n == 0)
     return CUSTOS_OK;
+  /* A dimension set's rollups are sorted and bound while they are still
+   * in the cache, not gathered into one array first. */
+  uint32_t most = 0;
+  for (const dimset *ds = g->ds_head; ds; ds = ds->next)
+    if (ds->nrus > most)
+      most = ds->nrus;
   dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
-  rollup **order = cu_malloc(n * sizeof *order);
-  if (!dss || !order) {
-    cu_free(dss);
-    cu_free(order);
-    return oom(d, g->path);
-  }
-  size_t i = 0;
-  for (dimset *ds = g->ds_head; ds; ds = ds->next) {
-    dss[i++] = ds;
-  }
-  qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
-  i = 0;
-  for (size_t k = 0; k < g->ndimsets; k++) {
-    const dimset *ds = dss[k];
-    size_t from = i;
-    for (uint32_t j = 0; j < ds->caprus; j++)
-      if (ds->rus[j])
-        order[i++] = ds->rus[j];
-    qsort(order + from, i - from, sizeof *order, rollup_cmp);
-  }
-  cu_free(dss);
-  assert(i == n);
+  rollup **group = cu_malloc(((size_t)most + 1) * sizeof *group);
   sqlite3_stmt *batch = NULL, *one = NULL;
   custos_rc rc = CUSTOS_OK;
-  if (n >= RU_BATCH)
+  if (!dss || !group)
+    rc = oom(d, g->path);
+  if (rc == CUSTOS_OK && n >= RU_BATCH)
     rc = prepare_rollup_insert(g->ws, RU_BATCH, &batch, d);
   if (rc == CUSTOS_OK)
     rc = prepare_rollup_insert(g->ws, 1, &one, d);
-  for (i = 0; i < n && rc == CUSTOS_OK;) {
-    sqlite3_stmt *st = n - i >= RU_BATCH ? batch : one;
-    size_t k = st == batch ? RU_BATCH : 1;
-    sqlite3_reset(st);
-    for (size_t j = 0; j < k; j++)
-      bind_rollup(st, (int)(j * RU_COLS), src, order[i + j]);
-    if (sqlite3_step(st) != SQLITE_DONE)
-      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-    i += k;
+  if (rc != CUSTOS_OK)
+    goto out;
+  size_t i = 0;
+  for (dimset *ds = g->ds_head; ds; ds = ds->next)
+    dss[i++] = ds;
+  qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
+  const rollup *pend[RU_BATCH];
+  size_t npend = 0, done = 0;
+  for (size_t k = 0; k < g->ndimsets && rc == CUSTOS_OK; k++) {
+    const dimset *ds = dss[k];
+    size_t m = 0;
+    for (uint32_t j = 0; j < ds->caprus; j++)
+      if (ds->rus[j])
+        group[m++] = ds->rus[j];
+    qsort(group, m, sizeof *group, rollup_cmp);
+    for (size_t j = 0; j < m && rc == CUSTOS_OK; j++) {
+      pend[npend++] = group[j];
+      if (npend < RU_BATCH)
+        continue;
+      sqlite3_reset(batch);
+      for (size_t b = 0; b < RU_BATCH; b++)
+        bind_rollup(batch, (int)(b * RU_COLS), src, pend[b]);
+      if (sqlite3_step(batch) != SQLITE_DONE)
+        rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+      done += npend;
+      npend = 0;
+    }
   }
+  for (size_t b = 0; b < npend && rc == CUSTOS_OK; b++) {
+    sqlite3_reset(one);
+    bind_rollup(one, 0, src, pend[b]);
+    if (sqlite3_step(one) != SQLITE_DONE)
+      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+    done++;
+  }
+  assert(rc != CUSTOS_OK || done == n);
+out:
   sqlite3_finalize(batch);
   sqlite3_finalize(one);
-  cu_free(order);
+  cu_free(group);
+  cu_free(dss);
   return rc;
 }
 
