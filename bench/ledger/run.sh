@@ -3,18 +3,22 @@
 # (default 5,000,000): custos ingest throughput (MB/s, rows/s, peak
 # memory) and review-query latency over the rollups (p50, p99), then the
 # same rollup by the sqlite3 shell (.import, GROUP BY) and by DuckDB
-# (@duckdb/node-api, read_csv, GROUP BY), printed as ratios.
-# Usage: bench/ledger/run.sh BUILD_DIR [ROWS] (BUILD_DIR a release build)
+# (@duckdb/node-api, read_csv, GROUP BY), printed as ratios.  On a shared
+# machine wall time depends on the neighbours, so CPU seconds (user +
+# system) are printed too.
+# Usage: bench/ledger/run.sh BUILD_DIR [ROWS [SEED]] (BUILD_DIR a release
+# build; SEED of custos gen, default 42)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR [ROWS]}" && pwd)
 rows=${2:-5000000}
+seed=${3:-42}
 custos=$build/custos
 tmp=${BENCH_TMP:-$(mktemp -d /tmp/custos-bench-ledger-XXXXXX)}
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
-"$custos" gen --seed 42 --scale "$rows" --out "$tmp/g" >/dev/null
+"$custos" gen --seed "$seed" --scale "$rows" --out "$tmp/g" >/dev/null
 f=$tmp/focus.csv
 {
   head -1 "$tmp/g/usage/focus-2024-03.csv"
@@ -25,22 +29,23 @@ f=$tmp/focus.csv
 bytes=$(stat -c %s "$f")
 nrows=$(($(wc -l <"$f") - 1))
 mb=$(echo "scale=1; $bytes / 1048576" | bc)
-echo "file: $nrows rows, $mb MB (FOCUS 1.2, custos gen --seed 42)"
+echo "file: $nrows rows, $mb MB (FOCUS 1.2, custos gen --seed $seed)"
 
 ws=$tmp/ws
 "$custos" -w "$ws" init >/dev/null
 "$custos" -w "$ws" ingest directory "$tmp"/g/directory/*.csv >/dev/null
 cat "$f" >/dev/null # warm the page cache for every contender alike
-/usr/bin/time -f "%e %M" -o "$tmp/time" "$custos" -w "$ws" -q ingest usage "$f" >/dev/null
-read -r secs rss <"$tmp/time"
+/usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$custos" -w "$ws" -q ingest usage "$f" >/dev/null
+read -r secs rss usr sys <"$tmp/time"
+cpu=$(echo "$usr + $sys" | bc)
 echo "custos ingest: $secs s, $(echo "scale=0; $bytes / 1048576 / $secs" | bc) MB/s," \
   "$(echo "scale=0; $nrows / $secs" | bc) rows/s, peak RSS $((rss / 1024)) MB," \
-  "$(sqlite3 "$ws/custos.db" 'SELECT count(*) FROM usage_rollups') rollups"
+  "$(sqlite3 "$ws/custos.db" 'SELECT count(*) FROM usage_rollups') rollups;" \
+  "CPU $cpu s, $(echo "scale=0; $bytes / 1048576 / $cpu" | bc) MB per CPU-second"
 "$build/bench/ledger/bench_ledger_query" "$ws" 500
 
 # sqlite3 shell: .import then GROUP BY (same rollup key and sums).
-t0=$(date +%s.%N)
-sqlite3 "$tmp/peer.db" <<SQL >/dev/null
+/usr/bin/time -f "%e %U %S" -o "$tmp/time" sqlite3 "$tmp/peer.db" <<SQL >/dev/null
 .mode csv
 .import '$f' u
 CREATE TABLE r AS SELECT BillingAccountId, SubAccountId, ServiceName, SkuMeter,
@@ -48,14 +53,16 @@ CREATE TABLE r AS SELECT BillingAccountId, SubAccountId, ServiceName, SkuMeter,
   sum(ConsumedQuantity) AS q, sum(BilledCost) AS b, sum(EffectiveCost) AS e,
   count(*) AS n FROM u GROUP BY 1, 2, 3, 4, 5, 6;
 SQL
-sq=$(echo "$(date +%s.%N) - $t0" | bc)
+read -r sq usr sys <"$tmp/time"
 rm -f "$tmp/peer.db"
-echo "sqlite3 shell (.import + GROUP BY): $sq s"
+echo "sqlite3 shell (.import + GROUP BY): $sq s, CPU $(echo "$usr + $sys" | bc) s"
 
 if [ ! -d "$here/peer/node_modules/@duckdb/node-api" ]; then
   (cd "$here/peer" && npm install --no-audit --no-fund >/dev/null)
 fi
-read -r dk _ < <(node "$here/peer/duckdb.mjs" "$f")
-echo "duckdb (read_csv + GROUP BY, $(nproc) threads): $dk s"
+/usr/bin/time -f "%e %U %S" -o "$tmp/time" node "$here/peer/duckdb.mjs" "$f" >"$tmp/duck"
+read -r dk _ <"$tmp/duck"
+read -r _ usr sys <"$tmp/time"
+echo "duckdb (read_csv + GROUP BY, $(nproc) threads): $dk s, CPU $(echo "$usr + $sys" | bc) s (process)"
 echo "ratios (peer time / custos time): sqlite3 $(echo "scale=2; $sq / $secs" | bc)x," \
   "duckdb $(echo "scale=2; $dk / $secs" | bc)x"

@@ -61,6 +61,15 @@ custos_rc cu_source_register(cu_ws *ws, cu_source_class cls,
                              cu_source *out, int64_t *existing,
                              custos_diag *d) CUSTOS_WUR;
 
+/* The same with the file's SHA-256 and size already known (computed while
+ * the caller read it, so the digest is that of the bytes ingested). */
+custos_rc cu_source_register_hashed(cu_ws *ws, cu_source_class cls,
+                                    const char *custodian, const char *path,
+                                    const uint8_t digest[CU_SHA256_LEN],
+                                    uint64_t size, cu_source *out,
+                                    int64_t *existing,
+                                    custos_diag *d) CUSTOS_WUR;
+
 /*
  * The same for an input whose digest the caller computed: a folder (a
  * maildir, a folder of EML files) is identified by a digest of its file

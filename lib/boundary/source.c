@@ -58,10 +58,19 @@ custos_rc cu_source_register(cu_ws *ws, cu_source_class cls,
     return cu_diag_set(d, CUSTOS_EINVAL, "source has no class");
   uint8_t digest[CU_SHA256_LEN];
   uint64_t size = 0;
-  char hex[2 * CU_SHA256_LEN + 1];
   custos_rc rc = cu_sha256_file(path, digest, &size, d);
   if (rc != CUSTOS_OK)
     return rc;
+  return cu_source_register_hashed(ws, cls, custodian, path, digest, size, out,
+                                   existing, d);
+}
+
+custos_rc cu_source_register_hashed(cu_ws *ws, cu_source_class cls,
+                                    const char *custodian, const char *path,
+                                    const uint8_t digest[CU_SHA256_LEN],
+                                    uint64_t size, cu_source *out,
+                                    int64_t *existing, custos_diag *d) {
+  char hex[2 * CU_SHA256_LEN + 1];
   cu_hex_encode(digest, CU_SHA256_LEN, hex);
   return cu_source_register_digest(ws, cls, custodian, path, hex, size, out,
                                    existing, d);

@@ -140,6 +140,11 @@ custos_rc cu_sha256_init(cu_sha256_ctx **ctx) CUSTOS_WUR;
 void cu_sha256_update(cu_sha256_ctx *ctx, const void *p, size_t n);
 void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]);
 void cu_sha256_abort(cu_sha256_ctx *ctx);
+/* A context whose updates are hashed on a thread of its own: update
+ * copies the bytes (waiting while the previous chunk is still being
+ * hashed) and returns, so hashing a file overlaps with parsing it.  Used
+ * like any context; without a thread it falls back to hashing in line. */
+custos_rc cu_sha256_init_async(cu_sha256_ctx **ctx) CUSTOS_WUR;
 
 /* SHA-256 of a whole file, streaming, and its size. EIO with diag on error. */
 custos_rc cu_sha256_file(const char *path, uint8_t out[CU_SHA256_LEN],

@@ -93,6 +93,7 @@ void cu_csv_opts_default(cu_csv_opts *o) {
   o->max_fields = 4096;
   o->delim = ',';
   o->check_utf8 = true;
+  o->sha256 = NULL;
 }
 
 /* ---- the scanner --------------------------------------------------------- */
@@ -587,6 +588,8 @@ static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
   }
   if (*got == 0)
     c->raw_eof = true;
+  else if (c->o.sha256)
+    cu_sha256_update(c->o.sha256, dst, *got);
   c->raw_read += *got;
   return CUSTOS_OK;
 }

@@ -21,6 +21,10 @@ typedef struct cu_csv_opts {
   size_t max_fields; /* fields in one record, default 4096 */
   char delim;        /* default ',' */
   bool check_utf8;   /* default true */
+  /* When not NULL, every byte read from the input as stored (compressed
+   * for gzip) is added to this hash, so a caller gets the input's digest
+   * in the same pass; the context stays the caller's.  Default NULL. */
+  cu_sha256_ctx *sha256;
 } cu_csv_opts;
 
 /* The defaults above; pass NULL opts to get them. */

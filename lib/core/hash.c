@@ -4,6 +4,8 @@
  * translated to CUSTOS_ECRYPTO here, at the module boundary.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +16,21 @@
 
 #include "core.h"
 
+/* The worker of an asynchronous context: it hashes one chunk at a time
+ * while the caller goes on.  The digest state belongs to the worker while
+ * busy is set and to the caller otherwise; the mutex orders the two. */
+typedef struct hashq {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned char *buf; /* the chunk being hashed */
+  size_t cap, len;
+  bool busy, done;
+} hashq;
+
 struct cu_sha256_ctx {
   EVP_MD_CTX *md;
+  hashq *q; /* NULL for a synchronous context */
 };
 
 void cu_sha256(const void *p, size_t n, uint8_t out[CU_SHA256_LEN]) {
@@ -26,6 +41,7 @@ custos_rc cu_sha256_init(cu_sha256_ctx **ctx) {
   cu_sha256_ctx *c = cu_malloc(sizeof *c);
   if (!c)
     return CUSTOS_ENOMEM;
+  c->q = NULL;
   c->md = EVP_MD_CTX_new();
   if (!c->md)
     goto fail_md;
@@ -40,11 +56,105 @@ fail_md:
   return CUSTOS_ECRYPTO;
 }
 
+static void *hashq_main(void *arg) {
+  cu_sha256_ctx *c = arg;
+  hashq *q = c->q;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    while (!q->busy && !q->done)
+      pthread_cond_wait(&q->cv, &q->mu);
+    if (!q->busy)
+      break;
+    pthread_mutex_unlock(&q->mu);
+    EVP_DigestUpdate(c->md, q->buf, q->len);
+    pthread_mutex_lock(&q->mu);
+    q->busy = false;
+    pthread_cond_broadcast(&q->cv);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+custos_rc cu_sha256_init_async(cu_sha256_ctx **ctx) {
+  custos_rc rc = cu_sha256_init(ctx);
+  if (rc != CUSTOS_OK)
+    return rc;
+  cu_sha256_ctx *c = *ctx;
+  hashq *q = cu_calloc(1, sizeof *q);
+  if (!q)
+    return CUSTOS_OK; /* synchronous then */
+  if (pthread_mutex_init(&q->mu, NULL) != 0)
+    goto fail_mu;
+  if (pthread_cond_init(&q->cv, NULL) != 0)
+    goto fail_cv;
+  c->q = q;
+  if (pthread_create(&q->th, NULL, hashq_main, c) != 0)
+    goto fail_th;
+  return CUSTOS_OK;
+fail_th:
+  c->q = NULL;
+  pthread_cond_destroy(&q->cv);
+fail_cv:
+  pthread_mutex_destroy(&q->mu);
+fail_mu:
+  cu_free(q);
+  return CUSTOS_OK;
+}
+
+/* Waits until the worker is idle; the caller holds q->mu. */
+static void hashq_idle(hashq *q) {
+  while (q->busy)
+    pthread_cond_wait(&q->cv, &q->mu);
+}
+
+/* Stops and frees the worker of c after it has hashed what it was given. */
+static void hashq_stop(cu_sha256_ctx *c) {
+  hashq *q = c->q;
+  if (!q)
+    return;
+  pthread_mutex_lock(&q->mu);
+  hashq_idle(q);
+  q->done = true;
+  pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+  pthread_join(q->th, NULL);
+  pthread_cond_destroy(&q->cv);
+  pthread_mutex_destroy(&q->mu);
+  cu_free(q->buf);
+  cu_free(q);
+  c->q = NULL;
+}
+
 void cu_sha256_update(cu_sha256_ctx *ctx, const void *p, size_t n) {
-  EVP_DigestUpdate(ctx->md, p, n);
+  hashq *q = ctx->q;
+  if (!q) {
+    EVP_DigestUpdate(ctx->md, p, n);
+    return;
+  }
+  if (n == 0)
+    return;
+  pthread_mutex_lock(&q->mu);
+  hashq_idle(q);
+  if (n > q->cap) {
+    unsigned char *nb = cu_realloc(q->buf, n);
+    if (!nb) {
+      /* The worker is idle: hash this chunk here instead. */
+      pthread_mutex_unlock(&q->mu);
+      EVP_DigestUpdate(ctx->md, p, n);
+      return;
+    }
+    q->buf = nb;
+    q->cap = n;
+  }
+  memcpy(q->buf, p, n);
+  q->len = n;
+  q->busy = true;
+  pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
 }
 
 void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]) {
+  hashq_stop(ctx);
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx->md, out, &len);
   cu_sha256_abort(ctx);
@@ -53,6 +163,7 @@ void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]) {
 void cu_sha256_abort(cu_sha256_ctx *ctx) {
   if (!ctx)
     return;
+  hashq_stop(ctx);
   EVP_MD_CTX_free(ctx->md);
   cu_free(ctx);
 }

@@ -5,11 +5,16 @@
  * database until the whole file has been read, so a refused file or a
  * killed process leaves the workspace as it was.
  *
- * Speed comes from caching: a row's key fields, as raw bytes, are looked
- * up in a hash table whose entries point at their normalised rollup, so
- * dates, regions, units and categories are normalised once per distinct
- * raw key, not once per row.
+ * Speed comes from caching: a row's key fields other than its charge
+ * period start, as raw bytes, are looked up in a hash table whose entries
+ * point at their normalised dimensions, so regions, units and categories
+ * are normalised once per distinct raw key, not once per row.  The charge
+ * day is parsed per row (with the last one remembered) and picks the
+ * rollup of those dimensions on that day: exports have one row per
+ * resource and day, so a raw key that included the day would be new on
+ * nearly every row.
  */
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #define MAX_ARENA ((size_t)16 << 30) /* bytes of keys and entries per file */
 #define MAX_KEEP_REJECTS 1000        /* rejects stored per source */
 #define MAX_SHOW_REJECTS 20
+#define INGEST_CACHE_KIB 262144       /* SQLite page cache while writing */
 
 /* ---- arena and hash table --------------------------------------------- */
 
@@ -158,23 +164,41 @@ static const char *const dim_kinds[D_NDIMS] = {
     "account", "unit", "subscription", "service", "meter",
     "region", "qty_unit", "currency", "charge"};
 
-typedef struct rollup {
+struct rollup;
+
+/* The normalised dimensions of rollups, interned: the rollups of one
+ * meter of one subscription on different days share one, and it holds
+ * them in a small table of its own by day and period.  A row's lookup
+ * then stays near memory it has just touched, and the rollups come out
+ * grouped for storing. */
+typedef struct dimset {
   hent e;
-  istr *dim[D_NDIMS];
+  istr *dim[D_NDIMS]; /* the key */
+  struct rollup **rus; /* open addressing; caprus a power of two */
+  uint32_t nrus, caprus;
+  size_t seq;          /* creation order */
+  struct dimset *next; /* in creation order */
+} dimset;
+#define DIMSET_KEYOFF offsetof(dimset, dim)
+
+typedef struct rollup {
+  const dimset *ds; /* the key is ds, day, period */
   int64_t day, period;
   __int128 qty, billed, effective;
   int64_t rows;
   uint64_t first_line, last_line;
   struct rollup *next; /* in insertion order */
 } rollup;
-#define ROLLUP_KEYOFF offsetof(rollup, dim)
-#define ROLLUP_KEYLEN (offsetof(rollup, qty) - offsetof(rollup, dim))
 
+/* A distinct raw key (every key field but the charge period start). */
 typedef struct rawent {
   hent e;
-  rollup *ru;    /* NULL when the key failed normalisation */
-  uint64_t mult; /* block size of the unit */
-  int bad;       /* field at fault */
+  dimset *ds;       /* NULL when the key failed normalisation */
+  uint64_t mult;    /* block size of the unit */
+  int64_t period;   /* when has_period */
+  bool has_period;  /* else the period is the month of the day */
+  bool late;        /* failure reported only after the day's checks */
+  int bad;          /* field at fault */
   const char *reason;
   char key[];
 } rawent;
@@ -212,7 +236,13 @@ typedef struct ingest {
   const char *path;
   cu_ledger_adapter ad;
   arena ar;
-  htab raws, rollups, strs, resources, dirsubs;
+  htab raws, dimsets, strs, resources, dirsubs;
+  dimset *ds_head, **ds_tail;
+  size_t ndimsets;
+  /* The last charge period start parsed, and the last month derived. */
+  char cs_last[64];
+  size_t cs_len;
+  int64_t cs_day, mo_day, mo_period;
   rollup *ru_head, **ru_tail;
   resource *res_head, **res_tail;
   istr *empty_unit;
@@ -220,6 +250,10 @@ typedef struct ingest {
   size_t nrejects;
   int64_t rows, rejected, rounded, unknown_subs, nrollups, nresources;
   int64_t first_day, last_day;
+  /* The file's SHA-256 and size, taken by the reader as it read. */
+  bool hashed;
+  uint8_t digest[CU_SHA256_LEN];
+  uint64_t size;
 } ingest;
 
 static char last_rejects[MAX_SHOW_REJECTS * 600];
@@ -308,22 +342,27 @@ static void reject_field(ingest *g, cu_csv *csv, const cu_ledger_raw *raw,
              f >= 0 ? raw->v[f] : NULL, f >= 0 ? raw->len[f] : 0, reason);
 }
 
-/* Builds the normalised rollup of a raw key seen for the first time. */
+/* Builds the normalised dimensions of a raw key seen for the first time;
+ * a key that fails normalisation gets no dimensions but its fault. */
 static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
                          rawent *re) {
   cu_ledger_key k;
   int bad = -1;
   const char *reason = NULL;
-  custos_rc rc = cu_ledger_row_key(&g->ad, g->cat, raw, use_pricing, &k, &bad,
-                                   &reason);
+  bool late = false;
+  custos_rc rc = cu_ledger_row_key_undated(&g->ad, g->cat, raw, use_pricing,
+                                           &k, &late, &bad, &reason);
+  re->ds = NULL;
+  re->has_period = k.has_period;
+  re->period = k.period;
+  re->late = late;
   if (rc != CUSTOS_OK) {
-    re->ru = NULL;
     re->bad = bad;
     re->reason = reason;
     return CUSTOS_OK;
   }
   re->mult = k.unit.multiplier;
-  rollup probe;
+  dimset probe;
   memset(&probe, 0, sizeof probe);
   const char *cat = k.len[LF_CATEGORY] ? NULL : k.category;
   const char *subcat = k.len[LF_SUBCATEGORY] ? NULL : k.subcategory;
@@ -375,29 +414,79 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
         probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.slots[i])->unit;
     }
   }
-  probe.day = k.day;
-  probe.period = k.period;
-  uint64_t h = hash_bytes(probe.dim, ROLLUP_KEYLEN);
-  if ((g->rollups.n + 1) * 2 > g->rollups.cap &&
-      ht_grow(&g->rollups) != CUSTOS_OK)
+  uint64_t h = hash_bytes(probe.dim, sizeof probe.dim);
+  if ((g->dimsets.n + 1) * 2 > g->dimsets.cap &&
+      ht_grow(&g->dimsets) != CUSTOS_OK)
     return CUSTOS_ENOMEM;
-  size_t i = ht_find(&g->rollups, h, probe.dim, ROLLUP_KEYLEN, ROLLUP_KEYOFF);
-  rollup *ru = (rollup *)g->rollups.slots[i];
-  if (!ru) {
-    ru = arena_alloc(&g->ar, sizeof *ru);
-    if (!ru)
+  size_t i =
+      ht_find(&g->dimsets, h, probe.dim, sizeof probe.dim, DIMSET_KEYOFF);
+  dimset *ds = (dimset *)g->dimsets.slots[i];
+  if (!ds) {
+    ds = arena_alloc(&g->ar, sizeof *ds);
+    if (!ds)
       return CUSTOS_ENOMEM;
-    *ru = probe;
-    ru->e.h = h;
-    ru->e.klen = (uint32_t)ROLLUP_KEYLEN;
-    g->rollups.slots[i] = &ru->e;
-    g->rollups.n++;
-    *g->ru_tail = ru;
-    g->ru_tail = &ru->next;
-    g->nrollups++;
+    *ds = probe;
+    ds->e.h = h;
+    ds->e.klen = (uint32_t)sizeof probe.dim;
+    g->dimsets.slots[i] = &ds->e;
+    g->dimsets.n++;
+    ds->seq = g->ndimsets++;
+    *g->ds_tail = ds;
+    g->ds_tail = &ds->next;
   }
-  re->ru = ru;
+  re->ds = ds;
   return CUSTOS_OK;
+}
+
+static uint32_t day_hash(int64_t day, int64_t period) {
+  uint64_t h = (uint64_t)day * 0x9e3779b97f4a7c15ull ^ (uint64_t)period;
+  return (uint32_t)(h >> 32);
+}
+
+/* Doubles the rollup table of ds; false when out of memory. */
+static bool ds_grow(dimset *ds) {
+  uint32_t nc = ds->caprus ? ds->caprus * 2 : 32;
+  rollup **ns = cu_calloc(nc, sizeof *ns);
+  if (!ns)
+    return false;
+  for (uint32_t i = 0; i < ds->caprus; i++) {
+    rollup *ru = ds->rus[i];
+    if (!ru)
+      continue;
+    uint32_t j = day_hash(ru->day, ru->period) & (nc - 1);
+    while (ns[j])
+      j = (j + 1) & (nc - 1);
+    ns[j] = ru;
+  }
+  cu_free(ds->rus);
+  ds->rus = ns;
+  ds->caprus = nc;
+  return true;
+}
+
+/* The rollup of ds on day in period, made (empty) when new; NULL when out
+ * of memory. */
+static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
+  if ((ds->nrus + 1) * 2 > ds->caprus && !ds_grow(ds))
+    return NULL;
+  uint32_t mask = ds->caprus - 1;
+  uint32_t i = day_hash(day, period) & mask;
+  for (rollup *ru; (ru = ds->rus[i]) != NULL; i = (i + 1) & mask)
+    if (ru->day == day && ru->period == period)
+      return ru;
+  rollup *ru = arena_alloc(&g->ar, sizeof *ru);
+  if (!ru)
+    return NULL;
+  memset(ru, 0, sizeof *ru);
+  ru->ds = ds;
+  ru->day = day;
+  ru->period = period;
+  ds->rus[i] = ru;
+  ds->nrus++;
+  *g->ru_tail = ru;
+  g->ru_tail = &ru->next;
+  g->nrollups++;
+  return ru;
 }
 
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
@@ -445,7 +534,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
     if (gl)
       memcpy(p, raw->v[LF_TAGS], gl);
     p[gl] = '\0';
-    r->sub = ru->dim[D_SUB];
+    r->sub = ru->ds->dim[D_SUB];
     r->first_day = r->last_day = ru->day;
     g->resources.slots[i] = &r->e;
     g->resources.n++;
@@ -518,9 +607,14 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
-  custos_rc rc = cu_csv_open(g->path, &o, &csv, d);
+  custos_rc rc = cu_sha256_init_async(&o.sha256);
   if (rc != CUSTOS_OK)
+    return cu_diag_set(d, rc, "cannot start the file's SHA-256");
+  rc = cu_csv_open(g->path, &o, &csv, d);
+  if (rc != CUSTOS_OK) {
+    cu_sha256_abort(o.sha256);
     return rc;
+  }
   bool eof = false;
   rc = cu_csv_next(csv, &eof, d);
   if (rc != CUSTOS_OK)
@@ -608,6 +702,8 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
         bad = f;
         break;
       }
+      if (f == LF_CHARGE_START)
+        continue; /* parsed per row below */
       kb[kl++] = (char)(n & 0xff);
       kb[kl++] = (char)(n >> 8);
       if (n)
@@ -642,9 +738,46 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       g->raws.slots[slot] = &re->e;
       g->raws.n++;
     }
-    if (!re->ru) {
+    /* Faults in the order cu_ledger_row_key finds them. */
+    if (!re->ds && !re->late) {
       reject_field(g, csv, &raw, re->bad, re->reason);
       continue;
+    }
+    size_t csl = raw.v[LF_CHARGE_START] ? raw.len[LF_CHARGE_START] : 0;
+    if (!(csl && csl == g->cs_len &&
+          memcmp(raw.v[LF_CHARGE_START], g->cs_last, csl) == 0)) {
+      int64_t day;
+      if (cu_ledger_row_day(&raw, &day, &bad, &reason) != CUSTOS_OK) {
+        reject_field(g, csv, &raw, bad, reason);
+        continue;
+      }
+      g->cs_day = day;
+      g->cs_len = 0;
+      if (csl <= sizeof g->cs_last) {
+        memcpy(g->cs_last, raw.v[LF_CHARGE_START], csl);
+        g->cs_len = csl;
+      }
+    }
+    int64_t day = g->cs_day, period = re->period;
+    if (!re->has_period) {
+      if (day != g->mo_day || g->mo_period == INT64_MIN) {
+        if (cu_ledger_month_of(day, &period, &bad, &reason) != CUSTOS_OK) {
+          reject_field(g, csv, &raw, bad, reason);
+          continue;
+        }
+        g->mo_day = day;
+        g->mo_period = period;
+      }
+      period = g->mo_period;
+    }
+    if (!re->ds) {
+      reject_field(g, csv, &raw, re->bad, re->reason);
+      continue;
+    }
+    rollup *ru = rollup_get(g, re->ds, day, period);
+    if (!ru) {
+      rc = oom(d, g->path);
+      goto done;
     }
     int64_t q;
     if (!cu_ledger_scale_qty(am.qty, re->mult, &q)) {
@@ -652,7 +785,6 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
                    "quantity times the unit's block size is too large");
       continue;
     }
-    rollup *ru = re->ru;
     ru->qty += q;
     ru->billed += am.billed;
     ru->effective += am.effective;
@@ -661,7 +793,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       ru->first_line = line;
     ru->last_line = line;
     ru->rows++;
-    if (ru->dim[D_UNIT] == g->empty_unit && ru->dim[D_SUB]->value[0])
+    if (ru->ds->dim[D_UNIT] == g->empty_unit && ru->ds->dim[D_SUB]->value[0])
       g->unknown_subs++;
     if (ru->day < g->first_day || g->first_day == INT64_MIN)
       g->first_day = ru->day;
@@ -678,22 +810,30 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
   if (g->opts->progress)
     g->opts->progress(g->opts->progress_ud, g->path, cu_csv_offset(csv),
                       cu_csv_size(csv));
+  /* The digest counts only when the reader took the whole file; else the
+   * source registration hashes it again, as for other sources. */
+  if (cu_csv_size(csv) && cu_csv_offset(csv) == cu_csv_size(csv)) {
+    cu_sha256_final(o.sha256, g->digest);
+    o.sha256 = NULL;
+    g->size = cu_csv_offset(csv);
+    g->hashed = true;
+  }
 done:
   cu_csv_close(csv);
+  cu_sha256_abort(o.sha256);
   return rc;
 }
 
 /* ---- writing ---------------------------------------------------------- */
 
 typedef struct writer {
-  sqlite3_stmt *dim_ins, *dim_get, *ru_ins, *res_ins;
+  sqlite3_stmt *dim_ins, *dim_get, *res_ins;
   sqlite3_stmt *cov_old, *cov_del, *cov_sup, *cov_ins;
 } writer;
 
 static void writer_free(writer *w) {
   sqlite3_finalize(w->dim_ins);
   sqlite3_finalize(w->dim_get);
-  sqlite3_finalize(w->ru_ins);
   sqlite3_finalize(w->res_ins);
   sqlite3_finalize(w->cov_old);
   sqlite3_finalize(w->cov_del);
@@ -770,7 +910,7 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
   for (rollup *ru = g->ru_head; ru; ru = ru->next) {
     pairent probe;
     memset(&probe, 0, sizeof probe);
-    probe.key.account = ru->dim[D_ACCOUNT];
+    probe.key.account = ru->ds->dim[D_ACCOUNT];
     probe.key.period = ru->period;
     uint64_t h = hash_bytes(&probe.key, sizeof probe.key);
     if ((seen.n + 1) * 2 > seen.cap && ht_grow(&seen) != CUSTOS_OK) {
@@ -804,7 +944,7 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       seen.slots[slot] = &pe->e;
       seen.n++;
       k = n++;
-      cv[k].account = ru->dim[D_ACCOUNT];
+      cv[k].account = ru->ds->dim[D_ACCOUNT];
       cv[k].period = ru->period;
       cv[k].rows = 0;
       cv[k].billed = 0;
@@ -874,6 +1014,162 @@ out:
   return rc;
 }
 
+/* Rollups are stored grouped by account, unit and dimensions, each group
+ * by day, so that both indexes of usage_rollups grow at few places at a
+ * time and a unit's rollups share pages for its review queries.  Ties
+ * keep creation order, so the order is the same on every run. */
+static int dimset_cmp(const void *a, const void *b) {
+  const dimset *x = *(const dimset *const *)a, *y = *(const dimset *const *)b;
+  int64_t p = x->dim[D_ACCOUNT]->dim, q = y->dim[D_ACCOUNT]->dim;
+  if (p == q) {
+    p = x->dim[D_UNIT]->dim;
+    q = y->dim[D_UNIT]->dim;
+  }
+  if (p == q) {
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+  }
+  return p < q ? -1 : 1;
+}
+
+/* A line belongs to one rollup, so first_line breaks ties (between empty
+ * rollups, whose rows were all rejected, the day and period differ). */
+static int rollup_cmp(const void *a, const void *b) {
+  const rollup *x = *(const rollup *const *)a, *y = *(const rollup *const *)b;
+  if (x->day != y->day)
+    return x->day < y->day ? -1 : 1;
+  if (x->period != y->period)
+    return x->period < y->period ? -1 : 1;
+  if (x->first_line != y->first_line)
+    return x->first_line < y->first_line ? -1 : 1;
+  return 0;
+}
+
+#define RU_COLS 18
+#define RU_BATCH 64 /* rollups per INSERT: fewer statement runs */
+
+/* Prepares an INSERT of n rollups into *st. */
+static custos_rc prepare_rollup_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                       custos_diag *d) {
+  cu_buf sql;
+  cu_buf_init(&sql, 64 * 1024);
+  custos_rc rc = cu_buf_puts(&sql,
+                             "INSERT INTO usage_rollups(source_id, account,"
+                             " period, day, unit, subscription, service,"
+                             " meter, region, qty_unit, currency, charge,"
+                             " quantity, billed, effective, rows, first_line,"
+                             " last_line) VALUES");
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
+    rc = cu_buf_puts(&sql, i ? ",(?" : "(?");
+    for (size_t c = 1; c < RU_COLS && rc == CUSTOS_OK; c++)
+      rc = cu_buf_puts(&sql, ",?");
+    if (rc == CUSTOS_OK)
+      rc = cu_buf_puts(&sql, ")");
+  }
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_prepare(ws, sql.data, st, d);
+  else
+    rc = cu_diag_set(d, rc, "cannot build the rollup insert");
+  cu_buf_free(&sql);
+  return rc;
+}
+
+static void bind_rollup(sqlite3_stmt *st, int at, int64_t src,
+                        const rollup *ru) {
+  const dimset *ds = ru->ds;
+  int64_t v[RU_COLS] = {src,
+                        ds->dim[D_ACCOUNT]->dim,
+                        ru->period,
+                        ru->day,
+                        ds->dim[D_UNIT]->dim,
+                        ds->dim[D_SUB]->dim,
+                        ds->dim[D_SERVICE]->dim,
+                        ds->dim[D_METER]->dim,
+                        ds->dim[D_REGION]->dim,
+                        ds->dim[D_QTYU]->dim,
+                        ds->dim[D_CURRENCY]->dim,
+                        ds->dim[D_CHARGE]->dim,
+                        (int64_t)ru->qty,
+                        (int64_t)ru->billed,
+                        (int64_t)ru->effective,
+                        ru->rows,
+                        (int64_t)ru->first_line,
+                        (int64_t)ru->last_line};
+  for (int c = 0; c < RU_COLS; c++)
+    sqlite3_bind_int64(st, at + c + 1, v[c]);
+}
+
+/* Stores every rollup of the file under source src.  The range check runs
+ * first, in the file's order, so the rollup it names is the first too
+ * large in the file whatever the storage order. */
+static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
+  size_t n = 0;
+  for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
+    if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
+        fits(g, ru->billed, ru, d) != CUSTOS_OK ||
+        fits(g, ru->effective, ru, d) != CUSTOS_OK)
+      return CUSTOS_ETOOBIG;
+  if (n == 0)
+    return CUSTOS_OK;
+  /* A dimension set's rollups are sorted and bound while they are still
+   * in the cache, not gathered into one array first. */
+  uint32_t most = 0;
+  for (const dimset *ds = g->ds_head; ds; ds = ds->next)
+    if (ds->nrus > most)
+      most = ds->nrus;
+  dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
+  rollup **group = cu_malloc(((size_t)most + 1) * sizeof *group);
+  sqlite3_stmt *batch = NULL, *one = NULL;
+  custos_rc rc = CUSTOS_OK;
+  if (!dss || !group)
+    rc = oom(d, g->path);
+  if (rc == CUSTOS_OK && n >= RU_BATCH)
+    rc = prepare_rollup_insert(g->ws, RU_BATCH, &batch, d);
+  if (rc == CUSTOS_OK)
+    rc = prepare_rollup_insert(g->ws, 1, &one, d);
+  if (rc != CUSTOS_OK)
+    goto out;
+  size_t i = 0;
+  for (dimset *ds = g->ds_head; ds; ds = ds->next)
+    dss[i++] = ds;
+  qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
+  const rollup *pend[RU_BATCH];
+  size_t npend = 0, done = 0;
+  for (size_t k = 0; k < g->ndimsets && rc == CUSTOS_OK; k++) {
+    const dimset *ds = dss[k];
+    size_t m = 0;
+    for (uint32_t j = 0; j < ds->caprus; j++)
+      if (ds->rus[j])
+        group[m++] = ds->rus[j];
+    qsort(group, m, sizeof *group, rollup_cmp);
+    for (size_t j = 0; j < m && rc == CUSTOS_OK; j++) {
+      pend[npend++] = group[j];
+      if (npend < RU_BATCH)
+        continue;
+      sqlite3_reset(batch);
+      for (size_t b = 0; b < RU_BATCH; b++)
+        bind_rollup(batch, (int)(b * RU_COLS), src, pend[b]);
+      if (sqlite3_step(batch) != SQLITE_DONE)
+        rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+      done += npend;
+      npend = 0;
+    }
+  }
+  for (size_t b = 0; b < npend && rc == CUSTOS_OK; b++) {
+    sqlite3_reset(one);
+    bind_rollup(one, 0, src, pend[b]);
+    if (sqlite3_step(one) != SQLITE_DONE)
+      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+    done++;
+  }
+  assert(rc != CUSTOS_OK || done == n);
+out:
+  sqlite3_finalize(batch);
+  sqlite3_finalize(one);
+  cu_free(group);
+  cu_free(dss);
+  return rc;
+}
+
 static custos_rc write_all(ingest *g, cu_source *src,
                            cu_ledger_file_stats *fs, custos_diag *d) {
   writer w;
@@ -887,11 +1183,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
                    " VALUES(?1,?2,?3,?4)"},
       {&w.dim_get, "SELECT id FROM usage_dims WHERE kind=?1 AND value=?2 AND"
                    " attr1=?3 AND attr2=?4"},
-      {&w.ru_ins, "INSERT INTO usage_rollups(source_id, account, period, day,"
-                  " unit, subscription, service, meter, region, qty_unit,"
-                  " currency, charge, quantity, billed, effective, rows,"
-                  " first_line, last_line) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                  "?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
       {&w.res_ins, "INSERT INTO usage_resources(source_id, subscription,"
                    " resource_id, name, type, tags, first_day, last_day, rows)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
@@ -912,7 +1203,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   /* Dimension ids, then rollups. */
   for (rollup *ru = g->ru_head; ru; ru = ru->next)
     for (int k = 0; k < D_NDIMS; k++) {
-      rc = dim_id(g, &w, k, ru->dim[k], d);
+      rc = dim_id(g, &w, k, ru->ds->dim[k], d);
       if (rc != CUSTOS_OK)
         goto out;
     }
@@ -926,39 +1217,10 @@ static custos_rc write_all(ingest *g, cu_source *src,
     json_decref(replaced);
     goto out;
   }
-  for (rollup *ru = g->ru_head; ru; ru = ru->next) {
-    sqlite3_stmt *st = w.ru_ins;
-    if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
-        fits(g, ru->billed, ru, d) != CUSTOS_OK ||
-        fits(g, ru->effective, ru, d) != CUSTOS_OK) {
-      json_decref(replaced);
-      rc = CUSTOS_ETOOBIG;
-      goto out;
-    }
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, src->id);
-    sqlite3_bind_int64(st, 2, ru->dim[D_ACCOUNT]->dim);
-    sqlite3_bind_int64(st, 3, ru->period);
-    sqlite3_bind_int64(st, 4, ru->day);
-    sqlite3_bind_int64(st, 5, ru->dim[D_UNIT]->dim);
-    sqlite3_bind_int64(st, 6, ru->dim[D_SUB]->dim);
-    sqlite3_bind_int64(st, 7, ru->dim[D_SERVICE]->dim);
-    sqlite3_bind_int64(st, 8, ru->dim[D_METER]->dim);
-    sqlite3_bind_int64(st, 9, ru->dim[D_REGION]->dim);
-    sqlite3_bind_int64(st, 10, ru->dim[D_QTYU]->dim);
-    sqlite3_bind_int64(st, 11, ru->dim[D_CURRENCY]->dim);
-    sqlite3_bind_int64(st, 12, ru->dim[D_CHARGE]->dim);
-    sqlite3_bind_int64(st, 13, (int64_t)ru->qty);
-    sqlite3_bind_int64(st, 14, (int64_t)ru->billed);
-    sqlite3_bind_int64(st, 15, (int64_t)ru->effective);
-    sqlite3_bind_int64(st, 16, ru->rows);
-    sqlite3_bind_int64(st, 17, (int64_t)ru->first_line);
-    sqlite3_bind_int64(st, 18, (int64_t)ru->last_line);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-      json_decref(replaced);
-      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-      goto out;
-    }
+  rc = write_rollups(g, src->id, d);
+  if (rc != CUSTOS_OK) {
+    json_decref(replaced);
+    goto out;
   }
   /* Resources, with customer free text through the policy. */
   cu_free_text_policy pol = cu_boundary_policy(g->ws);
@@ -1064,6 +1326,25 @@ out:
   return rc;
 }
 
+/* The database's page cache setting, as PRAGMA cache_size gives it
+ * (pages, or KiB when negative); SQLite's default when it cannot be read. */
+static int64_t get_cache_size(cu_ws *ws) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -2000;
+  if (cu_ws_prepare(ws, "PRAGMA cache_size", &st, NULL) != CUSTOS_OK)
+    return v;
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static custos_rc set_cache_size(cu_ws *ws, int64_t v, custos_diag *d) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)v);
+  return cu_ws_exec(ws, sql, d);
+}
+
 static void show_rejects(const ingest *g) {
   size_t o = 0;
   last_rejects[0] = '\0';
@@ -1089,8 +1370,10 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   g.opts = opts;
   g.path = path;
   g.ru_tail = &g.ru_head;
+  g.ds_tail = &g.ds_head;
   g.res_tail = &g.res_head;
   g.first_day = g.last_day = INT64_MIN;
+  g.mo_period = INT64_MIN;
   custos_rc rc = CUSTOS_OK;
   g.rejects = cu_calloc(MAX_KEEP_REJECTS, sizeof *g.rejects);
   g.empty_unit = intern(&g, D_UNIT, "", 0, NULL, NULL);
@@ -1134,19 +1417,30 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
                             : "file has no rows");
     goto fail_alloc;
   }
-  rc = cu_ws_begin(ws, d);
+  /* The rollups go in as one transaction; with SQLite's default page
+   * cache (2 MB) the indexes of a large file spill to the WAL and are read
+   * back many times before the commit.  Pages are allocated as used. */
+  int64_t cache = get_cache_size(ws);
+  rc = set_cache_size(ws, -INGEST_CACHE_KIB, d);
   if (rc != CUSTOS_OK)
     goto fail_alloc;
+  rc = cu_ws_begin(ws, d);
+  if (rc != CUSTOS_OK)
+    goto fail_cache;
   cu_source src;
   int64_t existing = 0;
-  rc = cu_source_register(ws, CU_CLASS_USAGE, opts->custodian, path, &src,
-                          &existing, d);
+  if (g.hashed)
+    rc = cu_source_register_hashed(ws, CU_CLASS_USAGE, opts->custodian, path,
+                                   g.digest, g.size, &src, &existing, d);
+  else
+    rc = cu_source_register(ws, CU_CLASS_USAGE, opts->custodian, path, &src,
+                            &existing, d);
   if (rc == CUSTOS_EEXIST) {
     cu_ws_rollback(ws);
     fs->skipped = true;
     fs->source_id = existing;
     rc = CUSTOS_OK;
-    goto fail_alloc;
+    goto fail_cache;
   }
   if (rc != CUSTOS_OK)
     goto fail_tx;
@@ -1158,13 +1452,19 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   rc = cu_ws_commit(ws, d);
   if (rc != CUSTOS_OK)
     goto fail_tx;
-  goto fail_alloc;
+  goto fail_cache;
 fail_tx:
   cu_ws_rollback(ws);
   fs->source_id = 0;
+fail_cache:
+  /* Back to the workspace's own size; a failure here changes nothing
+   * stored, so it does not override the ingest's result. */
+  (void)set_cache_size(ws, cache, NULL);
 fail_alloc:
   ht_free(&g.raws);
-  ht_free(&g.rollups);
+  for (dimset *ds = g.ds_head; ds; ds = ds->next)
+    cu_free(ds->rus);
+  ht_free(&g.dimsets);
   ht_free(&g.strs);
   ht_free(&g.resources);
   ht_free(&g.dirsubs);

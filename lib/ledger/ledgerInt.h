@@ -86,6 +86,7 @@ typedef struct cu_ledger_key {
   const char *region_id, *country, *category, *subcategory, *charge_category;
   cu_ledger_unit unit;
   int64_t day, period; /* days since the epoch, UTC */
+  bool has_period;     /* period came from BillingPeriodStart */
 } cu_ledger_key;
 
 /* Normalises the key fields of r (use_pricing as the amounts found).
@@ -94,6 +95,28 @@ custos_rc cu_ledger_row_key(const cu_ledger_adapter *a, const cu_catalog *cat,
                             const cu_ledger_raw *r, bool use_pricing,
                             cu_ledger_key *k, int *bad,
                             const char **reason) CUSTOS_WUR;
+
+/*
+ * The same in two halves, so that a caller can normalise a row's key once
+ * per distinct set of key fields other than the charge period start:
+ * cu_ledger_row_key_undated checks and normalises everything but the day
+ * (and the period when it must come from the day); cu_ledger_row_day and
+ * cu_ledger_month_of do the rest per row.  *late tells whether a failure
+ * of the undated half is one that cu_ledger_row_key reports only after a
+ * bad charge period start (and a period out of range).
+ */
+custos_rc cu_ledger_row_key_undated(const cu_ledger_adapter *a,
+                                    const cu_catalog *cat,
+                                    const cu_ledger_raw *r, bool use_pricing,
+                                    cu_ledger_key *k, bool *late, int *bad,
+                                    const char **reason) CUSTOS_WUR;
+/* The day (since the epoch, UTC) of r's charge period start. */
+custos_rc cu_ledger_row_day(const cu_ledger_raw *r, int64_t *day, int *bad,
+                            const char **reason) CUSTOS_WUR;
+/* The first day of day's calendar month: the billing period of exports
+ * without BillingPeriodStart. */
+custos_rc cu_ledger_month_of(int64_t day, int64_t *period, int *bad,
+                             const char **reason) CUSTOS_WUR;
 
 /* Multiplies a quantity by a block size; false on overflow. */
 bool cu_ledger_scale_qty(int64_t q, uint64_t mult, int64_t *out);

@@ -503,11 +503,68 @@ static bool present(const cu_ledger_raw *r, int f) {
   return r->v[f] && !cu_ledger_is_null(r->v[f], r->len[f]);
 }
 
+static int64_t days_of(int64_t t) {
+  return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+}
+
+custos_rc cu_ledger_row_day(const cu_ledger_raw *r, int64_t *day, int *bad,
+                            const char **reason) {
+  int64_t t;
+  if (!present(r, LF_CHARGE_START) ||
+      cu_ledger_time(r->v[LF_CHARGE_START], r->len[LF_CHARGE_START], &t) !=
+          CUSTOS_OK) {
+    *bad = LF_CHARGE_START;
+    *reason = "charge period start is not a date";
+    return CUSTOS_EPARSE;
+  }
+  *day = days_of(t);
+  return CUSTOS_OK;
+}
+
+custos_rc cu_ledger_month_of(int64_t day, int64_t *period, int *bad,
+                             const char **reason) {
+  char buf[16];
+  int64_t t;
+  cu_date_format(day * 86400, buf, sizeof buf);
+  buf[8] = '0';
+  buf[9] = '1';
+  if (cu_time_parse(buf, 10, &t) != CUSTOS_OK) {
+    *bad = LF_CHARGE_START;
+    *reason = "charge period start is out of range";
+    return CUSTOS_EPARSE;
+  }
+  *period = t / 86400;
+  return CUSTOS_OK;
+}
+
 custos_rc cu_ledger_row_key(const cu_ledger_adapter *a, const cu_catalog *cat,
                             const cu_ledger_raw *r, bool use_pricing,
                             cu_ledger_key *k, int *bad,
                             const char **reason) {
+  bool late = false;
+  custos_rc rc =
+      cu_ledger_row_key_undated(a, cat, r, use_pricing, k, &late, bad, reason);
+  if (rc != CUSTOS_OK && !late)
+    return rc;
+  /* A bad date is reported before any check that follows it. */
+  custos_rc drc = cu_ledger_row_day(r, &k->day, bad, reason);
+  if (drc != CUSTOS_OK)
+    return drc;
+  if (!present(r, LF_PERIOD_START)) {
+    drc = cu_ledger_month_of(k->day, &k->period, bad, reason);
+    if (drc != CUSTOS_OK)
+      return drc;
+  }
+  return rc;
+}
+
+custos_rc cu_ledger_row_key_undated(const cu_ledger_adapter *a,
+                                    const cu_catalog *cat,
+                                    const cu_ledger_raw *r, bool use_pricing,
+                                    cu_ledger_key *k, bool *late, int *bad,
+                                    const char **reason) {
   memset(k, 0, sizeof *k);
+  *late = false;
   for (int f = 0; f < LF_COUNT; f++) {
     if (present(r, f)) {
       k->s[f] = r->v[f];
@@ -532,35 +589,18 @@ custos_rc cu_ledger_row_key(const cu_ledger_adapter *a, const cu_catalog *cat,
     *reason = "service name is null";
     return CUSTOS_EPARSE;
   }
-  int64_t t;
-  if (!present(r, LF_CHARGE_START) ||
-      cu_ledger_time(r->v[LF_CHARGE_START], r->len[LF_CHARGE_START], &t) !=
-          CUSTOS_OK) {
-    *bad = LF_CHARGE_START;
-    *reason = "charge period start is not a date";
-    return CUSTOS_EPARSE;
-  }
-  k->day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  if (present(r, LF_PERIOD_START)) {
+  /* Everything from here on is checked after the charge period start. */
+  *late = true;
+  k->has_period = present(r, LF_PERIOD_START);
+  if (k->has_period) {
+    int64_t t;
     if (cu_ledger_time(r->v[LF_PERIOD_START], r->len[LF_PERIOD_START], &t) !=
         CUSTOS_OK) {
       *bad = LF_PERIOD_START;
       *reason = "billing period start is not a date";
       return CUSTOS_EPARSE;
     }
-    k->period = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  } else {
-    /* Exports without a billing period bill by calendar month. */
-    char buf[16];
-    cu_date_format(k->day * 86400, buf, sizeof buf);
-    buf[8] = '0';
-    buf[9] = '1';
-    if (cu_time_parse(buf, 10, &t) != CUSTOS_OK) {
-      *bad = LF_CHARGE_START;
-      *reason = "charge period start is out of range";
-      return CUSTOS_EPARSE;
-    }
-    k->period = t / 86400;
+    k->period = days_of(t);
   }
   /* Region: RegionId, else RegionName; placeless words mean none. */
   int rf = present(r, LF_REGION) ? LF_REGION

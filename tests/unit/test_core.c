@@ -208,6 +208,23 @@ static void test_sha256_hmac(void **state) {
   uint8_t out2[32];
   cu_sha256_final(ctx, out2);
   assert_memory_equal(out, out2, 32);
+  /* The asynchronous context: chunks of growing size, the same digest;
+   * and one dropped with work pending. */
+  static unsigned char big[1 << 20];
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (unsigned char)(i * 7 + (i >> 9));
+  cu_sha256(big, sizeof big, out);
+  assert_int_equal(cu_sha256_init_async(&ctx), CUSTOS_OK);
+  for (size_t off = 0, n = 1; off < sizeof big; n *= 3) {
+    size_t k = n < sizeof big - off ? n : sizeof big - off;
+    cu_sha256_update(ctx, big + off, k);
+    off += k;
+  }
+  cu_sha256_final(ctx, out2);
+  assert_memory_equal(out, out2, 32);
+  assert_int_equal(cu_sha256_init_async(&ctx), CUSTOS_OK);
+  cu_sha256_update(ctx, big, sizeof big);
+  cu_sha256_abort(ctx);
   /* RFC 4231 test case 2 */
   assert_int_equal(cu_hmac_sha256((const uint8_t *)"Jefe", 4,
                                   "what do ya want for nothing?", 28, out),
