@@ -123,7 +123,12 @@ expect_grep '"owner":"billing"' "$T/c.json" "third has the block made while it w
 # 4. Cut off beyond the lag bound (1000 ms): storage fails closed on the
 # point configured so, open on the other.
 stop_nats
-sleep 1.6
+# Wait for both points to notice (the bound is 1000 ms; a loaded machine
+# may take longer to run their tickers), rather than sleeping a fixed time.
+for p in closed open; do
+  wait_for 15 bash -c "curl -s 'http://127.0.0.1:${SRV_PORT[$p]}/v1/status' | grep -q '\"state\":\"stale\"'" \
+    || not_ok "$p point did not go stale"
+done
 get closed "$(check_url $OK storage read)" >"$T/c.json"
 expect_grep '"reason":"fail-closed"' "$T/c.json" "cut-off point with storage=closed denies storage"
 get closed "$(check_url $OK ai read)" >"$T/c.json"
