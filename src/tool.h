@@ -73,6 +73,22 @@ void tool_progress_done(void);
 struct json_t;
 void tool_print_json(struct json_t *v);
 
+/* The usage filters and grouping that custos usage and custos evidence
+ * share: put TOOL_USAGE_LONGOPTS in the option table and let
+ * tool_usage_opt handle its letters (1 when handled). */
+#define TOOL_USAGE_LONGOPTS                                                    \
+  {"account", required_argument, NULL, 'a'},                                   \
+      {"unit", required_argument, NULL, 'u'},                                  \
+      {"subscription", required_argument, NULL, 's'},                          \
+      {"category", required_argument, NULL, 'g'},                              \
+      {"service", required_argument, NULL, 'v'},                               \
+      {"region", required_argument, NULL, 'r'},                                \
+      {"country", required_argument, NULL, 'n'},                               \
+      {"from", required_argument, NULL, 'f'},                                  \
+      {"to", required_argument, NULL, 't'}, {"by", required_argument, NULL, 'b'}
+struct cu_ledger_query_spec;
+int tool_usage_opt(int c, struct cu_ledger_query_spec *spec, const char **by);
+
 /* The commands. */
 int tool_init(int argc, char **argv);
 int tool_ingest(int argc, char **argv);

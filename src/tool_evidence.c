@@ -83,16 +83,7 @@ int tool_evidence(int argc, char **argv) {
       TOOL_COMMON_LONGOPTS,
       {"claim", required_argument, NULL, 'N'},
       {"usage", no_argument, NULL, 'U'},
-      {"account", required_argument, NULL, 'a'},
-      {"unit", required_argument, NULL, 'u'},
-      {"subscription", required_argument, NULL, 's'},
-      {"category", required_argument, NULL, 'g'},
-      {"service", required_argument, NULL, 'v'},
-      {"region", required_argument, NULL, 'r'},
-      {"country", required_argument, NULL, 'n'},
-      {"from", required_argument, NULL, 'f'},
-      {"to", required_argument, NULL, 't'},
-      {"by", required_argument, NULL, 'b'},
+      TOOL_USAGE_LONGOPTS,
       {"summary", required_argument, NULL, 'S'},
       {"search", required_argument, NULL, 'Q'},
       {"record", required_argument, NULL, 'R'},
@@ -106,6 +97,8 @@ int tool_evidence(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, "w:qh", opts, NULL)) != -1) {
     char *end = NULL;
+    if (tool_usage_opt(c, &spec, &by))
+      continue;
     switch (c) {
     case 'N':
       claim = strtol(optarg, &end, 10);
@@ -113,16 +106,6 @@ int tool_evidence(int argc, char **argv) {
         return tool_usage_error("evidence", "--claim needs a claim number");
       break;
     case 'U': usage = true; break;
-    case 'a': spec.account = optarg; break;
-    case 'u': spec.unit = optarg; break;
-    case 's': spec.subscription = optarg; break;
-    case 'g': spec.category = optarg; break;
-    case 'v': spec.service = optarg; break;
-    case 'r': spec.region = optarg; break;
-    case 'n': spec.country = optarg; break;
-    case 'f': spec.from = optarg; break;
-    case 't': spec.to = optarg; break;
-    case 'b': by = optarg; break;
     case 'S': summary = optarg; break;
     case 'Q': search = optarg; break;
     case 'R':

@@ -232,19 +232,26 @@ static void print_result(const cu_ledger_result *r, const char *format) {
             r->sha256);
 }
 
+int tool_usage_opt(int c, cu_ledger_query_spec *spec, const char **by) {
+  switch (c) {
+  case 'a': spec->account = optarg; return 1;
+  case 'u': spec->unit = optarg; return 1;
+  case 's': spec->subscription = optarg; return 1;
+  case 'g': spec->category = optarg; return 1;
+  case 'v': spec->service = optarg; return 1;
+  case 'r': spec->region = optarg; return 1;
+  case 'n': spec->country = optarg; return 1;
+  case 'f': spec->from = optarg; return 1;
+  case 't': spec->to = optarg; return 1;
+  case 'b': *by = optarg; return 1;
+  default: return 0;
+  }
+}
+
 int tool_usage(int argc, char **argv) {
   static const struct option opts[] = {
       TOOL_COMMON_LONGOPTS,
-      {"account", required_argument, NULL, 'a'},
-      {"unit", required_argument, NULL, 'u'},
-      {"subscription", required_argument, NULL, 's'},
-      {"category", required_argument, NULL, 'g'},
-      {"service", required_argument, NULL, 'v'},
-      {"region", required_argument, NULL, 'r'},
-      {"country", required_argument, NULL, 'n'},
-      {"from", required_argument, NULL, 'f'},
-      {"to", required_argument, NULL, 't'},
-      {"by", required_argument, NULL, 'b'},
+      TOOL_USAGE_LONGOPTS,
       {"case", required_argument, NULL, 'c'},
       {"format", required_argument, NULL, 'F'},
       {"series", required_argument, NULL, 'S'},
@@ -254,17 +261,9 @@ int tool_usage(int argc, char **argv) {
   const char *by = NULL, *format = NULL, *series = NULL;
   int c;
   while ((c = getopt_long(argc, argv, "w:qh", opts, NULL)) != -1) {
+    if (tool_usage_opt(c, &spec, &by))
+      continue;
     switch (c) {
-    case 'a': spec.account = optarg; break;
-    case 'u': spec.unit = optarg; break;
-    case 's': spec.subscription = optarg; break;
-    case 'g': spec.category = optarg; break;
-    case 'v': spec.service = optarg; break;
-    case 'r': spec.region = optarg; break;
-    case 'n': spec.country = optarg; break;
-    case 'f': spec.from = optarg; break;
-    case 't': spec.to = optarg; break;
-    case 'b': by = optarg; break;
     case 'c': spec.case_id = optarg; break;
     case 'F': format = optarg; break;
     case 'S': series = optarg; break;
