@@ -8,11 +8,14 @@
 #include "tool.h"
 
 static const char help[] =
-    "usage: custos decide CASE --policy P --scope KEY=VALUE... --effect E\n"
-    "                     --rationale TEXT [--effective TIME] [--future]\n"
+    "usage: custos decide CASE --as PERSON --policy P --scope KEY=VALUE...\n"
+    "                     --effect E --rationale TEXT [--effective TIME]\n"
+    "                     [--future]\n"
     "\n"
     "Records the decision on CASE once every claim has a finding and at\n"
     "least one is supported.\n"
+    "  --as PERSON     the registered reviewer who decides (default: the\n"
+    "                  actor, $CUSTOS_ACTOR)\n"
     "  --policy P      a policy id of the workspace's policies file\n"
     "  --scope K=V     whom and what it applies to: account, unit,\n"
     "                  subscription (at least one of these), narrowed by\n"
@@ -46,14 +49,16 @@ int tool_decide(int argc, char **argv) {
       {"effective", required_argument, NULL, 't'},
       {"rationale", required_argument, NULL, 'r'},
       {"future", no_argument, NULL, 'f'},
+      {"as", required_argument, NULL, 'a'},
       {0, 0, 0, 0}};
+  const char *as = NULL;
   cu_decision_in in;
   memset(&in, 0, sizeof in);
   in.effective_at = cu_time_now();
   const char *scopes[64];
   size_t nscopes = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "w:qhp:s:e:t:r:f", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "w:qhp:s:e:t:r:fa:", opts, NULL)) != -1) {
     if (c == 'p') {
       in.policy = optarg;
     } else if (c == 's') {
@@ -71,6 +76,8 @@ int tool_decide(int argc, char **argv) {
       in.rationale = optarg;
     } else if (c == 'f') {
       in.future = true;
+    } else if (c == 'a') {
+      as = optarg;
     } else if (!tool_common_opt(c, help)) {
       return tool_usage_error("decide", "unknown option");
     }
@@ -83,6 +90,8 @@ int tool_decide(int argc, char **argv) {
   cu_ws *ws = tool_open_ws(&code);
   if (!ws)
     return code;
+  if (as)
+    cu_ws_set_actor(ws, as);
   custos_diag d;
   custos_diag_clear(&d);
   cu_scope scope = {NULL};

@@ -500,6 +500,18 @@ int tool_demo(int argc, char **argv) {
     return demo_fail(ws, &d, rc);
   say("%s opened by %s from %s", case_id, REVIEWER, alleg);
 
+  step("people and their keys");
+  static const char *const people[][2] = {{REVIEWER, "reviewer"},
+                                          {APPROVER1, "approver"},
+                                          {APPROVER2, "approver"},
+                                          {ENFORCER, "enforcer"}};
+  for (size_t i = 0; i < 4; i++) {
+    rc = cu_person_add(ws, people[i][0], people[i][1], NULL, &d);
+    if (rc != CUSTOS_OK)
+      return demo_fail(ws, &d, rc);
+    say("%-12s %s", people[i][0], people[i][1]);
+  }
+
   step("review queries over usage, each on the record, pinned as evidence");
   int64_t ev[3];
   static const struct {
@@ -576,18 +588,6 @@ int tool_demo(int argc, char **argv) {
   say("deny-all under no-mass-surveillance for the signals unit's storage "
       "and AI in West Europe, decided by %s",
       REVIEWER);
-
-  step("people and their keys");
-  static const char *const people[][2] = {{REVIEWER, "reviewer"},
-                                          {APPROVER1, "approver"},
-                                          {APPROVER2, "approver"},
-                                          {ENFORCER, "enforcer"}};
-  for (size_t i = 0; i < 4; i++) {
-    rc = cu_person_add(ws, people[i][0], people[i][1], NULL, &d);
-    if (rc != CUSTOS_OK)
-      return demo_fail(ws, &d, rc);
-    say("%-12s %s", people[i][0], people[i][1]);
-  }
 
   step("plan: exactly what will be blocked, and what stays running");
   char plan_path[PATH_MAX];

@@ -67,8 +67,13 @@ static custos_rc pin_record(cu_ws *ws, const char *case_id, int claim,
   if (rc != CUSTOS_OK)
     return rc;
   const char *sha = json_string_value(json_object_get(rec, "raw_sha256"));
+  if (!sha || !*sha) {
+    json_decref(rec);
+    return cu_diag_set(d, CUSTOS_EVERIFY, "record %lld has no custody digest",
+                       record);
+  }
   json_t *query = json_pack("{s:I}", "record", (json_int_t)record);
-  cu_evidence ev = {"record", query, 1, sha ? sha : "", summary};
+  cu_evidence ev = {"record", query, 1, sha, summary};
   rc = cu_evidence_add(ws, case_id, claim, &ev, id, d);
   if (rc == CUSTOS_OK && !tool_g.quiet)
     printf("evidence %lld for claim %d of %s: record %lld, raw sha256 %s\n",
@@ -102,7 +107,7 @@ int tool_evidence(int argc, char **argv) {
     switch (c) {
     case 'N':
       claim = strtol(optarg, &end, 10);
-      if (!end || *end || claim < 1)
+      if (!end || *end || claim < 1 || claim > CU_ALLEGATION_MAX_CLAIMS)
         return tool_usage_error("evidence", "--claim needs a claim number");
       break;
     case 'U': usage = true; break;

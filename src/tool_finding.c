@@ -34,7 +34,7 @@ int tool_finding(int argc, char **argv) {
     char *end = NULL;
     if (c == 'n') {
       claim = strtol(optarg, &end, 10);
-      if (!end || *end || claim < 1)
+      if (!end || *end || claim < 1 || claim > CU_ALLEGATION_MAX_CLAIMS)
         return tool_usage_error("finding", "--claim needs a claim number");
     } else if (c == 'j') {
       judgement = optarg;

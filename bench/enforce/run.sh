@@ -29,11 +29,12 @@ prepare() { # prepare DIR: a workspace with an approved plan of $n targets
   "$custos" -q case open --allegation "$src/tests/integration/data/enforce/allegation.md"
   "$custos" -q evidence add case-0001 --claim 1 --usage --unit fleet-ops --by region
   "$custos" -q finding case-0001 --claim 1 --judgement supported --rationale bench --evidence 1
-  "$custos" -q decide case-0001 --policy no-mass-surveillance --scope unit=fleet-ops \
-    --scope category=Storage --effect deny-all --rationale bench
   "$custos" -q person add a1 --role approver
   "$custos" -q person add a2 --role approver
   "$custos" -q person add e1 --role enforcer
+  "$custos" -q person add bench.reviewer --role reviewer
+  "$custos" -q decide case-0001 --policy no-mass-surveillance --scope unit=fleet-ops \
+    --scope category=Storage --effect deny-all --rationale bench
   "$custos" -q plan case-0001 -o "$d/plan.json" --max-targets $((n + 1))
   "$custos" -q approve "$d/plan.json" --as a1
   "$custos" -q approve "$d/plan.json" --as a2

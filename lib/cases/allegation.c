@@ -119,16 +119,17 @@ custos_rc cu_allegation_parse(const char *name, const char *md, size_t n,
   line cur_item = {NULL, 0, 0};
   line l = {md, 0, 0};
   const char *p = md, *end = md + n;
-  bool pending_blank = false;
+  bool pending_blank = false, last = false;
 
-  while (rc == CUSTOS_OK && p <= end) {
+  while (rc == CUSTOS_OK && !last) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     l.s = p;
     l.n = (size_t)((nl ? nl : end) - p);
     if (l.n && l.s[l.n - 1] == '\r')
       l.n--;
     l.no++;
-    p = nl ? nl + 1 : end + 1;
+    last = nl == NULL;
+    p = nl ? nl + 1 : end;
     for (size_t i = 0; i < l.n; i++) {
       unsigned char c = (unsigned char)l.s[i];
       if (c < 0x20 && c != '\t') {
@@ -268,6 +269,11 @@ custos_rc cu_allegation_parse(const char *name, const char *md, size_t n,
       expect++;
       cur_item = l;
       rc = append_trim(&claim, l.s + off, l.n - off, NULL);
+      if (rc == CUSTOS_OK && claim.len == 0) {
+        rc = fail(d, name, &l, 1, CUSTOS_EPARSE, "empty claim",
+                  "write the claim's text after its number");
+        break;
+      }
     } else {
       rc = append_trim(&claim, l.s, l.n, " ");
     }

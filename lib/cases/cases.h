@@ -155,7 +155,8 @@ typedef struct cu_decision_in {
 /*
  * Records the decision for a case whose every claim has a finding and at
  * least one is supported; moves the case to "decided".  The author is the
- * workspace actor.  Own transaction; records "decision.add".
+ * workspace actor, who must be a registered person with the reviewer role
+ * (EREFUSED or ENOTFOUND otherwise).  Own transaction; records "decision.add".
  */
 custos_rc cu_decision_add(cu_ws *ws, const char *case_id,
                           const cu_decision_in *in, int64_t *id,

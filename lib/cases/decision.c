@@ -134,6 +134,14 @@ custos_rc cu_decision_add(cu_ws *ws, const char *case_id,
     return cu_diag_set(d, CUSTOS_EINVAL,
                        "a decision must name whom it applies to");
   }
+  /* The author is a registered reviewer, so that "the author of the
+   * decision cannot approve its plan" compares people, not login names. */
+  rc = cu_person_check(ws, cu_ws_actor(ws), "reviewer", d);
+  if (rc != CUSTOS_OK) {
+    cu_diag_hint(d, "decide as a registered reviewer: custos decide --as "
+                    "PERSON, after custos person add PERSON --role reviewer");
+    return rc;
+  }
   int64_t version = 0;
   char sha[2 * CU_SHA256_LEN + 1], title[256];
   rc = cu_policy_get(ws, in->policy, &version, sha, title, sizeof title, d);

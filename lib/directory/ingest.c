@@ -123,7 +123,7 @@ static bool valid_email(const char *s, size_t n) {
   if (dn < 3 || memchr(dom, '@', dn) || !memchr(dom, '.', dn))
     return false;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] <= ' ')
+    if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
       return false;
   return true;
 }

@@ -63,20 +63,36 @@ static custos_rc one_target(cu_ws *ws, const cu_loaded_plan *p, size_t idx,
   bool lift = strcmp(p->kind, "reinstate") == 0;
   cu_pdp_block b;
   memset(&b, 0, sizeof b);
-  snprintf(b.subscription, sizeof b.subscription, "%s",
-           json_string_value(json_object_get(t, "subscription")));
-  snprintf(b.service, sizeof b.service, "%s",
-           json_string_value(json_object_get(t, "service")));
-  snprintf(b.region, sizeof b.region, "%s",
-           json_string_value(json_object_get(t, "region")));
-  snprintf(b.owner, sizeof b.owner, "%s",
-           json_string_value(json_object_get(p->body, "owner")));
-  snprintf(b.case_id, sizeof b.case_id, "%s", p->case_id);
-  b.effect = effect_of(json_string_value(json_object_get(dec, "effect")));
-  b.effective = json_integer_value(json_object_get(dec, "effective_time"));
+  const char *sub = json_string_value(json_object_get(t, "subscription"));
+  const char *svc = json_string_value(json_object_get(t, "service"));
+  const char *reg = json_string_value(json_object_get(t, "region"));
+  const char *own = json_string_value(json_object_get(p->body, "owner"));
+  /* A name the decision point cannot hold is a failed outcome, never a
+   * block on a shortened name. */
+  bool fits = sub && svc && reg && own &&
+              strlen(sub) < sizeof b.subscription &&
+              strlen(svc) < sizeof b.service &&
+              strlen(reg) < sizeof b.region && strlen(own) < sizeof b.owner;
   custos_diag bd;
   custos_diag_clear(&bd);
-  custos_rc brc = lift ? cu_pdp_lift(ws, &b, &bd) : cu_pdp_put(ws, &b, &bd);
+  custos_rc brc = CUSTOS_OK;
+  if (fits) {
+    snprintf(b.subscription, sizeof b.subscription, "%s", sub);
+    snprintf(b.service, sizeof b.service, "%s", svc);
+    snprintf(b.region, sizeof b.region, "%s", reg);
+    snprintf(b.owner, sizeof b.owner, "%s", own);
+    snprintf(b.case_id, sizeof b.case_id, "%s", p->case_id);
+    b.effect = effect_of(json_string_value(json_object_get(dec, "effect")));
+    b.effective = json_integer_value(json_object_get(dec, "effective_time"));
+    brc = lift ? cu_pdp_lift(ws, &b, &bd) : cu_pdp_put(ws, &b, &bd);
+  } else {
+    snprintf(b.subscription, sizeof b.subscription, "%.128s", sub ? sub : "");
+    snprintf(b.service, sizeof b.service, "%.64s", svc ? svc : "");
+    snprintf(b.region, sizeof b.region, "%.64s", reg ? reg : "");
+    cu_diag_field(&bd, "service", svc ? svc : "", svc ? strlen(svc) : 0);
+    brc = cu_diag_set(&bd, CUSTOS_ETOOBIG,
+                      "a name is longer than the decision point holds");
+  }
   if (brc == CUSTOS_EDB || brc == CUSTOS_EBUSY || brc == CUSTOS_EIO ||
       brc == CUSTOS_ENOMEM) {
     *d = bd;
@@ -147,6 +163,8 @@ static custos_rc notice_body(cu_ws *ws, const cu_loaded_plan *p,
                        &version, sha, title, sizeof title, d);
   if (rc != CUSTOS_OK)
     return rc;
+  /* The version that applied is the decision's, not today's file's. */
+  version = json_integer_value(json_object_get(dec, "policy_version"));
   char acct_name[256] = "";
   sqlite3_stmt *st = NULL;
   rc = cu_ws_prepare(ws, "SELECT name FROM accounts WHERE id=?1", &st, d);
@@ -303,8 +321,11 @@ static custos_rc queue_notices(cu_ws *ws, const cu_loaded_plan *p,
       int64_t listed = 0;
       rc = notice_body(ws, p, account, name, &body, &listed, d);
       if (rc == CUSTOS_OK && listed > 0) {
-        char key[200], subject[200];
-        snprintf(key, sizeof key, "%s-%.16s-%s", p->kind, p->hash, email);
+        char key[200], subject[200], eh[2 * CU_SHA256_LEN + 1];
+        uint8_t edg[CU_SHA256_LEN];
+        cu_sha256(email, strlen(email), edg);
+        cu_hex_encode(edg, CU_SHA256_LEN, eh);
+        snprintf(key, sizeof key, "%s-%.16s-%.32s", p->kind, p->hash, eh);
         snprintf(subject, sizeof subject,
                  lift ? "Services restored (%s)"
                       : "Notice: services ceased and disabled (%s)",
@@ -412,7 +433,9 @@ static custos_rc finish(cu_ws *ws, const cu_loaded_plan *p,
   snprintf(reason, sizeof reason, "plan %.16s applied: %lld %s, %lld failed",
            p->hash, (long long)ok, lift ? "lifted" : "blocked",
            (long long)failed);
-  if (rc == CUSTOS_OK)
+  /* A plan of which no target took effect enforced nothing: the case
+   * keeps its status and the outcomes say why. */
+  if (rc == CUSTOS_OK && ok > 0)
     rc = cu_case_set_status(ws, p->case_id, lift ? "reinstated" : "enforced",
                             reason, d);
   if (rc == CUSTOS_OK)

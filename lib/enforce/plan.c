@@ -263,7 +263,10 @@ static custos_rc enforce_targets(cu_ws *ws, const char *case_id,
       const char *sub = res->rows[r].key[ci[0]];
       const char *cat = res->rows[r].key[ci[1]];
       const char *svc = res->rows[r].key[ci[2]];
-      const char *reg = res->rows[r].key[ci[3]];
+      /* Usage without a location (global services) is blocked in every
+       * region of the service. */
+      const char *reg = *res->rows[r].key[ci[3]] ? res->rows[r].key[ci[3]]
+                                                 : "*";
       const sub_info *in_scope = sub_find(&scoped, sub);
       const sub_info *info = in_scope ? in_scope : sub_find(&customer, sub);
       if (!info || !*svc)
@@ -282,8 +285,12 @@ static custos_rc enforce_targets(cu_ws *ws, const char *case_id,
       json_t *list = hit ? targets : unaffected;
       /* one entry per (subscription, service, region): quantities in
        * several units give several rows */
-      char key[512];
-      snprintf(key, sizeof key, "%s\x1f%s\x1f%s", sub, svc, reg);
+      char key[2400];
+      int kl = snprintf(key, sizeof key, "%s\x1f%s\x1f%s", sub, svc, reg);
+      if (kl < 0 || (size_t)kl >= sizeof key) {
+        rc = cu_diag_set(d, CUSTOS_ETOOBIG, "target names too long");
+        break;
+      }
       if (json_object_get(seen, key))
         continue;
       json_object_set_new(seen, key, json_true());
@@ -336,7 +343,34 @@ custos_rc cu_plan_make(cu_ws *ws, const char *case_id, const cu_plan_opts *o,
     cu_diag_field(d, "reason", "", 0);
     return cu_diag_set(d, CUSTOS_EINVAL, "a reinstatement needs a reason");
   }
+  bool owner_ok = strlen(owner) < 32;
+  for (const char *c = owner; *c; c++)
+    owner_ok = owner_ok && ((*c >= 'a' && *c <= 'z') ||
+                            (*c >= '0' && *c <= '9') || *c == '-');
+  if (!owner_ok) {
+    cu_diag_field(d, "owner", owner, strlen(owner));
+    cu_diag_hint(d, "name the owner in lower case: aup, legal, billing ...");
+    return cu_diag_set(d, CUSTOS_EINVAL, "malformed owner");
+  }
   custos_rc rc = cu_case_check(ws, case_id, NULL, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  /* A plan half applied is completed first, never overtaken. */
+  sqlite3_stmt *ap = NULL;
+  rc = cu_ws_prepare(ws,
+                     "SELECT hash FROM plans WHERE case_id = ?1 AND"
+                     " status = 'applying' LIMIT 1",
+                     &ap, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_bind_text(ap, 1, case_id, -1, SQLITE_STATIC);
+  if (sqlite3_step(ap) == SQLITE_ROW) {
+    cu_diag_field(d, "plan", (const char *)sqlite3_column_text(ap, 0), 16);
+    cu_diag_hint(d, "complete it first: custos apply PLAN --as ENFORCER");
+    rc = cu_diag_set(d, CUSTOS_EREFUSED, "a plan of %s is being applied",
+                     case_id);
+  }
+  sqlite3_finalize(ap);
   if (rc != CUSTOS_OK)
     return rc;
   json_t *decision = NULL;
@@ -349,6 +383,29 @@ custos_rc cu_plan_make(cu_ws *ws, const char *case_id, const cu_plan_opts *o,
     lift_ctx lc = {case_id, owner, targets};
     rc = cu_pdp_scan(cu_ws_db(ws), 0, false, INT64_MAX, collect_block, &lc,
                      d);
+    /* The account of each subscription, so that the customer is told. */
+    sqlite3_stmt *q = NULL;
+    if (rc == CUSTOS_OK)
+      rc = cu_ws_prepare(ws,
+                         "SELECT account_id, name FROM subscriptions"
+                         " WHERE id = ?1",
+                         &q, d);
+    size_t ti;
+    json_t *tt;
+    json_array_foreach(targets, ti, tt) {
+      if (rc != CUSTOS_OK)
+        break;
+      sqlite3_reset(q);
+      sqlite3_bind_text(q, 1, json_string_value(json_object_get(tt, "subscription")),
+                        -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(q) == SQLITE_ROW) {
+        json_object_set_new(tt, "account",
+                            json_string((const char *)sqlite3_column_text(q, 0)));
+        json_object_set_new(tt, "subscription_name",
+                            json_string((const char *)sqlite3_column_text(q, 1)));
+      }
+    }
+    sqlite3_finalize(q);
     if (rc == CUSTOS_OK)
       rc = sort_targets(targets, d);
     if (rc == CUSTOS_OK && json_array_size(targets) == 0)
@@ -384,6 +441,8 @@ custos_rc cu_plan_make(cu_ws *ws, const char *case_id, const cu_plan_opts *o,
       sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
       if (sqlite3_step(q) == SQLITE_ROW)
         seq = sqlite3_column_int64(q, 0);
+      else
+        rc = cu_ws_dberr(ws, "cannot number the plan", d);
       sqlite3_finalize(q);
     }
   }

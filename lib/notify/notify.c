@@ -18,6 +18,30 @@
 #define WEBHOOK_KEY "keys/webhook.key"
 #define WEBHOOK_KEY_LEN 32
 
+/* A URL as it may be recorded: scheme, host, port and path, without user
+ * name, password, query or fragment (they may hold credentials, and the
+ * log is public and forever). */
+static void redact_url(const char *in, char *out, size_t n) {
+  snprintf(out, n, "%s", in[0] ? "(unparsable URL)" : "");
+  if (!in[0])
+    return;
+  CURLU *h = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+  if (h && curl_url_set(h, CURLUPART_URL, in, 0) == CURLUE_OK &&
+      curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    (void)curl_url_get(h, CURLUPART_PORT, &port, 0);
+    (void)curl_url_get(h, CURLUPART_PATH, &path, 0);
+    snprintf(out, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "",
+             port ? port : "", path && strcmp(path, "/") != 0 ? path : "");
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_free(path);
+  curl_url_cleanup(h);
+}
+
 static const char *channel_name(cu_channel c) {
   return c == CU_CHANNEL_WEBHOOK ? "webhook" : "email";
 }
@@ -182,11 +206,13 @@ custos_rc cu_notify_config_set(cu_ws *ws, const cu_notify_config *cfg,
     rc = meta_set(ws, "notify.webhook_url", cfg->webhook_url, d);
   if (rc == CUSTOS_OK && cfg->max_attempts > 0)
     rc = meta_set(ws, "notify.max_attempts", attempts, d);
+  char smtp[512], hook[512];
+  redact_url(cfg->smtp_url, smtp, sizeof smtp);
+  redact_url(cfg->webhook_url, hook, sizeof hook);
   if (rc == CUSTOS_OK)
     rc = cu_ws_event_json(ws, "notify.config", NULL,
-                          json_pack("{s:s,s:s,s:s,s:i}", "smtp_url",
-                                    cfg->smtp_url, "from", cfg->from,
-                                    "webhook_url", cfg->webhook_url,
+                          json_pack("{s:s,s:s,s:s,s:i}", "smtp_url", smtp,
+                                    "from", cfg->from, "webhook_url", hook,
                                     "max_attempts", cfg->max_attempts),
                           NULL, d);
   if (rc != CUSTOS_OK) {
@@ -325,9 +351,12 @@ static custos_rc send_mail(const cu_notify_config *cfg, const char *to,
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     cc = curl_easy_perform(c);
   }
-  if (cc != CURLE_OK)
-    snprintf(err, errn, "SMTP %s: %s", cfg->smtp_url,
+  if (cc != CURLE_OK) {
+    char where[512];
+    redact_url(cfg->smtp_url, where, sizeof where);
+    snprintf(err, errn, "SMTP %s: %s", where,
              cerr[0] ? cerr : curl_easy_strerror(cc));
+  }
   curl_slist_free_all(rcpt);
   curl_easy_cleanup(c);
   cu_buf_free(&m);
@@ -405,14 +434,15 @@ static custos_rc send_webhook(cu_ws *ws, const cu_notify_config *cfg,
   }
   curl_slist_free_all(hdr);
   curl_easy_cleanup(c);
+  char where[512];
+  redact_url(cfg->webhook_url, where, sizeof where);
   if (cc != CURLE_OK) {
-    snprintf(err, errn, "webhook %s: %s", cfg->webhook_url,
+    snprintf(err, errn, "webhook %s: %s", where,
              cerr[0] ? cerr : curl_easy_strerror(cc));
     return CUSTOS_EIO;
   }
   if (status < 200 || status > 299) {
-    snprintf(err, errn, "webhook %s answered HTTP %ld", cfg->webhook_url,
-             status);
+    snprintf(err, errn, "webhook %s answered HTTP %ld", where, status);
     return CUSTOS_EIO;
   }
   return CUSTOS_OK;

@@ -20,9 +20,12 @@ static custos_rc load_plan(cu_ws *ws, const char *case_id, json_t **out,
   sqlite3_stmt *st = NULL;
   custos_rc rc = cu_ws_prepare(
       ws,
-      "SELECT hash, kind, status, body FROM plans WHERE case_id = ?1"
-      " ORDER BY (status = 'applied') DESC, created_at DESC, rowid DESC"
-      " LIMIT 1",
+      "SELECT hash, kind, status, body, EXISTS(SELECT 1 FROM plans r"
+      "  WHERE r.case_id = p.case_id AND r.kind = 'reinstate'"
+      "  AND r.status = 'applied' AND r.rowid > p.rowid)"
+      " FROM plans p WHERE case_id = ?1"
+      " ORDER BY (kind = 'enforce' AND status = 'applied') DESC,"
+      " (status = 'applied') DESC, rowid DESC LIMIT 1",
       &st, d);
   if (rc != CUSTOS_OK)
     return rc;
@@ -33,12 +36,13 @@ static custos_rc load_plan(cu_ws *ws, const char *case_id, json_t **out,
   }
   json_t *body = json_loadb(sqlite3_column_blob(st, 3),
                             (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
-  json_t *plan = json_pack("{s:s,s:s,s:s,s:o,s:[],s:[]}", "hash",
+  json_t *plan = json_pack("{s:s,s:s,s:s,s:o,s:[],s:[],s:b}", "hash",
                            (const char *)sqlite3_column_text(st, 0), "kind",
                            (const char *)sqlite3_column_text(st, 1), "status",
                            (const char *)sqlite3_column_text(st, 2), "body",
                            body ? body : json_object(), "approvals",
-                           "outcomes");
+                           "outcomes", "reinstated",
+                           sqlite3_column_int(st, 4) != 0);
   sqlite3_finalize(st);
   if (!plan)
     return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
@@ -256,10 +260,13 @@ custos_rc cu_report_model(cu_ws *ws, const char *case_id, json_t **out,
     const char *pid = json_string_value(json_object_get(dec, "policy"));
     rc = cu_policy_get(ws, pid ? pid : "", &version, sha, title, sizeof title,
                        d);
+    /* The version that applied is the decision's; the file gives the
+     * title. */
     if (rc == CUSTOS_OK)
-      json_object_set_new(model, "policy",
-                          json_pack("{s:s,s:s,s:I}", "id", pid, "title", title,
-                                    "version", (json_int_t)version));
+      json_object_set_new(
+          model, "policy",
+          json_pack("{s:s,s:s,s:O}", "id", pid, "title", title, "version",
+                    json_object_get(dec, "policy_version")));
   }
   add_region_names(model);
   if (rc == CUSTOS_OK)

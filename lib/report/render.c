@@ -644,6 +644,9 @@ custos_rc cu_statement(cu_ws *ws, const char *case_id, cu_buf *b,
              "appeal.\n\n",
              json_array_size(json_object_get(pbody, "unaffected")),
              ucats[0] ? ucats : "none in use");
+    if (json_is_true(json_object_get(plan, "reinstated")))
+      o_printf(&o, "These services have since been restored: the case's "
+                   "blocks were lifted under an approved reinstatement.\n\n");
     json_decref(done);
   } else {
     o_printf(&o, "## What we did\n\nNo enforcement has been applied in this "

@@ -124,7 +124,11 @@ custos_rc cu_svg_bars(cu_buf *b, const char *title, const char *unit,
       if (rc == CUSTOS_OK)
         rc = cu_html_escape(b, series[s]);
       if (rc == CUSTOS_OK)
-        rc = cu_buf_printf(b, " %s: %.6g</title></rect>", x[i], v);
+        rc = cu_buf_puts(b, " ");
+      if (rc == CUSTOS_OK)
+        rc = cu_html_escape(b, x[i]);
+      if (rc == CUSTOS_OK)
+        rc = cu_buf_printf(b, ": %.6g</title></rect>", v);
       base += v;
     }
     if (rc == CUSTOS_OK && (nx <= 12 || i % 2 == 0)) {

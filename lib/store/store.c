@@ -377,10 +377,10 @@ custos_rc cu_ws_create(const char *dir, custos_diag *d) {
     goto fail;
   rc = open_db(ws, 1, d);
   if (rc != CUSTOS_OK)
-    goto fail;
+    goto fail_db;
   rc = cu_ws_begin(ws, d);
   if (rc != CUSTOS_OK)
-    goto fail;
+    goto fail_db;
   char now[32];
   cu_time_format(cu_time_now(), now, sizeof now);
   rc = cu_ws_event_json(ws, "workspace.init", NULL,
@@ -388,8 +388,31 @@ custos_rc cu_ws_create(const char *dir, custos_diag *d) {
                                   CUSTOS_VERSION),
                         NULL, d);
   if (rc != CUSTOS_OK)
-    goto fail;
+    goto fail_db;
   rc = cu_ws_commit(ws, d);
+  if (rc == CUSTOS_OK)
+    goto fail;
+fail_db:
+  /* A database that did not get its schema and first event is not a
+   * workspace: remove it so that init can be run again. */
+  {
+    char db[PATH_MAX];
+    static const char *const names[] = {"custos.db", "custos.db-wal",
+                                        "custos.db-shm"};
+    if (ws->db) {
+      cu_ws_rollback(ws);
+      for (size_t i = 0; i < CU_WS_CACHED; i++) {
+        sqlite3_finalize(ws->cache[i].st);
+        ws->cache[i].st = NULL;
+        ws->cache[i].sql = NULL;
+      }
+      sqlite3_close_v2(ws->db);
+      ws->db = NULL;
+    }
+    for (size_t i = 0; i < CU_ARRAY_LEN(names); i++)
+      if (cu_ws_path(ws, names[i], db, sizeof db) == CUSTOS_OK)
+        unlink(db);
+  }
 fail:
   cu_ws_close(ws);
   return rc;

@@ -20,16 +20,21 @@ CYB1=c7be0d11-0001-4f2a-8b33-a1d000000011
 "$CUSTOS" -q finding case-0001 --claim 1 --judgement supported --rationale "storage grew" --evidence 1
 "$CUSTOS" -q finding case-0001 --claim 2 --judgement supported --rationale "speech and translation" --evidence 2
 "$CUSTOS" -q finding case-0001 --claim 3 --judgement not-supported --rationale "security services only" --evidence 3
-"$CUSTOS" -q decide case-0001 --policy no-mass-surveillance --scope unit=arv-mod-sig \
-  --scope category=Storage --scope "category=AI and Machine Learning" --scope region=westeurope \
-  --effect deny-all --rationale "bulk storage and transcription of intercepted calls"
 for p in ilse.varn oren.task; do "$CUSTOS" -q person add $p --role approver; done
 "$CUSTOS" -q person add reviewer.a --role reviewer,approver
 "$CUSTOS" -q person add mara.enf --role enforcer
+expect_exit 5 "an enforcer cannot decide" -- "$CUSTOS" decide case-0001 --as mara.enf \
+  --policy no-mass-surveillance --scope unit=arv-mod-sig --effect deny-all --rationale r
+expect_exit 4 "an unregistered person cannot decide" -- "$CUSTOS" decide case-0001 --as nobody \
+  --policy no-mass-surveillance --scope unit=arv-mod-sig --effect deny-all --rationale r
+"$CUSTOS" -q decide case-0001 --policy no-mass-surveillance --scope unit=arv-mod-sig \
+  --scope category=Storage --scope "category=AI and Machine Learning" --scope region=westeurope \
+  --effect deny-all --rationale "bulk storage and transcription of intercepted calls"
 refusals() { sqlite3 "$T/ws/custos.db" "SELECT COUNT(*) FROM events WHERE type='plan.refused'"; }
 
 expect_exit 5 "a plan larger than the guard" -- "$CUSTOS" plan case-0001 -o p0.json --max-targets 2
 expect_grep "more than the guard of 2" "$T/err" "the guard names the limit"
+expect_exit 3 "a malformed owner is refused at plan time" -- "$CUSTOS" plan case-0001 -o p0.json --owner AUP
 expect_exit 0 "plan" -- "$CUSTOS" --json plan case-0001 -o p1.json
 expect_grep '"targets": 4' "$T/out" "four targets"
 expect_grep '"unaffected": 7' "$T/out" "seven services stay running"
@@ -88,6 +93,13 @@ for round in 1 2 3; do
   "$CUSTOS" -q approve r$round.json --as oren.task
   expect_exit 0 "round $round: reinstate" -- "$CUSTOS" apply r$round.json --as mara.enf
   expect_exit 0 "round $round: storage allowed again" -- "$CUSTOS" check $SIG1 "Azure Blob Storage" westeurope write
+  if [ "$round" = 1 ]; then
+    n=$(sqlite3 "$T/ws/custos.db" "SELECT COUNT(*) FROM notices WHERE key LIKE 'reinstate-%' AND channel='email'")
+    [ "$n" -ge 1 ] && ok "the customer is told of the reinstatement ($n)" || not_ok "no reinstatement notice"
+    "$CUSTOS" statement case-0001 >"$T/stmt.md"
+    expect_grep "ceased and disabled 4" "$T/stmt.md" "after a lift the statement still says what was ceased"
+    expect_grep "since been restored" "$T/stmt.md" "and that it was restored"
+  fi
   "$CUSTOS" -q plan case-0001 -o b$round.json
   "$CUSTOS" -q approve b$round.json --as ilse.varn
   "$CUSTOS" -q approve b$round.json --as oren.task

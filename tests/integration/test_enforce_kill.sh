@@ -11,10 +11,11 @@ python3 "$CUSTOS_SOURCE_DIR/tests/integration/make_fleet.py" "$N" "$T"
 "$CUSTOS" -q case open --allegation "$DATA/enforce/allegation.md"
 "$CUSTOS" -q evidence add case-0001 --claim 1 --usage --unit fleet-ops --by region
 "$CUSTOS" -q finding case-0001 --claim 1 --judgement supported --rationale "storage in use" --evidence 1
-"$CUSTOS" -q decide case-0001 --policy no-mass-surveillance --scope unit=fleet-ops \
-  --scope category=Storage --effect deny-all --rationale "tracking archive"
 for p in ilse.varn oren.task; do "$CUSTOS" -q person add $p --role approver; done
 "$CUSTOS" -q person add mara.enf --role enforcer
+"$CUSTOS" -q person add reviewer.a --role reviewer
+"$CUSTOS" -q decide case-0001 --policy no-mass-surveillance --scope unit=fleet-ops \
+  --scope category=Storage --effect deny-all --rationale "tracking archive"
 expect_exit 0 "plan with $N targets" -- "$CUSTOS" --json plan case-0001 -o plan.json --max-targets $((N + 10))
 expect_grep "\"targets\": $N" "$T/out" "$N targets"
 "$CUSTOS" -q approve plan.json --as ilse.varn

@@ -28,6 +28,7 @@ d1=$(sqlite3 "$T/ws/custos.db" "SELECT result_sha256 FROM evidence WHERE id=2")
 grep -q "$d1" "$T/again" && ok "re-running the search gives the same digest" || not_ok "digest changed"
 expect_exit 4 "an unknown record" -- "$CUSTOS" evidence add case-0001 --claim 1 --record 999999
 expect_exit 4 "an unknown claim" -- "$CUSTOS" evidence add case-0001 --claim 9 --search storage
+expect_exit 2 "a claim number out of range" -- "$CUSTOS" evidence add case-0001 --claim 4294967297 --search storage
 expect_exit 2 "two kinds at once" -- "$CUSTOS" evidence add case-0001 --claim 1 --usage --search storage
 expect_exit 4 "an unknown case" -- "$CUSTOS" evidence add case-9999 --claim 1 --search storage
 finish

@@ -76,6 +76,8 @@ static void test_parse_refusals(void **state) {
       {"# T\nDate: 2025-01-01\n## Claims\n1. a\n", CUSTOS_EPARSE, 0,
        "Source"},
       {"# T\nSource: S\x01x\n", CUSTOS_EPARSE, 2, "control character"},
+      {"# T\nSource: S\nDate: 2025-01-01\n## Claims\n1. \n2. b\n",
+       CUSTOS_EPARSE, 5, "empty claim"},
       {"# T\nSource: \xff\n", CUSTOS_EUTF8, 2, "UTF-8"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -226,6 +228,9 @@ static void test_case_story(void **state) {
       "azure:westeurope");
   cu_decision_in in = {"no-mass-surveillance", &scope, "deny-all", 0, false,
                        "because"};
+  /* the author must be a registered reviewer */
+  assert_int_equal(cu_person_add(ws, "reviewer-a", "reviewer", NULL, NULL),
+                   CUSTOS_OK);
   /* no findings yet: refused */
   assert_int_equal(cu_decision_add(ws, id, &in, &did, NULL), CUSTOS_EREFUSED);
   assert_int_equal(cu_finding_add(ws, id, 1, "inconclusive", "wait", NULL, 0,
