@@ -64,6 +64,9 @@ cu_ws *tool_open_ws(int *exit_code);
  * command, or `custos log sync`, completes the log. */
 void tool_sync_close(cu_ws *ws);
 
+/* Seconds on the monotonic clock, for durations. */
+double tool_now(void);
+
 /* Progress line on stderr (only when tool_g.progress): rewritten in place,
  * at most every 200 ms unless force.  tool_progress_done ends the line. */
 void tool_progress(bool force, const char *fmt, ...) CUSTOS_PRINTF(2, 3);

@@ -55,18 +55,12 @@ static const char help[] =
 
 #define MARKER ".custos-demo"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int step_no;
 static double t0;
 
 static void step(const char *what) {
   if (!tool_g.quiet)
-    printf("\n[%d] %s  (%.1f s)\n", ++step_no, what, now_s() - t0);
+    printf("\n[%d] %s  (%.1f s)\n", ++step_no, what, tool_now() - t0);
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int type,
@@ -416,7 +410,7 @@ int tool_demo(int argc, char **argv) {
   char data[PATH_MAX], wsdir[PATH_MAX];
   path_join(data, sizeof data, out, "data");
   path_join(wsdir, sizeof wsdir, out, "ws");
-  t0 = now_s();
+  t0 = tool_now();
 
   if (!tool_g.quiet)
     printf("custos demo: a review of the Ministry of Defence of the Republic "
@@ -666,7 +660,7 @@ int tool_demo(int argc, char **argv) {
     tool_print_json(json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f}", "data", data,
                               "workspace", wsdir, "case", case_id, "report",
                               rf.html, "statement", stmt, "log_vkey", vks,
-                              "seconds", now_s() - t0));
+                              "seconds", tool_now() - t0));
   } else if (!tool_g.quiet) {
     printf("\ndone in %.1f s.  The report is %s and the statement %s.\n"
            "Check the log yourself:\n"
@@ -674,7 +668,7 @@ int tool_demo(int argc, char **argv) {
            "Look around:\n"
            "    custos -w %s case show %s\n"
            "    custos -w %s check %s 'Azure Blob Storage' westeurope read\n",
-           now_s() - t0, rf.html, stmt, wsdir, vks, wsdir, case_id, wsdir,
+           tool_now() - t0, rf.html, stmt, wsdir, vks, wsdir, case_id, wsdir,
            CU_GEN_DEMO_SUB_SIG1);
   }
   return TOOL_EXIT_OK;

@@ -177,7 +177,7 @@ void tool_sync_close(cu_ws *ws) {
 static double last_progress;
 static bool progress_open;
 
-static double now_seconds(void) {
+double tool_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -186,7 +186,7 @@ static double now_seconds(void) {
 void tool_progress(bool force, const char *fmt, ...) {
   if (!tool_g.progress)
     return;
-  double t = now_seconds();
+  double t = tool_now();
   if (!force && t - last_progress < 0.2)
     return;
   last_progress = t;

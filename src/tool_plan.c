@@ -153,9 +153,12 @@ int tool_reinstate(int argc, char **argv) {
   return plan_cmd(argc, argv, true);
 }
 
-/* approve and apply share their shape: PLAN --as PERSON. */
-static int plan_person(int argc, char **argv, const char *cmd,
-                       const char *help, const char **person) {
+/* approve and apply share their shape: PLAN --as PERSON.  Parses the
+ * command line and opens the workspace acting as PERSON; NULL (with
+ * *code set) when either fails. */
+static cu_ws *plan_person(int argc, char **argv, const char *cmd,
+                          const char *help, const char **person,
+                          int *code) {
   static const struct option opts[] = {
       TOOL_COMMON_LONGOPTS, {"as", required_argument, NULL, 'a'},
       {0, 0, 0, 0}};
@@ -164,23 +167,27 @@ static int plan_person(int argc, char **argv, const char *cmd,
   while ((c = getopt_long(argc, argv, "w:qha:", opts, NULL)) != -1) {
     if (c == 'a')
       *person = optarg;
-    else if (!tool_common_opt(c, help))
-      return tool_usage_error(cmd, "unknown option");
+    else if (!tool_common_opt(c, help)) {
+      *code = tool_usage_error(cmd, "unknown option");
+      return NULL;
+    }
   }
-  if (optind + 1 != argc || !*person)
-    return tool_usage_error(cmd, "needs PLAN and --as PERSON");
-  return -1;
+  if (optind + 1 != argc || !*person) {
+    *code = tool_usage_error(cmd, "needs PLAN and --as PERSON");
+    return NULL;
+  }
+  cu_ws *ws = tool_open_ws(code);
+  if (ws)
+    cu_ws_set_actor(ws, *person);
+  return ws;
 }
 
 int tool_approve(int argc, char **argv) {
   const char *person;
-  int code = plan_person(argc, argv, "approve", approve_help, &person);
-  if (code >= 0)
-    return code;
-  cu_ws *ws = tool_open_ws(&code);
+  int code = 0;
+  cu_ws *ws = plan_person(argc, argv, "approve", approve_help, &person, &code);
   if (!ws)
     return code;
-  cu_ws_set_actor(ws, person);
   custos_diag d;
   custos_diag_clear(&d);
   custos_rc rc = cu_plan_approve(ws, argv[optind], person, &d);
@@ -197,13 +204,10 @@ int tool_approve(int argc, char **argv) {
 
 int tool_apply(int argc, char **argv) {
   const char *person;
-  int code = plan_person(argc, argv, "apply", apply_help, &person);
-  if (code >= 0)
-    return code;
-  cu_ws *ws = tool_open_ws(&code);
+  int code = 0;
+  cu_ws *ws = plan_person(argc, argv, "apply", apply_help, &person, &code);
   if (!ws)
     return code;
-  cu_ws_set_actor(ws, person);
   custos_diag d;
   custos_diag_clear(&d);
   cu_apply_stats st;

@@ -240,37 +240,21 @@ custos_rc cu_source_get(cu_ws *ws, int64_t id, cu_source *out,
 }
 
 cu_free_text_policy cu_boundary_policy(cu_ws *ws) {
-  sqlite3_stmt *st = NULL;
-  cu_free_text_policy p = CU_FREE_TEXT_PSEUDONYMISE;
-  if (sqlite3_prepare_v2(cu_ws_db(ws),
-                         "SELECT value FROM meta WHERE key='boundary.free_text'",
-                         -1, &st, NULL) != SQLITE_OK)
-    return p;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    const char *v = (const char *)sqlite3_column_text(st, 0);
-    if (v && strcmp(v, "keep") == 0)
-      p = CU_FREE_TEXT_KEEP;
-    else if (v && strcmp(v, "drop") == 0)
-      p = CU_FREE_TEXT_DROP;
-  }
-  sqlite3_finalize(st);
-  return p;
+  char v[32];
+  bool found = false;
+  if (cu_ws_meta_get(ws, "boundary.free_text", v, sizeof v, &found, NULL) !=
+          CUSTOS_OK ||
+      !found)
+    return CU_FREE_TEXT_PSEUDONYMISE;
+  return strcmp(v, "keep") == 0   ? CU_FREE_TEXT_KEEP
+         : strcmp(v, "drop") == 0 ? CU_FREE_TEXT_DROP
+                                  : CU_FREE_TEXT_PSEUDONYMISE;
 }
 
 custos_rc cu_boundary_set_policy(cu_ws *ws, cu_free_text_policy p,
                                  custos_diag *d) {
-  sqlite3_stmt *st = NULL;
-  custos_rc rc = cu_ws_prepare(ws,
-                               "INSERT INTO meta(key, value)"
-                               " VALUES('boundary.free_text', ?1)"
-                               " ON CONFLICT(key) DO UPDATE SET value=?1",
-                               &st, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  sqlite3_bind_text(st, 1, cu_free_text_policy_name(p), -1, SQLITE_STATIC);
-  if (sqlite3_step(st) != SQLITE_DONE)
-    rc = cu_ws_dberr(ws, "cannot set free-text policy", d);
-  sqlite3_finalize(st);
+  custos_rc rc = cu_ws_meta_set(ws, "boundary.free_text",
+                                cu_free_text_policy_name(p), d);
   if (rc != CUSTOS_OK)
     return rc;
   json_t *ev = json_pack("{s:s}", "free_text", cu_free_text_policy_name(p));

@@ -353,15 +353,12 @@ custos_rc cu_catalog_sync(cu_ws *ws, custos_diag *d) {
   custos_rc rc = cu_catalog_get(&c, d);
   if (rc != CUSTOS_OK)
     return rc;
-  sqlite3_stmt *st = NULL;
-  rc = cu_ws_prepare(ws, "SELECT value FROM meta WHERE key='catalog.sha256'",
-                     &st, d);
+  char have[2 * CU_SHA256_LEN + 1];
+  bool found = false;
+  rc = cu_ws_meta_get(ws, "catalog.sha256", have, sizeof have, &found, d);
   if (rc != CUSTOS_OK)
     return rc;
-  bool same = sqlite3_step(st) == SQLITE_ROW &&
-              strcmp((const char *)sqlite3_column_text(st, 0), c->digest) == 0;
-  sqlite3_finalize(st);
-  if (same)
+  if (found && strcmp(have, c->digest) == 0)
     return CUSTOS_OK;
 
   rc = cu_ws_begin(ws, d);
@@ -402,18 +399,8 @@ custos_rc cu_catalog_sync(cu_ws *ws, custos_diag *d) {
   }
   sqlite3_finalize(ins);
   sqlite3_finalize(al);
-  if (rc == CUSTOS_OK) {
-    rc = cu_ws_prepare(ws,
-                       "INSERT INTO meta(key, value) VALUES('catalog.sha256',?1)"
-                       " ON CONFLICT(key) DO UPDATE SET value=?1",
-                       &st, d);
-    if (rc == CUSTOS_OK) {
-      sqlite3_bind_text(st, 1, c->digest, -1, SQLITE_STATIC);
-      if (sqlite3_step(st) != SQLITE_DONE)
-        rc = cu_ws_dberr(ws, "cannot record catalogue digest", d);
-      sqlite3_finalize(st);
-    }
-  }
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_meta_set(ws, "catalog.sha256", c->digest, d);
   if (rc == CUSTOS_OK)
     rc = cu_ws_event_json(ws, "catalog.sync", NULL,
                           json_pack("{s:s,s:I}", "sha256", c->digest,

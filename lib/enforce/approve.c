@@ -261,7 +261,10 @@ custos_rc cu_enforce_count_approvals(cu_ws *ws, const cu_loaded_plan *p,
     cu_log_vkey key;
     cu_log_note n;
     memset(&n, 0, sizeof n);
-    if (!vk || !roles || !strstr(roles, "approver"))
+    /* The same role test as everywhere (a substring would also accept a
+     * role named, say, "non-approver"). */
+    if (!vk || !roles ||
+        cu_person_check(ws, person, "approver", NULL) != CUSTOS_OK)
       bad = "no longer an approver";
     else if (strcmp(person, author) == 0)
       bad = "author of the decision";

@@ -30,18 +30,11 @@ custos_rc cu_setting_get(cu_ws *ws, const char *key, char *out, size_t n,
     cu_diag_field(d, "setting", key, strlen(key));
     return cu_diag_set(d, CUSTOS_ENOTFOUND, "unknown setting");
   }
-  sqlite3_stmt *st = NULL;
-  custos_rc rc =
-      cu_ws_prepare(ws, "SELECT value FROM meta WHERE key = ?1", &st, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  snprintf(out, n, "%s",
-           sqlite3_step(st) == SQLITE_ROW
-               ? (const char *)sqlite3_column_text(st, 0)
-               : def);
-  sqlite3_finalize(st);
-  return CUSTOS_OK;
+  bool found = false;
+  custos_rc rc = cu_ws_meta_get(ws, key, out, n, &found, d);
+  if (rc == CUSTOS_OK && !found)
+    snprintf(out, n, "%s", def);
+  return rc;
 }
 
 custos_rc cu_setting_set(cu_ws *ws, const char *key, const char *value,
@@ -70,18 +63,7 @@ custos_rc cu_setting_set(cu_ws *ws, const char *key, const char *value,
   custos_rc rc = cu_ws_begin(ws, d);
   if (rc != CUSTOS_OK)
     return rc;
-  sqlite3_stmt *st = NULL;
-  rc = cu_ws_prepare(ws,
-                     "INSERT INTO meta(key, value) VALUES(?1,?2)"
-                     " ON CONFLICT(key) DO UPDATE SET value = ?2",
-                     &st, d);
-  if (rc == CUSTOS_OK) {
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-      rc = cu_ws_dberr(ws, "cannot store setting", d);
-    sqlite3_finalize(st);
-  }
+  rc = cu_ws_meta_set(ws, key, value, d);
   if (rc == CUSTOS_OK)
     rc = cu_ws_event_json(ws, "setting.set", NULL,
                           json_pack("{s:s,s:s}", "key", key, "value", value),

@@ -115,36 +115,11 @@ custos_rc cu_notice_queue(cu_ws *ws, const cu_notice *n, int64_t *id,
                           NULL, d);
 }
 
+/* A notify setting; a missing one reads as "". */
 static custos_rc meta_get(cu_ws *ws, const char *key, char *out, size_t n,
                           custos_diag *d) {
-  sqlite3_stmt *st = NULL;
-  custos_rc rc =
-      cu_ws_prepare(ws, "SELECT value FROM meta WHERE key = ?1", &st, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  out[0] = '\0';
-  if (sqlite3_step(st) == SQLITE_ROW)
-    snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  return CUSTOS_OK;
-}
-
-static custos_rc meta_set(cu_ws *ws, const char *key, const char *value,
-                          custos_diag *d) {
-  sqlite3_stmt *st = NULL;
-  custos_rc rc = cu_ws_prepare(ws,
-                               "INSERT INTO meta(key, value) VALUES(?1,?2)"
-                               " ON CONFLICT(key) DO UPDATE SET value = ?2",
-                               &st, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) != SQLITE_DONE)
-    rc = cu_ws_dberr(ws, "cannot store setting", d);
-  sqlite3_finalize(st);
-  return rc;
+  bool found;
+  return cu_ws_meta_get(ws, key, out, n, &found, d);
 }
 
 custos_rc cu_notify_config_get(cu_ws *ws, cu_notify_config *out,
@@ -199,13 +174,13 @@ custos_rc cu_notify_config_set(cu_ws *ws, const cu_notify_config *cfg,
   char attempts[32];
   snprintf(attempts, sizeof attempts, "%d", cfg->max_attempts);
   if (cfg->smtp_url[0])
-    rc = meta_set(ws, "notify.smtp_url", cfg->smtp_url, d);
+    rc = cu_ws_meta_set(ws, "notify.smtp_url", cfg->smtp_url, d);
   if (rc == CUSTOS_OK && cfg->from[0])
-    rc = meta_set(ws, "notify.from", cfg->from, d);
+    rc = cu_ws_meta_set(ws, "notify.from", cfg->from, d);
   if (rc == CUSTOS_OK && cfg->webhook_url[0])
-    rc = meta_set(ws, "notify.webhook_url", cfg->webhook_url, d);
+    rc = cu_ws_meta_set(ws, "notify.webhook_url", cfg->webhook_url, d);
   if (rc == CUSTOS_OK && cfg->max_attempts > 0)
-    rc = meta_set(ws, "notify.max_attempts", attempts, d);
+    rc = cu_ws_meta_set(ws, "notify.max_attempts", attempts, d);
   char smtp[512], hook[512];
   redact_url(cfg->smtp_url, smtp, sizeof smtp);
   redact_url(cfg->webhook_url, hook, sizeof hook);

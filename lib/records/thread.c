@@ -192,10 +192,7 @@ static custos_rc add_record(forest *f, int64_t rec, const char *msgid,
 }
 
 custos_rc cu_rec_threads_dirty(cu_ws *ws, custos_diag *d) {
-  return cu_ws_exec(ws,
-                    "INSERT INTO meta(key, value) VALUES('records.threads',"
-                    " 'dirty') ON CONFLICT(key) DO UPDATE SET value='dirty'",
-                    d);
+  return cu_ws_meta_set(ws, "records.threads", "dirty", d);
 }
 
 static custos_rc rebuild(cu_ws *ws, custos_diag *d) {
@@ -285,13 +282,11 @@ custos_rc cu_rec_thread_all(cu_ws *ws, custos_diag *d) {
 }
 
 custos_rc cu_rec_threads_refresh(cu_ws *ws, custos_diag *d) {
-  sqlite3_stmt *st = NULL;
-  custos_rc rc = cu_ws_prepare(
-      ws, "SELECT value FROM meta WHERE key = 'records.threads'", &st, d);
+  char v[16];
+  bool found = false;
+  custos_rc rc = cu_ws_meta_get(ws, "records.threads", v, sizeof v, &found, d);
   if (rc != CUSTOS_OK)
     return rc;
-  bool dirty = sqlite3_step(st) == SQLITE_ROW &&
-               strcmp((const char *)sqlite3_column_text(st, 0), "dirty") == 0;
-  sqlite3_finalize(st);
-  return dirty ? cu_rec_thread_all(ws, d) : CUSTOS_OK;
+  return found && strcmp(v, "dirty") == 0 ? cu_rec_thread_all(ws, d)
+                                          : CUSTOS_OK;
 }

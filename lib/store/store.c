@@ -489,3 +489,45 @@ custos_rc cu_ws_record_query(cu_ws *ws, const char *kind, const char *case_id,
   }
   return rc;
 }
+
+custos_rc cu_ws_meta_get(cu_ws *ws, const char *key, char *out, size_t n,
+                         bool *found, custos_diag *d) {
+  static const char sql[] = "SELECT value FROM meta WHERE key = ?1";
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_cached(ws, sql, &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  *found = step == SQLITE_ROW;
+  if (n)
+    out[0] = '\0';
+  if (step == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    size_t len = v ? strlen(v) : 0;
+    if (len >= n)
+      rc = cu_diag_set(d, CUSTOS_ETOOBIG, "setting %s is too long", key);
+    else
+      memcpy(out, v ? v : "", len + 1);
+  } else if (step != SQLITE_DONE) {
+    rc = cu_ws_dberr(ws, "cannot read a setting", d);
+  }
+  sqlite3_reset(st);
+  return rc;
+}
+
+custos_rc cu_ws_meta_set(cu_ws *ws, const char *key, const char *value,
+                         custos_diag *d) {
+  static const char sql[] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                            " ON CONFLICT(key) DO UPDATE SET value = ?2";
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_cached(ws, sql, &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    rc = cu_ws_dberr(ws, "cannot store a setting", d);
+  sqlite3_reset(st);
+  return rc;
+}

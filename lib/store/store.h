@@ -126,6 +126,17 @@ custos_rc cu_ws_record_query(cu_ws *ws, const char *kind, const char *case_id,
                              const char *result_sha256,
                              custos_diag *d) CUSTOS_WUR;
 
+/*
+ * Workspace settings (the meta table).  get copies the value of key into
+ * out (n bytes; truncated values are refused with ETOOBIG) and sets *found;
+ * a missing key is not an error (*found false, out "").  set inserts or
+ * replaces the value, inside the caller's transaction if one is open.
+ */
+custos_rc cu_ws_meta_get(cu_ws *ws, const char *key, char *out, size_t n,
+                         bool *found, custos_diag *d) CUSTOS_WUR;
+custos_rc cu_ws_meta_set(cu_ws *ws, const char *key, const char *value,
+                         custos_diag *d) CUSTOS_WUR;
+
 /* Whether a transaction is open on ws. */
 bool cu_ws_in_tx(const cu_ws *ws);
 

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "boundary/boundary.h"
 
 static char dir[64], file[96];
@@ -17,28 +19,20 @@ static cu_ws *ws;
 
 static int setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/custos-bd-XXXXXX");
-  if (!mkdtemp(dir))
+  if (fixture_ws_open("bd", dir, sizeof dir, &ws) != 0)
     return -1;
-  char wsdir[96];
-  snprintf(wsdir, sizeof wsdir, "%s/ws", dir);
   snprintf(file, sizeof file, "%s/records.csv", dir);
   FILE *f = fopen(file, "w");
   if (!f)
     return -1;
   fputs("a,b\n1,2\n", f);
   fclose(f);
-  if (cu_ws_create(wsdir, NULL) != CUSTOS_OK)
-    return -1;
-  return cu_ws_open(wsdir, &ws, NULL) == CUSTOS_OK ? 0 : -1;
+  return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  cu_ws_close(ws);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return fixture_ws_close(dir, ws);
 }
 
 static void test_classes(void **state) {

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "cases/cases.h"
 #include "directory/directory.h"
 #include "tlog/tlog.h"
@@ -132,12 +134,7 @@ static cu_ws *ws;
 
 static int setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/custos-cases-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  char p[128];
-  snprintf(p, sizeof p, "%s/ws", dir);
-  if (cu_ws_create(p, NULL) != CUSTOS_OK || cu_ws_open(p, &ws, NULL) != CUSTOS_OK)
+  if (fixture_ws_open("cases", dir, sizeof dir, &ws) != 0)
     return -1;
   if (cu_policy_init(ws, NULL) != CUSTOS_OK)
     return -1;
@@ -166,10 +163,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  cu_ws_close(ws);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return fixture_ws_close(dir, ws);
 }
 
 static void test_case_story(void **state) {

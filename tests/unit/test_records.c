@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "records/records.h"
 
 #define DATA CUSTOS_SOURCE_DIR "/tests/integration/data/mail"
@@ -22,22 +24,14 @@ static cu_ws *ws;
 
 static int setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/custos-rec-XXXXXX");
-  if (!mkdtemp(dir))
+  if (fixture_ws_open("rec", dir, sizeof dir, &ws) != 0)
     return -1;
-  char wsdir[96];
-  snprintf(wsdir, sizeof wsdir, "%s/ws", dir);
-  if (cu_ws_create(wsdir, NULL) != CUSTOS_OK)
-    return -1;
-  return cu_ws_open(wsdir, &ws, NULL) == CUSTOS_OK ? 0 : -1;
+  return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  cu_ws_close(ws);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return fixture_ws_close(dir, ws);
 }
 
 static char *slurp(const char *path, size_t *n) {
