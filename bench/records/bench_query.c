@@ -3,7 +3,8 @@
  * times through cu_rec_search (the exact count, the first page of 20 and
  * the recording of the search, as `custos search` does) and prints the
  * hit count and p50/p99 in milliseconds.
- * usage: bench_records_query WORKSPACE [RUNS]
+ * usage: bench_records_query WORKSPACE [RUNS [NAME]] (NAME: only that query,
+ * for a profiler)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static int cmp_d(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s WORKSPACE [RUNS]\n", argv[0]);
+    fprintf(stderr, "usage: %s WORKSPACE [RUNS [NAME]]\n", argv[0]);
     return 2;
   }
   int runs = argc > 2 ? atoi(argv[2]) : 50;
@@ -52,6 +53,8 @@ int main(int argc, char **argv) {
   if (!t)
     return 1;
   for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
+    if (argc > 3 && strcmp(argv[3], qs[k].name) != 0)
+      continue;
     cu_rec_query q;
     memset(&q, 0, sizeof q);
     q.text = qs[k].text;

@@ -37,7 +37,17 @@ void cu_sha256(const void *p, size_t n, uint8_t out[CU_SHA256_LEN]) {
   SHA256(p, n, out);
 }
 
+/* The SHA-256 implementation, fetched once: EVP_DigestInit_ex with
+ * EVP_sha256() looks it up in OpenSSL's provider tables on every call,
+ * which cost more than hashing a short message.  Kept for the life of the
+ * process. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
 custos_rc cu_sha256_init(cu_sha256_ctx **ctx) {
+  pthread_once(&sha256_once, sha256_fetch);
   cu_sha256_ctx *c = cu_malloc(sizeof *c);
   if (!c)
     return CUSTOS_ENOMEM;
@@ -45,7 +55,8 @@ custos_rc cu_sha256_init(cu_sha256_ctx **ctx) {
   c->md = EVP_MD_CTX_new();
   if (!c->md)
     goto fail_md;
-  if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+  if (EVP_DigestInit_ex(c->md, sha256_md ? sha256_md : EVP_sha256(), NULL) !=
+      1)
     goto fail_init;
   *ctx = c;
   return CUSTOS_OK;

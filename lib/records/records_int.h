@@ -43,4 +43,12 @@ custos_rc cu_rec_read_file(const char *path, size_t cap, cu_buf *buf,
                            char *scratch, char *sha, uint64_t *total,
                            char *why, size_t whyn) CUSTOS_WUR;
 
+/* Registers custos_rank() (rank.c), the relevance of `custos search`, on
+ * a workspace connection; store calls it on every open. */
+custos_rc cu_records_on_open(sqlite3 *db, custos_diag *d) CUSTOS_WUR;
+/* How many hits custos_rank() ranked on this thread since the reset: the
+ * hit count of a relevance-sorted query once its first row is read. */
+void cu_rec_rank_reset(void);
+int64_t cu_rec_rank_count(void);
+
 #endif

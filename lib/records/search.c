@@ -169,7 +169,7 @@ static const char sql_match_rank[] =
     " FROM records_fts JOIN records r ON r.fts_rowid = records_fts.rowid"
     " JOIN record_text t ON t.rowid = records_fts.rowid"
     " WHERE records_fts MATCH ?1 AND records_fts.rowid BETWEEN ?2 AND ?3"
-    COND_RECORD " ORDER BY rank LIMIT ?6 OFFSET ?7";
+    " AND rank MATCH ?8" COND_RECORD " ORDER BY rank LIMIT ?6 OFFSET ?7";
 static const char sql_match_date[] =
     "SELECT r.id, r.date, t.subject, t.sender,"
     " snippet(records_fts, -1, '[', ']', '...', 16)"
@@ -195,6 +195,21 @@ static const char sql_count_match[] =
 static const char sql_count_all[] =
     "SELECT count(*) FROM records r WHERE ?1 IS NULL"
     " AND r.fts_rowid BETWEEN ?2 AND ?3" COND_RECORD;
+
+/* The FTS5 expression has an OR operator (outside phrases): then the
+ * rarity of each alternative matters to relevance (rank.c). */
+static bool has_or(const char *fts) {
+  bool quoted = false;
+  for (const char *p = fts; *p; p++) {
+    if (*p == '"')
+      quoted = !quoted;
+    else if (!quoted && p[0] == 'O' && p[1] == 'R' &&
+             (p == fts || p[-1] == ' ' || p[-1] == '(') &&
+             (p[2] == ' ' || p[2] == '(' || p[2] == '\0'))
+      return true;
+  }
+  return false;
+}
 
 static void bind_common(sqlite3_stmt *st, const char *fts,
                         const cu_rec_query *q) {
@@ -293,6 +308,51 @@ static json_t *query_json(const cu_rec_query *q, const char *fts) {
   return o;
 }
 
+/* Appends the hit in st's current row (id, date, subject, from,
+ * snippet) to r. */
+static custos_rc add_hit(sqlite3_stmt *st, cu_rec_result *r, size_t *cap,
+                         custos_diag *d) {
+  if (r->nhits == *cap) {
+    size_t nc = *cap ? *cap * 2 : 64;
+    cu_rec_hit *nh = cu_realloc(r->hits, nc * sizeof *nh);
+    if (!nh)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory collecting hits");
+    r->hits = nh;
+    *cap = nc;
+  }
+  cu_rec_hit *h = &r->hits[r->nhits++];
+  h->id = sqlite3_column_int64(st, 0);
+  h->date = sqlite3_column_int64(st, 1);
+  h->subject = col_dup(st, 2);
+  h->from = col_dup(st, 3);
+  h->snippet = col_dup(st, 4);
+  if (!h->subject || !h->from || !h->snippet)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory collecting hits");
+  return CUSTOS_OK;
+}
+
+/* The exact count by its own statement (when the page is sorted by date
+ * or a condition needs the records row). */
+static custos_rc count_hits(cu_ws *ws, const cu_rec_query *q,
+                            const char *expr, bool record_cond,
+                            int64_t *total, custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_prepare(ws,
+                               !expr         ? sql_count_all
+                               : record_cond ? sql_count_match
+                                             : sql_count_fts,
+                               &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  bind_common(st, expr, q);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    *total = sqlite3_column_int64(st, 0);
+  else
+    rc = query_error(ws, q, d);
+  sqlite3_finalize(st);
+  return rc;
+}
+
 void cu_rec_result_free(cu_rec_result *r) {
   if (!r)
     return;
@@ -335,22 +395,14 @@ custos_rc cu_rec_search(cu_ws *ws, const cu_rec_query *q, cu_rec_result *r,
   const char *expr = fts.len ? fts.data : NULL;
   bool record_cond = q->has_attachment >= 0 || (q->custodian && *q->custodian);
 
-  /* the exact count */
-  rc = cu_ws_prepare(ws,
-                     !expr          ? sql_count_all
-                     : record_cond  ? sql_count_match
-                                    : sql_count_fts,
-                     &st, d);
-  if (rc != CUSTOS_OK)
-    goto fail;
-  bind_common(st, expr, q);
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    rc = query_error(ws, q, d);
-    goto fail;
+  /* the exact count: counted by custos_rank() while the page is read
+   * when FTS5 alone decides the hits and sorts them by relevance */
+  bool count_by_rank = expr && !record_cond && q->sort != CU_REC_SORT_DATE;
+  if (!count_by_rank) {
+    rc = count_hits(ws, q, expr, record_cond, &r->total, d);
+    if (rc != CUSTOS_OK)
+      goto fail;
   }
-  r->total = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  st = NULL;
 
   /* the page */
   rc = cu_ws_prepare(ws,
@@ -363,29 +415,16 @@ custos_rc cu_rec_search(cu_ws *ws, const cu_rec_query *q, cu_rec_result *r,
   bind_common(st, expr, q);
   sqlite3_bind_int64(st, 6, q->limit > 0 ? q->limit : -1);
   sqlite3_bind_int64(st, 7, q->offset > 0 ? q->offset : 0);
+  if (expr && q->sort != CU_REC_SORT_DATE)
+    sqlite3_bind_text(st, 8, has_or(expr) ? "custos_rank(1)" : "custos_rank(0)",
+                      -1, SQLITE_STATIC);
   size_t cap = 0;
   int step;
+  cu_rec_rank_reset();
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (r->nhits == cap) {
-      size_t nc = cap ? cap * 2 : 64;
-      cu_rec_hit *nh = cu_realloc(r->hits, nc * sizeof *nh);
-      if (!nh) {
-        rc = cu_diag_set(d, CUSTOS_ENOMEM, "out of memory collecting hits");
-        goto fail;
-      }
-      r->hits = nh;
-      cap = nc;
-    }
-    cu_rec_hit *h = &r->hits[r->nhits++];
-    h->id = sqlite3_column_int64(st, 0);
-    h->date = sqlite3_column_int64(st, 1);
-    h->subject = col_dup(st, 2);
-    h->from = col_dup(st, 3);
-    h->snippet = col_dup(st, 4);
-    if (!h->subject || !h->from || !h->snippet) {
-      rc = cu_diag_set(d, CUSTOS_ENOMEM, "out of memory collecting hits");
+    rc = add_hit(st, r, &cap, d);
+    if (rc != CUSTOS_OK)
       goto fail;
-    }
   }
   if (step != SQLITE_DONE) {
     rc = query_error(ws, q, d);
@@ -393,6 +432,8 @@ custos_rc cu_rec_search(cu_ws *ws, const cu_rec_query *q, cu_rec_result *r,
   }
   sqlite3_finalize(st);
   st = NULL;
+  if (count_by_rank)
+    r->total = cu_rec_rank_count();
   rc = ids_digest(r, r->digest);
   if (rc != CUSTOS_OK) {
     cu_diag_set(d, rc, "cannot hash the results");

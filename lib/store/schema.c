@@ -41,3 +41,10 @@ const cu_schema *const cu_schemas[] = {
     &cu_records_schema,
 };
 const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);
+
+/* What a module sets up on every connection it will use (SQL functions,
+ * FTS5 ranking functions), after the migrations. */
+extern custos_rc cu_records_on_open(sqlite3 *db, custos_diag *d);
+
+const cu_open_hook cu_open_hooks[] = {cu_records_on_open};
+const size_t cu_nopen_hooks = CU_ARRAY_LEN(cu_open_hooks);

@@ -32,6 +32,10 @@ typedef struct cu_schema {
   size_t nsteps;
 } cu_schema;
 
+/* Called on every workspace connection after its migrations; the list is
+ * in schema.c beside the schemas. */
+typedef custos_rc (*cu_open_hook)(sqlite3 *db, custos_diag *d);
+
 /*
  * Creates a workspace at dir (which may exist, but must not already hold a
  * workspace): directories, secret, database with every schema.  EEXIST when
