@@ -1,7 +1,8 @@
 /*
  * custos show: one record with its custody data: hashes, every place it
  * was found (source, path, offset), attachments, thread and text.  Looking
- * at a record is recorded like a search.
+ * at a record is recorded like a search.  Every place's copy is hashed
+ * again, so a reviewer sees that what they cite is what was collected.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@ static const char help[] =
     "Prints record RECORD (a number from `custos search`) with its raw\n"
     "SHA-256, canonical content id, every place it was found (source, path\n"
     "inside the source, byte offset, length, SHA-256 of that copy), its\n"
-    "attachments, its thread and its text.  The view is recorded.\n"
+    "attachments, its thread and its text.  Each place's copy is read\n"
+    "again and its SHA-256 compared: verified, changed (the copy there is\n"
+    "not what was collected) or unavailable (moved, removed, unreadable).\n"
+    "The view is recorded.\n"
     "\n"
     "options:\n"
     "  --case ID   the case this look is for (recorded)\n"
@@ -94,6 +98,8 @@ int tool_show(int argc, char **argv) {
       printf(" / %s", js(v, "path"));
     printf(" @%lld +%lld sha256 %s\n", ji(v, "offset"), ji(v, "length"),
            js(v, "raw_sha256"));
+    printf("  copy      %s%s%s\n", js(v, "check"),
+           *js(v, "check_detail") ? ": " : "", js(v, "check_detail"));
   }
   json_array_foreach(json_object_get(o, "attachments"), i, v) {
     printf("attachment  %s (%s, %lld bytes) sha256 %s\n", js(v, "name"),

@@ -5,6 +5,7 @@
  * filters become a rowid range (dates) and SQL conditions, and every
  * search and every record shown is recorded through cu_ws_record_query.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,70 @@ static custos_rc show_rows(cu_ws *ws, const char *sql, int64_t id,
   return rc;
 }
 
+/* The place is a message inside an mbox: its offset starts a "From "
+ * line (how ingest told an mbox from a single message file). */
+static bool mbox_place(const char *path, int64_t off) {
+  FILE *f = fopen(path, "rb");
+  char head[5];
+  bool yes = f && fseeko(f, (off_t)off, SEEK_SET) == 0 &&
+             fread(head, 1, sizeof head, f) == sizeof head &&
+             memcmp(head, "From ", sizeof head) == 0;
+  if (f)
+    fclose(f);
+  return yes;
+}
+
+/* Reads the copy at one place again and compares its SHA-256 with the one
+ * taken at ingest: sets "check" on the place object v to "verified",
+ * "changed" or "unavailable", with "check_detail" saying why when it is
+ * not verified.  A message in an mbox is split out again by the same
+ * splitter, so the digest covers the same un-quoted bytes; any other place
+ * is the whole file.  A relative source path is read from the current
+ * folder, as ingest read it. */
+static void verify_place(json_t *v, bool mail) {
+  const char *src = json_string_value(json_object_get(v, "source_path"));
+  const char *rel = json_string_value(json_object_get(v, "path"));
+  const char *want = json_string_value(json_object_get(v, "raw_sha256"));
+  json_int_t off = json_integer_value(json_object_get(v, "offset"));
+  bool inner = rel && *rel;
+  char full[PATH_MAX], got[2 * CU_SHA256_LEN + 1] = "";
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = CUSTOS_OK;
+  int n = snprintf(full, sizeof full, "%s%s%s", src ? src : "",
+                   inner ? "/" : "", inner ? rel : "");
+  if (n < 0 || (size_t)n >= sizeof full) {
+    rc = cu_diag_set(&d, CUSTOS_ETOOBIG, "path too long");
+  } else if (mail && !inner && mbox_place(full, off)) {
+    cu_mbox *mb = NULL;
+    cu_mbox_msg m;
+    bool eof = false;
+    rc = cu_mbox_open(full, (uint64_t)off, 1 << 20, &mb, &d);
+    if (rc == CUSTOS_OK)
+      rc = cu_mbox_next(mb, &m, &eof, &d);
+    if (rc == CUSTOS_OK && !eof)
+      memcpy(got, m.sha256, sizeof got);
+    cu_mbox_close(mb);
+  } else {
+    uint8_t dg[CU_SHA256_LEN];
+    uint64_t size = 0;
+    rc = cu_sha256_file(full, dg, &size, &d);
+    if (rc == CUSTOS_OK)
+      cu_hex_encode(dg, CU_SHA256_LEN, got);
+  }
+  bool same = rc == CUSTOS_OK && want && strcmp(got, want) == 0;
+  json_object_set_new(v, "check", json_string(rc != CUSTOS_OK ? "unavailable"
+                                              : same          ? "verified"
+                                                              : "changed"));
+  if (rc != CUSTOS_OK)
+    json_object_set_new(v, "check_detail",
+                        json_string(d.msg[0] ? d.msg : custos_rc_message(rc)));
+  else if (!same)
+    json_object_set_new(
+        v, "check_detail",
+        json_sprintf("the copy there now has SHA-256 %s", got[0] ? got : "-"));
+}
+
 custos_rc cu_rec_show(cu_ws *ws, int64_t id, const char *case_id,
                       json_t **out, custos_diag *d) {
   *out = NULL;
@@ -557,6 +622,12 @@ custos_rc cu_rec_show(cu_ws *ws, int64_t id, const char *case_id,
                  " WHERE p.record_id = ?1 ORDER BY p.source_id, p.path,"
                  " p.offset",
                  id, pnames, 9, pints, places, d);
+  if (rc == CUSTOS_OK) {
+    size_t i;
+    json_t *v;
+    bool mail = strcmp(json_string_value(json_object_get(o, "kind")), "mail") == 0;
+    json_array_foreach(places, i, v) verify_place(v, mail);
+  }
   json_object_set_new(o, "places", places);
   static const char *const anames[] = {"name", "type", "size", "sha256"};
   static const int aints[] = {0, 0, 1, 0};
