@@ -467,7 +467,19 @@ custos_rc cu_plan_apply(cu_ws *ws, const char *path, const char *person,
     st->already = (int64_t)n; /* nothing to do, nothing recorded */
     goto out;
   }
-  rc = cu_person_check(ws, person, "enforcer", d);
+  /* The checks, and the switch to "applying", are one write transaction:
+   * a plan superseded or a decision replaced at the same moment is seen
+   * here, not after the blocks went out. */
+  rc = cu_ws_begin(ws, d);
+  if (rc == CUSTOS_OK)
+    rc = cu_enforce_plan_status(ws, p.hash, p.status, sizeof p.status, d);
+  if (rc == CUSTOS_OK && strcmp(p.status, "applied") == 0) {
+    cu_ws_rollback(ws);
+    st->already = (int64_t)n;
+    goto out;
+  }
+  if (rc == CUSTOS_OK)
+    rc = cu_person_check(ws, person, "enforcer", d);
   if (rc == CUSTOS_OK && strcmp(p.status, "superseded") == 0) {
     cu_diag_hint(d, "a newer plan of %s replaced it", p.case_id);
     rc = cu_diag_set(d, CUSTOS_EREFUSED, "the plan was superseded");
@@ -498,34 +510,37 @@ custos_rc cu_plan_apply(cu_ws *ws, const char *path, const char *person,
                      (long long)valid, req);
   }
   if (rc == CUSTOS_EREFUSED || rc == CUSTOS_ENOTFOUND) {
+    /* cu_enforce_refuse rolls the checks back and records the refusal */
     rc = cu_enforce_refuse(ws, p.case_id, p.hash, "apply", rc, d);
     goto out;
   }
-  if (rc != CUSTOS_OK)
-    goto out;
-  cu_ws_set_actor(ws, person);
-
-  unsigned char *done = cu_calloc(n ? n : 1, 1);
-  if (!done) {
-    rc = cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+  unsigned char *done = NULL;
+  if (rc == CUSTOS_OK) {
+    done = cu_calloc(n ? n : 1, 1);
+    if (!done)
+      rc = cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+  }
+  if (rc == CUSTOS_OK)
+    rc = recorded(ws, p.hash, n, done, &st->already, d);
+  if (rc != CUSTOS_OK) {
+    cu_ws_rollback(ws);
+    cu_free(done);
     goto out;
   }
-  rc = recorded(ws, p.hash, n, done, &st->already, d);
-  if (rc == CUSTOS_OK && st->already == 0) {
-    rc = cu_ws_begin(ws, d);
-    if (rc == CUSTOS_OK)
-      rc = set_plan_status(ws, p.hash, "applying", d);
+  cu_ws_set_actor(ws, person);
+  if (st->already == 0) {
+    rc = set_plan_status(ws, p.hash, "applying", d);
     if (rc == CUSTOS_OK)
       rc = cu_ws_event_json(ws, "plan.apply", p.case_id,
                             json_pack("{s:s,s:s,s:I}", "plan", p.hash,
                                       "enforcer", person, "targets",
                                       (json_int_t)n),
                             NULL, d);
-    if (rc == CUSTOS_OK)
-      rc = cu_ws_commit(ws, d);
-    else
-      cu_ws_rollback(ws);
   }
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_commit(ws, d);
+  else
+    cu_ws_rollback(ws);
   sqlite3_stmt *ins = NULL;
   if (rc == CUSTOS_OK)
     rc = cu_ws_prepare(ws,
@@ -536,6 +551,11 @@ custos_rc cu_plan_apply(cu_ws *ws, const char *path, const char *person,
   size_t i = 0;
   while (rc == CUSTOS_OK && i < n) {
     rc = cu_ws_begin(ws, d);
+    /* outcomes another enforcer recorded meanwhile stay theirs */
+    int64_t theirs = 0;
+    if (rc == CUSTOS_OK)
+      rc = recorded(ws, p.hash, n, done, &theirs, d);
+    st->already += theirs;
     size_t in_batch = 0;
     for (; rc == CUSTOS_OK && i < n && in_batch < BATCH; i++) {
       if (done[i])

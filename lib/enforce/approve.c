@@ -94,6 +94,22 @@ void cu_enforce_approval_text(const char *case_id, const char *hash,
   snprintf(out, n, "custos plan approval\n%s\n%s\n", case_id, hash);
 }
 
+custos_rc cu_enforce_plan_status(cu_ws *ws, const char *hash, char *out,
+                                 size_t n, custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc =
+      cu_ws_prepare(ws, "SELECT status FROM plans WHERE hash=?1", &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+  else
+    rc = cu_diag_set(d, CUSTOS_ENOTFOUND, "plan %.16s is gone", hash);
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* The author of the plan's decision. */
 static custos_rc decision_author(cu_ws *ws, int64_t decision, char *out,
                                  size_t n, custos_diag *d) {
@@ -118,8 +134,16 @@ custos_rc cu_plan_approve(cu_ws *ws, const char *path, const char *person,
     cu_enforce_unload(&p);
     return rc;
   }
+  /* The checks and the approval are one write transaction, so that two
+   * approvers at the same moment cannot both pass a check that the other's
+   * approval would fail (the same person twice, a plan superseded in
+   * between): the second waits, then sees the first. */
+  rc = cu_ws_begin(ws, d);
+  if (rc == CUSTOS_OK)
+    rc = cu_enforce_plan_status(ws, p.hash, p.status, sizeof p.status, d);
   char author[256];
-  rc = decision_author(ws, p.decision_id, author, sizeof author, d);
+  if (rc == CUSTOS_OK)
+    rc = decision_author(ws, p.decision_id, author, sizeof author, d);
   if (rc == CUSTOS_OK && strcmp(p.status, "proposed") != 0 &&
       strcmp(p.status, "approved") != 0) {
     cu_diag_field(d, "plan", p.hash, 16);
@@ -154,6 +178,7 @@ custos_rc cu_plan_approve(cu_ws *ws, const char *path, const char *person,
     sqlite3_finalize(st);
   }
   if (rc == CUSTOS_EREFUSED || rc == CUSTOS_ENOTFOUND) {
+    /* cu_enforce_refuse rolls the checks back and records the refusal */
     rc = cu_enforce_refuse(ws, p.case_id, p.hash, "approve", rc, d);
     cu_enforce_unload(&p);
     return rc;
@@ -164,8 +189,8 @@ custos_rc cu_plan_approve(cu_ws *ws, const char *path, const char *person,
   cu_buf_init(&note, 8192);
   if (rc == CUSTOS_OK)
     rc = cu_person_sign(ws, person, text, &note, d);
-  if (rc == CUSTOS_OK)
-    rc = cu_ws_begin(ws, d);
+  if (rc != CUSTOS_OK)
+    cu_ws_rollback(ws);
   if (rc == CUSTOS_OK) {
     rc = cu_ws_prepare(ws,
                        "INSERT INTO approvals(plan_hash, person, note, at)"

@@ -36,6 +36,11 @@ void cu_enforce_unload(cu_loaded_plan *p);
 
 /* Records a refusal ("plan.refused") in its own transaction and returns
  * rc with diag as it was. */
+/* The plan's status now, into out (inside the caller's transaction, so
+ * that checks and the change they allow see one state).  ENOTFOUND when
+ * the plan is gone. */
+custos_rc cu_enforce_plan_status(cu_ws *ws, const char *hash, char *out,
+                                 size_t n, custos_diag *d) CUSTOS_WUR;
 custos_rc cu_enforce_refuse(cu_ws *ws, const char *case_id, const char *plan,
                             const char *action, custos_rc rc, custos_diag *d);
 
