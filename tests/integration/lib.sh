@@ -42,3 +42,21 @@ finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
 }
+
+# story_reviewed: in the current folder, the generated small story (seed 7)
+# with a workspace at $CUSTOS_WORKSPACE holding its directory and usage,
+# case-0001 opened from its allegation, one usage evidence and one finding
+# per claim (claims 1 and 2 supported, 3 not); what enforcement starts from.
+story_reviewed() {
+  "$CUSTOS" -q gen --seed 7 --scale small --out data
+  "$CUSTOS" -q init
+  "$CUSTOS" -q ingest directory data/directory/*.csv
+  "$CUSTOS" -q ingest usage data/usage/*
+  "$CUSTOS" -q case open --allegation data/allegation.md
+  "$CUSTOS" -q evidence add case-0001 --claim 1 --usage --unit arv-mod-sig --category Storage --by month,region
+  "$CUSTOS" -q evidence add case-0001 --claim 2 --usage --unit arv-mod-sig --category "AI and Machine Learning" --by month,service
+  "$CUSTOS" -q evidence add case-0001 --claim 3 --usage --unit arv-mod-cyb --by category,service
+  "$CUSTOS" -q finding case-0001 --claim 1 --judgement supported --rationale "storage grew" --evidence 1
+  "$CUSTOS" -q finding case-0001 --claim 2 --judgement supported --rationale "speech and translation" --evidence 2
+  "$CUSTOS" -q finding case-0001 --claim 3 --judgement not-supported --rationale "security services only" --evidence 3
+}

@@ -9,17 +9,7 @@ cd "$T"
 export CUSTOS_WORKSPACE=$T/ws CUSTOS_ACTOR=reviewer.a
 SIG1=8400a1b2-0001-4c3e-9a51-5e0d00000001
 CYB1=c7be0d11-0001-4f2a-8b33-a1d000000011
-"$CUSTOS" -q gen --seed 7 --scale small --out data
-"$CUSTOS" -q init
-"$CUSTOS" -q ingest directory data/directory/*.csv
-"$CUSTOS" -q ingest usage data/usage/*
-"$CUSTOS" -q case open --allegation data/allegation.md
-"$CUSTOS" -q evidence add case-0001 --claim 1 --usage --unit arv-mod-sig --category Storage --by month,region
-"$CUSTOS" -q evidence add case-0001 --claim 2 --usage --unit arv-mod-sig --category "AI and Machine Learning" --by month,service
-"$CUSTOS" -q evidence add case-0001 --claim 3 --usage --unit arv-mod-cyb --by category,service
-"$CUSTOS" -q finding case-0001 --claim 1 --judgement supported --rationale "storage grew" --evidence 1
-"$CUSTOS" -q finding case-0001 --claim 2 --judgement supported --rationale "speech and translation" --evidence 2
-"$CUSTOS" -q finding case-0001 --claim 3 --judgement not-supported --rationale "security services only" --evidence 3
+story_reviewed
 for p in ilse.varn oren.task; do "$CUSTOS" -q person add $p --role approver; done
 "$CUSTOS" -q person add reviewer.a --role reviewer,approver
 "$CUSTOS" -q person add mara.enf --role enforcer
