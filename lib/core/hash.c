@@ -33,10 +33,6 @@ struct cu_sha256_ctx {
   hashq *q; /* NULL for a synchronous context */
 };
 
-void cu_sha256(const void *p, size_t n, uint8_t out[CU_SHA256_LEN]) {
-  SHA256(p, n, out);
-}
-
 /* The SHA-256 implementation, fetched once: EVP_DigestInit_ex with
  * EVP_sha256() looks it up in OpenSSL's provider tables on every call,
  * which cost more than hashing a short message.  Kept for the life of the
@@ -45,6 +41,13 @@ static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
 static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+void cu_sha256(const void *p, size_t n, uint8_t out[CU_SHA256_LEN]) {
+  pthread_once(&sha256_once, sha256_fetch);
+  /* SHA256() fetches the implementation on every call in OpenSSL 3 */
+  if (!sha256_md || EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1)
+    SHA256(p, n, out);
+}
 
 custos_rc cu_sha256_init(cu_sha256_ctx **ctx) {
   pthread_once(&sha256_once, sha256_fetch);
