@@ -5,7 +5,10 @@
  * raw fallback for what GMime cannot parse.  Nothing here touches the
  * workspace; the ingest and the fuzz target share it.
  */
+#include <errno.h>
+#include <iconv.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +111,47 @@ static bool single_byte(const char *cs) {
          g_ascii_strcasecmp(cs, "latin1") == 0;
 }
 
+/*
+ * Converts s[0..n) from charset cs to UTF-8, appending to out (capped).
+ * False when cs is unknown or s is not valid in it (then out holds a
+ * partial result the caller drops), or on ENOMEM (*rc set).  The
+ * descriptor comes from GMime's cache, which keeps it open between calls:
+ * iconv_open per part (what g_convert does) loaded and unloaded the gconv
+ * module every time.
+ */
+static bool convert(const char *s, size_t n, const char *cs, cu_buf *out,
+                    custos_rc *rc) {
+  iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+  if (cd == (iconv_t)-1)
+    return false;
+  iconv(cd, NULL, NULL, NULL, NULL); /* a cached one starts afresh */
+  char tmp[4096];
+  char *in = (char *)(uintptr_t)s;
+  size_t left = n;
+  bool ok = true, capped = false;
+  while (ok && left > 0) {
+    char *o = tmp;
+    size_t room = sizeof tmp;
+    size_t k = iconv(cd, &in, &left, &o, &room);
+    if (k == (size_t)-1 && errno != E2BIG)
+      ok = false; /* EILSEQ, or EINVAL: a sequence cut at the end */
+    if (o > tmp) {
+      *rc = append_capped(out, tmp, (size_t)(o - tmp), &capped);
+      if (*rc != CUSTOS_OK)
+        ok = false;
+    }
+  }
+  if (ok) {
+    char *o = tmp;
+    size_t room = sizeof tmp;
+    if (iconv(cd, NULL, NULL, &o, &room) != (size_t)-1 && o > tmp)
+      *rc = append_capped(out, tmp, (size_t)(o - tmp), &capped);
+    ok = *rc == CUSTOS_OK;
+  }
+  g_mime_iconv_close(cd);
+  return ok;
+}
+
 custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
                          cu_buf *out, bool *fallback) {
   bool capped = false;
@@ -137,19 +181,20 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
   }
   if (!has_8bit(s, n) && (single_byte(cs) || valid))
     return append_capped(out, s, n, &capped);
-  gsize rd = 0, wr = 0;
-  GError *err = NULL;
-  gchar *conv = g_convert(s, (gssize)n, "UTF-8", cs, &rd, &wr, &err);
-  if (!conv) {
-    g_clear_error(&err);
-    *fallback = true;
-    if (valid)
-      return append_capped(out, s, n, &capped);
-    return from_cp1252(s, n, out, &capped);
-  }
-  custos_rc rc = append_capped(out, conv, wr, &capped);
-  g_free(conv);
-  return rc;
+  size_t start = out->len;
+  custos_rc rc = CUSTOS_OK;
+  if (convert(s, n, cs, out, &rc))
+    return rc;
+  if (rc != CUSTOS_OK)
+    return rc;
+  /* not that charset after all: forget what was converted */
+  out->len = start;
+  if (out->data)
+    out->data[start] = '\0';
+  *fallback = true;
+  if (valid)
+    return append_capped(out, s, n, &capped);
+  return from_cp1252(s, n, out, &capped);
 }
 
 /* ---- HTML ------------------------------------------------------------- */
@@ -811,11 +856,20 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
   bool headers;
   scan_headers(data, len, NULL, NULL, &headers);
   GMimeMessage *msg = NULL;
+  /* GMime reads the caller's bytes in place: the stream does not own the
+   * array, which only borrows data (g_byte_array_free(.., FALSE) below
+   * hands it back untouched), so the message is not copied once more.
+   * The parts' content refers to the stream, so the array lives as long
+   * as msg. */
+  GByteArray *view = NULL;
   if (headers) {
     size_t skip = 0;
     if (len > 5 && memcmp(data, "From ", 5) == 0)
       skip = line_len(data, len);
-    GMimeStream *s = g_mime_stream_mem_new_with_buffer(data + skip, len - skip);
+    view = g_byte_array_new_take((guint8 *)(uintptr_t)(data + skip),
+                                 len - skip);
+    GMimeStream *s = g_mime_stream_mem_new_with_byte_array(view);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
     GMimeParser *p = g_mime_parser_new_with_stream(s);
     g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(p, popts);
@@ -823,6 +877,8 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
     g_object_unref(s);
   }
   if (!msg) {
+    if (view)
+      g_byte_array_free(view, FALSE);
     if (headers)
       m->flags |= CU_REC_RAW;
     rc = parse_raw(data, len, m, &fallback);
@@ -859,6 +915,7 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
     }
   }
   g_object_unref(msg);
+  g_byte_array_free(view, FALSE);
 done:
   if (fallback)
     m->flags |= CU_REC_CHARSET;
