@@ -112,19 +112,65 @@ static bool single_byte(const char *cs) {
 }
 
 /*
+ * Idle iconv descriptors to UTF-8, kept for the next part in the same
+ * charset: glibc loads a charset's gconv module on iconv_open and unloads
+ * it on iconv_close, which cost more than the conversion of a typical
+ * part (GMime's own cache closes them as well).  Shared by the threads
+ * under a lock; a descriptor is taken out while in use.  They live until
+ * the process exits, like GMime's tables.
+ */
+#define ICONV_IDLE 16
+
+static struct {
+  char cs[48];
+  iconv_t cd;
+} idle[ICONV_IDLE];
+static size_t nidle;
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static iconv_t iconv_take(const char *cs) {
+  iconv_t cd = (iconv_t)-1;
+  pthread_mutex_lock(&idle_mu);
+  for (size_t i = 0; i < nidle; i++)
+    if (strcmp(idle[i].cs, cs) == 0) {
+      cd = idle[i].cd;
+      idle[i] = idle[--nidle];
+      break;
+    }
+  pthread_mutex_unlock(&idle_mu);
+  if (cd != (iconv_t)-1) {
+    iconv(cd, NULL, NULL, NULL, NULL); /* start afresh */
+    return cd;
+  }
+  return iconv_open("UTF-8", cs);
+}
+
+static void iconv_give(const char *cs, iconv_t cd) {
+  bool kept = false;
+  if (strlen(cs) < sizeof idle[0].cs) {
+    pthread_mutex_lock(&idle_mu);
+    if (nidle < ICONV_IDLE) {
+      snprintf(idle[nidle].cs, sizeof idle[0].cs, "%s", cs);
+      idle[nidle++].cd = cd;
+      kept = true;
+    }
+    pthread_mutex_unlock(&idle_mu);
+  }
+  if (!kept)
+    iconv_close(cd);
+}
+
+/*
  * Converts s[0..n) from charset cs to UTF-8, appending to out (capped).
  * False when cs is unknown or s is not valid in it (then out holds a
- * partial result the caller drops), or on ENOMEM (*rc set).  The
- * descriptor comes from GMime's cache, which keeps it open between calls:
- * iconv_open per part (what g_convert does) loaded and unloaded the gconv
- * module every time.
+ * partial result the caller drops), or on ENOMEM (*rc set); the same
+ * outcomes as g_convert, which this replaces to keep descriptors open.
  */
 static bool convert(const char *s, size_t n, const char *cs, cu_buf *out,
                     custos_rc *rc) {
-  iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+  iconv_t cd = iconv_take(cs);
   if (cd == (iconv_t)-1)
     return false;
-  iconv(cd, NULL, NULL, NULL, NULL); /* a cached one starts afresh */
   char tmp[4096];
   char *in = (char *)(uintptr_t)s;
   size_t left = n;
@@ -148,7 +194,7 @@ static bool convert(const char *s, size_t n, const char *cs, cu_buf *out,
       *rc = append_capped(out, tmp, (size_t)(o - tmp), &capped);
     ok = *rc == CUSTOS_OK;
   }
-  g_mime_iconv_close(cd);
+  iconv_give(cs, cd);
   return ok;
 }
 
