@@ -448,11 +448,41 @@ static void canon_collect(void *ud, const rawhdr *h) {
       c->h[k][c->n[k]++] = *h;
 }
 
+/* The canonical form on its way to the hash, gathered in a buffer: one
+ * hash update per line (and two per line end) cost more than the
+ * canonicalisation itself. */
+typedef struct sink {
+  cu_sha256_ctx *sh;
+  size_t k;
+  char buf[8192];
+} sink;
+
+static void sink_flush(sink *o) {
+  cu_sha256_update(o->sh, o->buf, o->k);
+  o->k = 0;
+}
+
+static void sink_put(sink *o, const char *p, size_t n) {
+  if (n > sizeof o->buf - o->k) {
+    sink_flush(o);
+    if (n > sizeof o->buf) {
+      cu_sha256_update(o->sh, p, n);
+      return;
+    }
+  }
+  memcpy(o->buf + o->k, p, n);
+  o->k += n;
+}
+
+static void sink_putc(sink *o, char c) {
+  if (o->k == sizeof o->buf)
+    sink_flush(o);
+  o->buf[o->k++] = c;
+}
+
 /* Feeds s[0..n) to the hash with every run of WSP and line breaks as
  * one space and none at either end (relaxed header value). */
-static void hash_relaxed_value(cu_sha256_ctx *sh, const char *s, size_t n) {
-  char tmp[512];
-  size_t k = 0;
+static void hash_relaxed_value(sink *o, const char *s, size_t n) {
   bool space = false, any = false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
@@ -461,22 +491,17 @@ static void hash_relaxed_value(cu_sha256_ctx *sh, const char *s, size_t n) {
       continue;
     }
     if (space) {
-      tmp[k++] = ' ';
+      sink_putc(o, ' ');
       space = false;
     }
-    tmp[k++] = c;
+    sink_putc(o, c);
     any = true;
-    if (k >= sizeof tmp - 2) {
-      cu_sha256_update(sh, tmp, k);
-      k = 0;
-    }
   }
-  cu_sha256_update(sh, tmp, k);
 }
 
 /* Relaxed body: trailing WSP of each line removed, WSP runs as one space,
  * CRLF line ends, trailing empty lines removed. */
-static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
+static void hash_relaxed_body(sink *o, const char *s, size_t n) {
   size_t empty = 0; /* empty lines seen and not yet written */
   size_t i = 0;
   while (i < n) {
@@ -492,9 +517,7 @@ static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
       empty++;
     } else {
       for (; empty > 0; empty--)
-        cu_sha256_update(sh, "\r\n", 2);
-      char tmp[512];
-      size_t k = 0;
+        sink_put(o, "\r\n", 2);
       bool space = false;
       for (size_t j = 0; j < e; j++) {
         char c = s[i + j];
@@ -503,17 +526,12 @@ static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
           continue;
         }
         if (space) {
-          tmp[k++] = ' ';
+          sink_putc(o, ' ');
           space = false;
         }
-        tmp[k++] = c;
-        if (k >= sizeof tmp - 2) {
-          cu_sha256_update(sh, tmp, k);
-          k = 0;
-        }
+        sink_putc(o, c);
       }
-      cu_sha256_update(sh, tmp, k);
-      cu_sha256_update(sh, "\r\n", 2);
+      sink_put(o, "\r\n", 2);
     }
     i += ll;
   }
@@ -534,22 +552,26 @@ void cu_rec_content_id(const char *data, size_t len, uint64_t total,
     cu_hex_encode(dg, CU_SHA256_LEN, out);
     return;
   }
-  cu_sha256_update(sh, "custos-content-v1\n", 18);
+  sink o;
+  o.sh = sh;
+  o.k = 0;
+  sink_put(&o, "custos-content-v1\n", 18);
   for (size_t k = 0; k < NCANON; k++) {
     for (size_t j = 0; j < c.n[k]; j++) {
-      cu_sha256_update(sh, canon_headers[k], strlen(canon_headers[k]));
-      cu_sha256_update(sh, ":", 1);
-      hash_relaxed_value(sh, c.h[k][j].val, c.h[k][j].vlen);
-      cu_sha256_update(sh, "\r\n", 2);
+      sink_put(&o, canon_headers[k], strlen(canon_headers[k]));
+      sink_putc(&o, ':');
+      hash_relaxed_value(&o, c.h[k][j].val, c.h[k][j].vlen);
+      sink_put(&o, "\r\n", 2);
     }
   }
-  cu_sha256_update(sh, "\r\n", 2);
-  hash_relaxed_body(sh, data + body, len - body);
+  sink_put(&o, "\r\n", 2);
+  hash_relaxed_body(&o, data + body, len - body);
   if (total != len) {
     char t[40];
     int k = snprintf(t, sizeof t, "\ntotal:%llu", (unsigned long long)total);
-    cu_sha256_update(sh, t, (size_t)k);
+    sink_put(&o, t, (size_t)k);
   }
+  sink_flush(&o);
   cu_sha256_final(sh, dg);
   cu_hex_encode(dg, CU_SHA256_LEN, out);
 }
