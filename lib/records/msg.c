@@ -198,6 +198,15 @@ static bool convert(const char *s, size_t n, const char *cs, cu_buf *out,
   return ok;
 }
 
+/* Charsets that code text in 7-bit bytes other than as ASCII (escape
+ * sequences, shifts): such text must be converted even without a byte
+ * over 0x7F, or the index would hold the escapes instead of the words. */
+static bool seven_bit_coded(const char *cs) {
+  return g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
+         g_ascii_strcasecmp(cs, "utf-7") == 0 ||
+         g_ascii_strcasecmp(cs, "hz-gb-2312") == 0;
+}
+
 custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
                          cu_buf *out, bool *fallback) {
   bool capped = false;
@@ -225,7 +234,7 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
     *fallback = true;
     return append_capped(out, s, n, &capped);
   }
-  if (!has_8bit(s, n) && (single_byte(cs) || valid))
+  if (!has_8bit(s, n) && !seven_bit_coded(cs) && (single_byte(cs) || valid))
     return append_capped(out, s, n, &capped);
   size_t start = out->len;
   custos_rc rc = CUSTOS_OK;
