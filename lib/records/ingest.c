@@ -492,6 +492,7 @@ typedef struct job {
   char *path;        /* place inside the source (cu_malloc'ed) */
   uint64_t offset, length, total;
   int64_t position;  /* where to resume once this job is stored */
+  struct job *next;  /* in the list of stored jobs the producer frees */
 } job;
 
 typedef struct queue {
@@ -500,6 +501,7 @@ typedef struct queue {
   job *ring[QUEUE_JOBS];
   job *taken[QUEUE_JOBS]; /* the consumer's current run */
   size_t head, n, bytes;
+  job *spent;    /* stored jobs, for the producer to free */
   bool done;     /* the producer has finished */
   bool stop;     /* the consumer gave up: the producer stops */
   custos_rc rc;  /* the producer's error */
@@ -535,7 +537,17 @@ static size_t job_weight(const job *j) {
   return j->m.body.len + j->m.attach_text.len + 4096;
 }
 
-/* Producer side: false when the consumer stopped. */
+static void job_free_list(job *j) {
+  while (j) {
+    job *next = j->next;
+    job_free(j);
+    j = next;
+  }
+}
+
+/* Producer side: false when the consumer stopped.  Also frees the jobs
+ * the consumer has stored, so that the writer, the busier thread, does
+ * not spend its time in free(). */
 static bool q_put(queue *q, job *j) {
   pthread_mutex_lock(&q->mu);
   while (!q->stop && q_full(q)) {
@@ -550,10 +562,25 @@ static bool q_put(queue *q, job *j) {
     if (q->n >= QUEUE_WAKE || q_full(q))
       pthread_cond_signal(&q->can_get);
   }
+  job *spent = q->spent;
+  q->spent = NULL;
   pthread_mutex_unlock(&q->mu);
+  job_free_list(spent);
   if (!ok)
     job_free(j);
   return ok;
+}
+
+/* Consumer side: hands the stored jobs out[0..k) to the producer. */
+static void q_spent(queue *q, job **out, size_t k) {
+  if (k == 0)
+    return;
+  for (size_t i = 0; i + 1 < k; i++)
+    out[i]->next = out[i + 1];
+  pthread_mutex_lock(&q->mu);
+  out[k - 1]->next = q->spent;
+  q->spent = out[0];
+  pthread_mutex_unlock(&q->mu);
 }
 
 static void q_finish(queue *q, custos_rc rc, const custos_diag *d) {
@@ -758,8 +785,8 @@ static custos_rc run(ictx *x, const container *c, void *(*producer)(void *),
         rc = store_job(x, q->taken[i], d);
       if (rc == CUSTOS_OK)
         rc = batch_step(x, false, false, d);
-      job_free(q->taken[i]);
     }
+    q_spent(q, q->taken, k);
   }
   q_stop(q);
   /* The producer may be waiting for room: keep emptying the queue until
@@ -768,6 +795,7 @@ static custos_rc run(ictx *x, const container *c, void *(*producer)(void *),
   while ((k = q_take(q, q->taken)) > 0)
     for (size_t i = 0; i < k; i++)
       job_free(q->taken[i]);
+  job_free_list(q->spent);
   if (rc == CUSTOS_OK && q->rc != CUSTOS_OK) {
     rc = q->rc;
     if (d)
