@@ -32,15 +32,30 @@ sync
 
 echo "== custos"
 "$build/custos" -w "$ws" -q init
+# CPU seconds (user + system) are printed next to the wall time: on a
+# machine shared with other work the wall time says more about the load
+# than about the code.
+timed() { # FILE COMMAND...: runs it, "user sys" seconds into FILE
+  local out=$1
+  shift
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "%U %S" -o "$out" "$@"
+  else
+    echo "nan 0" >"$out"
+    "$@"
+  fi
+}
+cpu() { awk '{printf "%.1f", $1 + $2}' "$1"; }
 t0=$(now)
-"$build/custos" -w "$ws" -q ingest mail "$md" --custodian bench
+timed "$work/c.cpu" "$build/custos" -w "$ws" -q ingest mail "$md" --custodian bench
 t1=$(now)
 sqlite3 "$ws/custos.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 c_secs=$(echo "$t1 - $t0" | bc -l)
 c_rate=$(echo "$n / $c_secs" | bc -l)
 c_size=$(mb "$ws/custos.db")
-printf "ingest: %.1f s, %.0f messages/s; index %s MiB (text, FTS5, custody)\n" \
-  "$c_secs" "$c_rate" "$c_size"
+printf "ingest: %.1f s (CPU %s s), %.0f messages/s; index %s MiB (text, FTS5, custody)\n" \
+  "$c_secs" "$(cpu "$work/c.cpu")" "$c_rate" "$c_size"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/bench/records/bench_records_query" "$ws" 100 | tee "$work/custos-q.txt"
 
 echo "== notmuch $(notmuch --version | cut -d' ' -f2)"
@@ -57,12 +72,14 @@ synchronize_flags=false
 CFG
 export NOTMUCH_CONFIG=$cfg
 t0=$(now)
-notmuch new --quiet
+timed "$work/m.cpu" notmuch new --quiet
 t1=$(now)
 m_secs=$(echo "$t1 - $t0" | bc -l)
 m_rate=$(echo "$n / $m_secs" | bc -l)
 m_size=$(mb "$work/notmuch")
-printf "ingest: %.1f s, %.0f messages/s; index %s MiB\n" "$m_secs" "$m_rate" "$m_size"
+printf "ingest: %.1f s (CPU %s s), %.0f messages/s; index %s MiB\n" \
+  "$m_secs" "$(cpu "$work/m.cpu")" "$m_rate" "$m_size"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Command-line latency, same shape for both: count plus the first 20 hits,
 # one process per query (so process start-up is in both figures).

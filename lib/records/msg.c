@@ -5,7 +5,10 @@
  * raw fallback for what GMime cannot parse.  Nothing here touches the
  * workspace; the ingest and the fuzz target share it.
  */
+#include <errno.h>
+#include <iconv.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +111,102 @@ static bool single_byte(const char *cs) {
          g_ascii_strcasecmp(cs, "latin1") == 0;
 }
 
+/*
+ * Idle iconv descriptors to UTF-8, kept for the next part in the same
+ * charset: glibc loads a charset's gconv module on iconv_open and unloads
+ * it on iconv_close, which cost more than the conversion of a typical
+ * part (GMime's own cache closes them as well).  Shared by the threads
+ * under a lock; a descriptor is taken out while in use.  They live until
+ * the process exits, like GMime's tables.
+ */
+#define ICONV_IDLE 16
+
+static struct {
+  char cs[48];
+  iconv_t cd;
+} idle[ICONV_IDLE];
+static size_t nidle;
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static iconv_t iconv_take(const char *cs) {
+  iconv_t cd = (iconv_t)-1;
+  pthread_mutex_lock(&idle_mu);
+  for (size_t i = 0; i < nidle; i++)
+    if (strcmp(idle[i].cs, cs) == 0) {
+      cd = idle[i].cd;
+      idle[i] = idle[--nidle];
+      break;
+    }
+  pthread_mutex_unlock(&idle_mu);
+  if (cd != (iconv_t)-1) {
+    iconv(cd, NULL, NULL, NULL, NULL); /* start afresh */
+    return cd;
+  }
+  return iconv_open("UTF-8", cs);
+}
+
+static void iconv_give(const char *cs, iconv_t cd) {
+  bool kept = false;
+  if (strlen(cs) < sizeof idle[0].cs) {
+    pthread_mutex_lock(&idle_mu);
+    if (nidle < ICONV_IDLE) {
+      snprintf(idle[nidle].cs, sizeof idle[0].cs, "%s", cs);
+      idle[nidle++].cd = cd;
+      kept = true;
+    }
+    pthread_mutex_unlock(&idle_mu);
+  }
+  if (!kept)
+    iconv_close(cd);
+}
+
+/*
+ * Converts s[0..n) from charset cs to UTF-8, appending to out (capped).
+ * False when cs is unknown or s is not valid in it (then out holds a
+ * partial result the caller drops), or on ENOMEM (*rc set); the same
+ * outcomes as g_convert, which this replaces to keep descriptors open.
+ */
+static bool convert(const char *s, size_t n, const char *cs, cu_buf *out,
+                    custos_rc *rc) {
+  iconv_t cd = iconv_take(cs);
+  if (cd == (iconv_t)-1)
+    return false;
+  char tmp[4096];
+  char *in = (char *)(uintptr_t)s;
+  size_t left = n;
+  bool ok = true, capped = false;
+  while (ok && left > 0) {
+    char *o = tmp;
+    size_t room = sizeof tmp;
+    size_t k = iconv(cd, &in, &left, &o, &room);
+    if (k == (size_t)-1 && errno != E2BIG)
+      ok = false; /* EILSEQ, or EINVAL: a sequence cut at the end */
+    if (o > tmp) {
+      *rc = append_capped(out, tmp, (size_t)(o - tmp), &capped);
+      if (*rc != CUSTOS_OK)
+        ok = false;
+    }
+  }
+  if (ok) {
+    char *o = tmp;
+    size_t room = sizeof tmp;
+    if (iconv(cd, NULL, NULL, &o, &room) != (size_t)-1 && o > tmp)
+      *rc = append_capped(out, tmp, (size_t)(o - tmp), &capped);
+    ok = *rc == CUSTOS_OK;
+  }
+  iconv_give(cs, cd);
+  return ok;
+}
+
+/* Charsets that code text in 7-bit bytes other than as ASCII (escape
+ * sequences, shifts): such text must be converted even without a byte
+ * over 0x7F, or the index would hold the escapes instead of the words. */
+static bool seven_bit_coded(const char *cs) {
+  return g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
+         g_ascii_strcasecmp(cs, "utf-7") == 0 ||
+         g_ascii_strcasecmp(cs, "hz-gb-2312") == 0;
+}
+
 custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
                          cu_buf *out, bool *fallback) {
   bool capped = false;
@@ -135,21 +234,22 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
     *fallback = true;
     return append_capped(out, s, n, &capped);
   }
-  if (!has_8bit(s, n) && (single_byte(cs) || valid))
+  if (!has_8bit(s, n) && !seven_bit_coded(cs) && (single_byte(cs) || valid))
     return append_capped(out, s, n, &capped);
-  gsize rd = 0, wr = 0;
-  GError *err = NULL;
-  gchar *conv = g_convert(s, (gssize)n, "UTF-8", cs, &rd, &wr, &err);
-  if (!conv) {
-    g_clear_error(&err);
-    *fallback = true;
-    if (valid)
-      return append_capped(out, s, n, &capped);
-    return from_cp1252(s, n, out, &capped);
-  }
-  custos_rc rc = append_capped(out, conv, wr, &capped);
-  g_free(conv);
-  return rc;
+  size_t start = out->len;
+  custos_rc rc = CUSTOS_OK;
+  if (convert(s, n, cs, out, &rc))
+    return rc;
+  if (rc != CUSTOS_OK)
+    return rc;
+  /* not that charset after all: forget what was converted */
+  out->len = start;
+  if (out->data)
+    out->data[start] = '\0';
+  *fallback = true;
+  if (valid)
+    return append_capped(out, s, n, &capped);
+  return from_cp1252(s, n, out, &capped);
 }
 
 /* ---- HTML ------------------------------------------------------------- */
@@ -357,11 +457,41 @@ static void canon_collect(void *ud, const rawhdr *h) {
       c->h[k][c->n[k]++] = *h;
 }
 
+/* The canonical form on its way to the hash, gathered in a buffer: one
+ * hash update per line (and two per line end) cost more than the
+ * canonicalisation itself. */
+typedef struct sink {
+  cu_sha256_ctx *sh;
+  size_t k;
+  char buf[8192];
+} sink;
+
+static void sink_flush(sink *o) {
+  cu_sha256_update(o->sh, o->buf, o->k);
+  o->k = 0;
+}
+
+static void sink_put(sink *o, const char *p, size_t n) {
+  if (n > sizeof o->buf - o->k) {
+    sink_flush(o);
+    if (n > sizeof o->buf) {
+      cu_sha256_update(o->sh, p, n);
+      return;
+    }
+  }
+  memcpy(o->buf + o->k, p, n);
+  o->k += n;
+}
+
+static void sink_putc(sink *o, char c) {
+  if (o->k == sizeof o->buf)
+    sink_flush(o);
+  o->buf[o->k++] = c;
+}
+
 /* Feeds s[0..n) to the hash with every run of WSP and line breaks as
  * one space and none at either end (relaxed header value). */
-static void hash_relaxed_value(cu_sha256_ctx *sh, const char *s, size_t n) {
-  char tmp[512];
-  size_t k = 0;
+static void hash_relaxed_value(sink *o, const char *s, size_t n) {
   bool space = false, any = false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
@@ -370,22 +500,17 @@ static void hash_relaxed_value(cu_sha256_ctx *sh, const char *s, size_t n) {
       continue;
     }
     if (space) {
-      tmp[k++] = ' ';
+      sink_putc(o, ' ');
       space = false;
     }
-    tmp[k++] = c;
+    sink_putc(o, c);
     any = true;
-    if (k >= sizeof tmp - 2) {
-      cu_sha256_update(sh, tmp, k);
-      k = 0;
-    }
   }
-  cu_sha256_update(sh, tmp, k);
 }
 
 /* Relaxed body: trailing WSP of each line removed, WSP runs as one space,
  * CRLF line ends, trailing empty lines removed. */
-static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
+static void hash_relaxed_body(sink *o, const char *s, size_t n) {
   size_t empty = 0; /* empty lines seen and not yet written */
   size_t i = 0;
   while (i < n) {
@@ -401,9 +526,7 @@ static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
       empty++;
     } else {
       for (; empty > 0; empty--)
-        cu_sha256_update(sh, "\r\n", 2);
-      char tmp[512];
-      size_t k = 0;
+        sink_put(o, "\r\n", 2);
       bool space = false;
       for (size_t j = 0; j < e; j++) {
         char c = s[i + j];
@@ -412,17 +535,12 @@ static void hash_relaxed_body(cu_sha256_ctx *sh, const char *s, size_t n) {
           continue;
         }
         if (space) {
-          tmp[k++] = ' ';
+          sink_putc(o, ' ');
           space = false;
         }
-        tmp[k++] = c;
-        if (k >= sizeof tmp - 2) {
-          cu_sha256_update(sh, tmp, k);
-          k = 0;
-        }
+        sink_putc(o, c);
       }
-      cu_sha256_update(sh, tmp, k);
-      cu_sha256_update(sh, "\r\n", 2);
+      sink_put(o, "\r\n", 2);
     }
     i += ll;
   }
@@ -443,22 +561,26 @@ void cu_rec_content_id(const char *data, size_t len, uint64_t total,
     cu_hex_encode(dg, CU_SHA256_LEN, out);
     return;
   }
-  cu_sha256_update(sh, "custos-content-v1\n", 18);
+  sink o;
+  o.sh = sh;
+  o.k = 0;
+  sink_put(&o, "custos-content-v1\n", 18);
   for (size_t k = 0; k < NCANON; k++) {
     for (size_t j = 0; j < c.n[k]; j++) {
-      cu_sha256_update(sh, canon_headers[k], strlen(canon_headers[k]));
-      cu_sha256_update(sh, ":", 1);
-      hash_relaxed_value(sh, c.h[k][j].val, c.h[k][j].vlen);
-      cu_sha256_update(sh, "\r\n", 2);
+      sink_put(&o, canon_headers[k], strlen(canon_headers[k]));
+      sink_putc(&o, ':');
+      hash_relaxed_value(&o, c.h[k][j].val, c.h[k][j].vlen);
+      sink_put(&o, "\r\n", 2);
     }
   }
-  cu_sha256_update(sh, "\r\n", 2);
-  hash_relaxed_body(sh, data + body, len - body);
+  sink_put(&o, "\r\n", 2);
+  hash_relaxed_body(&o, data + body, len - body);
   if (total != len) {
     char t[40];
     int k = snprintf(t, sizeof t, "\ntotal:%llu", (unsigned long long)total);
-    cu_sha256_update(sh, t, (size_t)k);
+    sink_put(&o, t, (size_t)k);
   }
+  sink_flush(&o);
   cu_sha256_final(sh, dg);
   cu_hex_encode(dg, CU_SHA256_LEN, out);
 }
@@ -811,11 +933,20 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
   bool headers;
   scan_headers(data, len, NULL, NULL, &headers);
   GMimeMessage *msg = NULL;
+  /* GMime reads the caller's bytes in place: the stream does not own the
+   * array, which only borrows data (g_byte_array_free(.., FALSE) below
+   * hands it back untouched), so the message is not copied once more.
+   * The parts' content refers to the stream, so the array lives as long
+   * as msg. */
+  GByteArray *view = NULL;
   if (headers) {
     size_t skip = 0;
     if (len > 5 && memcmp(data, "From ", 5) == 0)
       skip = line_len(data, len);
-    GMimeStream *s = g_mime_stream_mem_new_with_buffer(data + skip, len - skip);
+    view = g_byte_array_new_take((guint8 *)(uintptr_t)(data + skip),
+                                 len - skip);
+    GMimeStream *s = g_mime_stream_mem_new_with_byte_array(view);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
     GMimeParser *p = g_mime_parser_new_with_stream(s);
     g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(p, popts);
@@ -823,6 +954,8 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
     g_object_unref(s);
   }
   if (!msg) {
+    if (view)
+      g_byte_array_free(view, FALSE);
     if (headers)
       m->flags |= CU_REC_RAW;
     rc = parse_raw(data, len, m, &fallback);
@@ -859,6 +992,7 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
     }
   }
   g_object_unref(msg);
+  g_byte_array_free(view, FALSE);
 done:
   if (fallback)
     m->flags |= CU_REC_CHARSET;

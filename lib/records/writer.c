@@ -37,6 +37,10 @@ static const char *const sql[S_COUNT] = {
 struct cu_rec_writer {
   cu_ws *ws;
   sqlite3_stmt *st[S_COUNT];
+  /* The next record id, read from the table once and then counted here
+   * (0: not known).  Only this writer adds records while it is open;
+   * any failure forgets it, since the caller then rolls back. */
+  int64_t next_id;
 };
 
 custos_rc cu_rec_writer_open(cu_ws *ws, cu_rec_writer **out, custos_diag *d) {
@@ -116,12 +120,18 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
   if (*dup)
     return place(w, id, it, d);
 
-  st = w->st[S_MAXID];
-  step = sqlite3_step(st);
-  id = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st);
-  if (step != SQLITE_ROW)
-    return cu_ws_dberr(w->ws, "cannot number a record", d);
+  if (w->next_id == 0) {
+    st = w->st[S_MAXID];
+    step = sqlite3_step(st);
+    w->next_id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW) {
+      w->next_id = 0;
+      return cu_ws_dberr(w->ws, "cannot number a record", d);
+    }
+  }
+  id = w->next_id;
+  w->next_id = 0; /* known again once the record is stored */
 
   int64_t key = 0;
   custos_rc rc = CUSTOS_EINTERNAL;
@@ -176,5 +186,8 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
     if (rc != CUSTOS_OK)
       return rc;
   }
-  return place(w, id, it, d);
+  rc = place(w, id, it, d);
+  if (rc == CUSTOS_OK)
+    w->next_id = id + 1;
+  return rc;
 }

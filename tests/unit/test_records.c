@@ -210,6 +210,35 @@ static void test_wrong_charset(void **state) {
   cu_rec_msg_free(&m);
 }
 
+/* ISO-2022-JP is 7-bit but not ASCII: it is converted, not taken as it
+ * is.  Conversions reuse iconv descriptors: one left in the middle of a
+ * stateful charset (ISO-2022-JP switched to JIS X 0208, then cut) or by
+ * an invalid sequence must convert the next text of that charset as if
+ * it were fresh, and a failed conversion leaves no partial text. */
+static void test_charset_reuse(void **state) {
+  (void)state;
+  static const char cut[] = "a\x1b$B$"; /* JIS mode, then half a pair */
+  static const char ok[] = "\x1b$B$\x22$$\x1b(Bxyz"; /* "あい" + "xyz" */
+  for (int round = 0; round < 3; round++) {
+    cu_buf b;
+    cu_buf_init(&b, 1 << 16);
+    bool fb = false;
+    assert_int_equal(cu_rec_to_utf8(cut, sizeof cut - 1, "iso-2022-jp", &b,
+                                    &fb),
+                     CUSTOS_OK);
+    assert_true(fb); /* cut inside a character: not that charset */
+    assert_int_equal(cu_utf8_invalid_at(b.data, b.len), b.len);
+    cu_buf_reset(&b);
+    fb = false;
+    assert_int_equal(cu_rec_to_utf8(ok, sizeof ok - 1, "iso-2022-jp", &b,
+                                    &fb),
+                     CUSTOS_OK);
+    assert_false(fb);
+    assert_string_equal(b.data, "\xe3\x81\x82\xe3\x81\x84xyz");
+    cu_buf_free(&b);
+  }
+}
+
 static void test_no_headers(void **state) {
   (void)state;
   cu_rec_msg m;
@@ -475,6 +504,7 @@ int main(void) {
       cmocka_unit_test(test_same_message_id),
       cmocka_unit_test(test_encoded_word),
       cmocka_unit_test(test_wrong_charset),
+      cmocka_unit_test(test_charset_reuse),
       cmocka_unit_test(test_no_headers),
       cmocka_unit_test(test_missing_boundary),
       cmocka_unit_test(test_attachments),
