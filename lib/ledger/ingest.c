@@ -861,6 +861,8 @@ static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
   if (sqlite3_step(w->dim_get) != SQLITE_ROW)
     return cu_ws_dberr(g->ws, "cannot read usage values", d);
   x->dim = sqlite3_column_int64(w->dim_get, 0);
+  /* A statement left running would keep DROP INDEX from going ahead. */
+  sqlite3_reset(w->dim_get);
   return CUSTOS_OK;
 }
 
@@ -1098,6 +1100,33 @@ static void bind_rollup(sqlite3_stmt *st, int at, int64_t src,
     sqlite3_bind_int64(st, at + c + 1, v[c]);
 }
 
+/*
+ * Whether to drop the secondary indexes of usage_rollups before storing n
+ * rollups and build them afterwards: building an index from a full table
+ * sorts once, which costs less than growing it by n inserts as long as the
+ * table already holds fewer than about n/2 rows (measured on 1 M rollups:
+ * the insert takes 0.9 s instead of 2.1 s, the two builds 0.8 s).  The
+ * ledger's size is taken from usage_sources, which also counts rollups
+ * restatements have deleted since, so a doubt keeps the indexes.
+ */
+static custos_rc want_rebuild(ingest *g, size_t n, bool *rebuild,
+                              custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  *rebuild = false;
+  custos_rc rc = cu_ws_prepare(
+      g->ws, "SELECT coalesce(sum(rollups), 0) FROM usage_sources", &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = cu_ws_dberr(g->ws, "cannot read the ledger's size", d);
+  } else {
+    int64_t have = sqlite3_column_int64(st, 0);
+    *rebuild = have >= 0 && (uint64_t)have <= n / 2;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* Stores every rollup of the file under source src.  The range check runs
  * first, in the file's order, so the rollup it names is the first too
  * large in the file whatever the storage order. */
@@ -1122,6 +1151,14 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
   custos_rc rc = CUSTOS_OK;
   if (!dss || !group)
     rc = oom(d, g->path);
+  bool rebuild = false;
+  if (rc == CUSTOS_OK)
+    rc = want_rebuild(g, n, &rebuild, d);
+  /* Inside the ingest's transaction, so a failure or a kill -9 before the
+   * commit leaves the indexes as they were. */
+  if (rc == CUSTOS_OK && rebuild)
+    rc = cu_ws_exec(g->ws, "DROP INDEX usage_rollups_unit;"
+                           "DROP INDEX usage_rollups_account;", d);
   if (rc == CUSTOS_OK && n >= RU_BATCH)
     rc = prepare_rollup_insert(g->ws, RU_BATCH, &batch, d);
   if (rc == CUSTOS_OK)
@@ -1162,6 +1199,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
     done++;
   }
   assert(rc != CUSTOS_OK || done == n);
+  if (rc == CUSTOS_OK && rebuild)
+    rc = cu_ws_exec(g->ws, CU_LEDGER_IDX_UNIT CU_LEDGER_IDX_ACCOUNT, d);
 out:
   sqlite3_finalize(batch);
   sqlite3_finalize(one);

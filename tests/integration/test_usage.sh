@@ -107,6 +107,11 @@ sup=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM usage_coverage WHERE supersed
 [ "$sup" = 1 ] && ok "older coverage marked superseded" || not_ok "superseded: $sup"
 n=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources WHERE class='usage' AND status='complete'")
 [ "$n" = 2 ] && ok "both sources kept" || not_ok "sources: $n"
+# Ingest drops and rebuilds the rollup indexes around a large insert into
+# a small ledger: both must be there afterwards, as the schema made them.
+idx=$(sqlite3 "$W/custos.db" "SELECT group_concat(sql, '|') FROM (SELECT sql FROM sqlite_master WHERE tbl_name='usage_rollups' AND type='index' ORDER BY name)")
+[ "$idx" = "CREATE INDEX usage_rollups_account ON usage_rollups(account, period, source_id)|CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day)" ] &&
+  ok "rollup indexes rebuilt" || not_ok "rollup indexes: $idx"
 
 # Refusals leave the workspace exactly as it was.
 snapshot() { sqlite3 "$W/custos.db" .dump | sha256sum; }
