@@ -140,6 +140,23 @@ expect_exit 0 "long-key rejects listed" -- "$CUSTOS" -w "$W" sources --rejects "
 expect_grep "longkeys.csv:4:" "$T/out" "first long-key reject at its line"
 expect_grep "longkeys.csv:3001:" "$T/out" "a reject past the first batches at its line"
 
+# A CSV error after several of the reader's batches is reported with its
+# place, and nothing of the file is stored.
+python3 - "$U/focus-1.2.csv" "$T/lateutf8.csv" <<'PY'
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+with open(sys.argv[2], "wb") as f:
+    f.write((lines[0] + "\n").encode())
+    for i in range(5000):
+        f.write((lines[1] + "\n").encode())
+    f.write(lines[1].replace("callarchive", "call\xffarchive", 1).encode("latin-1") + b"\n")
+PY
+nsrc=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")
+expect_exit 3 "late invalid UTF-8" -- "$CUSTOS" -w "$W" ingest usage "$T/lateutf8.csv"
+expect_grep "lateutf8.csv:5002:" "$T/err" "late CSV error names its line"
+[ "$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")" = "$nsrc" ] &&
+  ok "late CSV error stores nothing" || not_ok "late CSV error registered a source"
+
 # Refusals leave the workspace exactly as it was.
 snapshot() { sqlite3 "$W/custos.db" .dump | sha256sum; }
 before=$(snapshot)
