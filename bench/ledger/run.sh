@@ -17,6 +17,8 @@ custos=$build/custos
 tmp=${BENCH_TMP:-$(mktemp -d /tmp/custos-bench-ledger-XXXXXX)}
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+load
 
 "$custos" gen --seed "$seed" --scale "$rows" --out "$tmp/g" >/dev/null
 f=$tmp/focus.csv
@@ -42,6 +44,7 @@ echo "custos ingest: $secs s, $(echo "scale=0; $bytes / 1048576 / $secs" | bc) M
   "$(echo "scale=0; $nrows / $secs" | bc) rows/s, peak RSS $((rss / 1024)) MB," \
   "$(sqlite3 "$ws/custos.db" 'SELECT count(*) FROM usage_rollups') rollups;" \
   "CPU $cpu s, $(echo "scale=0; $bytes / 1048576 / $cpu" | bc) MB per CPU-second"
+load
 "$build/bench/ledger/bench_ledger_query" "$ws" 500
 
 # sqlite3 shell: .import then GROUP BY (same rollup key and sums).
@@ -66,3 +69,4 @@ read -r _ usr sys <"$tmp/time"
 echo "duckdb (read_csv + GROUP BY, $(nproc) threads): $dk s, CPU $(echo "$usr + $sys" | bc) s (process)"
 echo "ratios (peer time / custos time): sqlite3 $(echo "scale=2; $sq / $secs" | bc)x," \
   "duckdb $(echo "scale=2; $dk / $secs" | bc)x"
+load

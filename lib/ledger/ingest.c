@@ -15,6 +15,7 @@
  * nearly every row.
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,15 +334,6 @@ static void add_reject(ingest *g, uint64_t line, uint64_t col,
   r->reason = reason;
 }
 
-static void reject_field(ingest *g, cu_csv *csv, const cu_ledger_raw *raw,
-                         int f, const char *reason) {
-  uint64_t line = cu_csv_line(csv), col = 0;
-  if (f >= 0 && g->ad.col[f] >= 0)
-    cu_csv_field_pos(csv, (size_t)g->ad.col[f], &line, &col);
-  add_reject(g, line, col, f >= 0 ? g->ad.colname[f] : "",
-             f >= 0 ? raw->v[f] : NULL, f >= 0 ? raw->len[f] : 0, reason);
-}
-
 /* Builds the normalised dimensions of a raw key seen for the first time;
  * a key that fails normalisation gets no dimensions but its fault. */
 static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
@@ -593,6 +585,19 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
   return rc;
 }
 
+/* ---- reading on a second thread --------------------------------------- */
+
+/*
+ * The CSV scan, the amounts and the raw key of each row are the half of
+ * the work that needs no per-file state, so a second thread (the reader)
+ * does them and hands rows over in batches, in file order, to the thread
+ * that aggregates (the caller's).  Each row's fields are copied into its
+ * batch, as the CSV reader reuses its buffer.  The aggregating thread
+ * keeps everything that decides the result (rejects in file order, the
+ * rollups, the resources), so the outcome is the one a single thread
+ * gives.
+ */
+
 /* The fields that decide a row's rollup: everything but its amounts and
  * its resource. */
 static const int key_fields[] = {
@@ -600,6 +605,291 @@ static const int key_fields[] = {
     LF_SUBCATEGORY, LF_METER,    LF_SKU,      LF_REGION,
     LF_REGION_NAME, LF_CHARGE_START, LF_PERIOD_START, LF_QTY_UNIT,
     LF_PUNIT,   LF_CURRENCY,     LF_CHARGE_CATEGORY, LF_PROVIDER};
+
+#define KEY_FIELD_MAX 1024 /* bytes of one key field */
+/* Bytes of a raw key: a pricing flag, then each key field but the charge
+ * period start as two length bytes and its bytes. */
+#define RAW_KEY_MAX (1 + CU_ARRAY_LEN(key_fields) * (2 + KEY_FIELD_MAX))
+#define BATCH_ROWS 1024
+#define NBATCH 4 /* batches in flight between the threads */
+
+enum prow_kind {
+  ROW_OK,     /* amounts and raw key ready */
+  ROW_REJECT  /* refused by the reader: bad (or -1), reason */
+};
+
+/* One row as the reader hands it over.  raw's views point into the
+ * batch's bytes and stay valid until the batch is given back. */
+typedef struct prow {
+  cu_ledger_raw raw;
+  uint64_t line;              /* where the record starts */
+  uint64_t fline[LF_COUNT];   /* where each field starts (line, column) */
+  uint64_t fcol[LF_COUNT];
+  cu_ledger_amounts am;
+  const char *key;            /* the raw key, in the batch's bytes */
+  size_t klen;
+  uint64_t h;                 /* hash of the raw key */
+  enum prow_kind kind;
+  int bad;
+  const char *reason;
+} prow;
+
+typedef struct pbatch {
+  prow *rows;
+  size_t nrows;
+  char *bytes;
+  size_t nbytes, capbytes;
+  uint64_t offset; /* bytes of the file consumed after its last row */
+} pbatch;
+
+typedef struct preader {
+  cu_csv *csv;
+  const cu_ledger_adapter *ad;
+  int cols[LF_COUNT], fields[LF_COUNT];
+  int nused;
+  pbatch b[NBATCH];
+  /* A ring: b[tail] .. count filled batches; the reader fills b[head]. */
+  size_t head, tail, count;
+  bool done;      /* the reader has published its last batch */
+  bool stop;      /* the aggregating thread wants no more */
+  custos_rc rc;   /* the reader's result, with d, once done */
+  custos_diag d;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} preader;
+
+/*
+ * Copies the current record's used fields into b and fills its row; false
+ * (b untouched) when b lacks the room.  Runs on the reader.
+ */
+static bool take_row(preader *p, pbatch *b) {
+  cu_csv *csv = p->csv;
+  size_t nf = cu_csv_nfields(csv);
+  prow *r = &b->rows[b->nrows];
+  r->line = cu_csv_line(csv);
+  r->bad = -1;
+  r->reason = NULL;
+  if (nf != p->ad->ncols) {
+    r->kind = ROW_REJECT;
+    r->reason = nf < p->ad->ncols ? "row has fewer fields than the header"
+                                  : "row has more fields than the header";
+    b->nrows++;
+    return true;
+  }
+  size_t need = RAW_KEY_MAX;
+  for (int u = 0; u < p->nused; u++) {
+    size_t n;
+    (void)cu_csv_field(csv, (size_t)p->cols[u], &n);
+    need += n + 1;
+  }
+  if (need > b->capbytes - b->nbytes)
+    return false;
+  for (int u = 0; u < p->nused; u++) {
+    int f = p->fields[u];
+    size_t n;
+    const char *v = cu_csv_field(csv, (size_t)p->cols[u], &n);
+    char *dst = b->bytes + b->nbytes;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    b->nbytes += n + 1;
+    r->raw.v[f] = dst;
+    r->raw.len[f] = n;
+    cu_csv_field_pos(csv, (size_t)p->cols[u], &r->fline[f], &r->fcol[f]);
+  }
+  r->kind = ROW_REJECT;
+  if (cu_ledger_row_amounts(&r->raw, &r->am, &r->bad, &r->reason) !=
+      CUSTOS_OK) {
+    b->nrows++;
+    return true;
+  }
+  /* The raw key: length-prefixed key fields; fallbacks only when the
+   * primary field is empty. */
+  char *kb = b->bytes + b->nbytes;
+  size_t kl = 0;
+  kb[kl++] = r->am.use_pricing ? 'p' : 'c';
+  for (size_t kf = 0; kf < CU_ARRAY_LEN(key_fields); kf++) {
+    int f = key_fields[kf];
+    size_t n = r->raw.v[f] ? r->raw.len[f] : 0;
+    if ((f == LF_SKU && r->raw.v[LF_METER] && r->raw.len[LF_METER]) ||
+        (f == LF_REGION_NAME && r->raw.v[LF_REGION] && r->raw.len[LF_REGION]))
+      n = 0;
+    if (n > KEY_FIELD_MAX) {
+      r->bad = f;
+      r->reason = "field longer than 1024 bytes";
+      b->nrows++;
+      return true;
+    }
+    if (f == LF_CHARGE_START)
+      continue; /* parsed per row by the aggregating thread */
+    kb[kl++] = (char)(n & 0xff);
+    kb[kl++] = (char)(n >> 8);
+    if (n)
+      memcpy(kb + kl, r->raw.v[f], n);
+    kl += n;
+  }
+  assert(kl <= RAW_KEY_MAX);
+  b->nbytes += kl;
+  r->key = kb;
+  r->klen = kl;
+  r->h = hash_bytes(kb, kl);
+  r->kind = ROW_OK;
+  b->nrows++;
+  return true;
+}
+
+/* Hands b (the one at head) to the aggregating thread and waits for room
+ * for the next; false when that thread wants no more. */
+static bool publish(preader *p, bool last) {
+  pthread_mutex_lock(&p->mu);
+  p->b[p->head].offset = cu_csv_offset(p->csv);
+  p->head = (p->head + 1) % NBATCH;
+  p->count++;
+  p->done = last;
+  pthread_cond_broadcast(&p->cv);
+  while (!last && !p->stop && p->count == NBATCH)
+    pthread_cond_wait(&p->cv, &p->mu);
+  bool go = !p->stop;
+  pthread_mutex_unlock(&p->mu);
+  if (go && !last) {
+    pbatch *b = &p->b[p->head];
+    b->nrows = 0;
+    b->nbytes = 0;
+  }
+  return go;
+}
+
+static void *reader_main(void *arg) {
+  preader *p = arg;
+  pbatch *b = &p->b[p->head];
+  b->nrows = b->nbytes = 0;
+  for (;;) {
+    bool eof = false;
+    custos_rc rc = cu_csv_next(p->csv, &eof, &p->d);
+    if (rc != CUSTOS_OK || eof) {
+      p->rc = rc; /* read after the lock in publish */
+      publish(p, true);
+      return NULL;
+    }
+    if (cu_csv_nfields(p->csv) == 1 &&
+        cu_csv_field(p->csv, 0, NULL)[0] == '\0' && !cu_csv_quoted(p->csv, 0))
+      continue; /* empty line */
+    if (!take_row(p, b)) {
+      if (!publish(p, false))
+        return NULL;
+      b = &p->b[p->head];
+      bool ok = take_row(p, b); /* an empty batch holds any record */
+      assert(ok);
+      (void)ok;
+    }
+    if (b->nrows == BATCH_ROWS) {
+      if (!publish(p, false))
+        return NULL;
+      b = &p->b[p->head];
+    }
+  }
+}
+
+static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
+  uint64_t line = r->line, col = 0;
+  if (f >= 0 && g->ad.col[f] >= 0) {
+    line = r->fline[f];
+    col = r->fcol[f];
+  }
+  add_reject(g, line, col, f >= 0 ? g->ad.colname[f] : "",
+             f >= 0 ? r->raw.v[f] : NULL, f >= 0 ? r->raw.len[f] : 0, reason);
+}
+
+/* Adds one row the reader handed over to its rollup and resource; row
+ * faults become rejects, only running out of memory fails. */
+static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
+  const cu_ledger_raw *raw = &r->raw;
+  int bad = -1;
+  const char *reason = NULL;
+  if (r->kind == ROW_REJECT) {
+    reject_row(g, r, r->bad, r->reason);
+    return CUSTOS_OK;
+  }
+  if (r->am.rounded)
+    g->rounded++;
+  if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
+    return oom(d, g->path);
+  size_t slot = ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
+  rawent *re = (rawent *)g->raws.slots[slot];
+  if (!re) {
+    re = arena_alloc(&g->ar, sizeof *re + r->klen);
+    if (!re)
+      return oom(d, g->path);
+    re->e.h = r->h;
+    re->e.klen = (uint32_t)r->klen;
+    memcpy(re->key, r->key, r->klen);
+    if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
+      return oom(d, g->path);
+    g->raws.slots[slot] = &re->e;
+    g->raws.n++;
+  }
+  /* Faults in the order cu_ledger_row_key finds them. */
+  if (!re->ds && !re->late) {
+    reject_row(g, r, re->bad, re->reason);
+    return CUSTOS_OK;
+  }
+  size_t csl = raw->v[LF_CHARGE_START] ? raw->len[LF_CHARGE_START] : 0;
+  if (!(csl && csl == g->cs_len &&
+        memcmp(raw->v[LF_CHARGE_START], g->cs_last, csl) == 0)) {
+    int64_t day;
+    if (cu_ledger_row_day(raw, &day, &bad, &reason) != CUSTOS_OK) {
+      reject_row(g, r, bad, reason);
+      return CUSTOS_OK;
+    }
+    g->cs_day = day;
+    g->cs_len = 0;
+    if (csl <= sizeof g->cs_last) {
+      memcpy(g->cs_last, raw->v[LF_CHARGE_START], csl);
+      g->cs_len = csl;
+    }
+  }
+  int64_t day = g->cs_day, period = re->period;
+  if (!re->has_period) {
+    if (day != g->mo_day || g->mo_period == INT64_MIN) {
+      if (cu_ledger_month_of(day, &period, &bad, &reason) != CUSTOS_OK) {
+        reject_row(g, r, bad, reason);
+        return CUSTOS_OK;
+      }
+      g->mo_day = day;
+      g->mo_period = period;
+    }
+    period = g->mo_period;
+  }
+  if (!re->ds) {
+    reject_row(g, r, re->bad, re->reason);
+    return CUSTOS_OK;
+  }
+  rollup *ru = rollup_get(g, re->ds, day, period);
+  if (!ru)
+    return oom(d, g->path);
+  int64_t q;
+  if (!cu_ledger_scale_qty(r->am.qty, re->mult, &q)) {
+    reject_row(g, r, r->am.use_pricing ? LF_PQTY : LF_QTY,
+               "quantity times the unit's block size is too large");
+    return CUSTOS_OK;
+  }
+  ru->qty += q;
+  ru->billed += r->am.billed;
+  ru->effective += r->am.effective;
+  if (!ru->rows)
+    ru->first_line = r->line;
+  ru->last_line = r->line;
+  ru->rows++;
+  if (ru->ds->dim[D_UNIT] == g->empty_unit && ru->ds->dim[D_SUB]->value[0])
+    g->unknown_subs++;
+  if (ru->day < g->first_day || g->first_day == INT64_MIN)
+    g->first_day = ru->day;
+  if (ru->day > g->last_day || g->last_day == INT64_MIN)
+    g->last_day = ru->day;
+  if (g->ad.col[LF_RESOURCE_ID] >= 0 &&
+      add_resource(g, raw, ru) != CUSTOS_OK)
+    return oom(d, g->path);
+  return CUSTOS_OK;
+}
 
 /* Reads the whole file into the rollups.  Errors of the file as a whole
  * (unreadable, not CSV, unknown header) fail; row errors become rejects. */
@@ -615,14 +905,16 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
     cu_sha256_abort(o.sha256);
     return rc;
   }
+  preader p;
+  memset(&p, 0, sizeof p);
   bool eof = false;
   rc = cu_csv_next(csv, &eof, d);
   if (rc != CUSTOS_OK)
-    goto done;
+    goto fail_header;
   if (eof) {
     cu_diag_at(d, g->path, 1, 1);
     rc = cu_diag_set(d, CUSTOS_EPARSE, "empty file: no header");
-    goto done;
+    goto fail_header;
   }
   {
     size_t nf = cu_csv_nfields(csv);
@@ -632,7 +924,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       cu_free(names);
       cu_free(lens);
       rc = oom(d, g->path);
-      goto done;
+      goto fail_header;
     }
     for (size_t i = 0; i < nf; i++)
       names[i] = cu_csv_field(csv, i, &lens[i]);
@@ -642,183 +934,94 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
     cu_free(lens);
     if (rc != CUSTOS_OK) {
       cu_diag_at(d, g->path, 1, 0);
-      goto done;
+      goto fail_header;
     }
   }
-  int cols[LF_COUNT], fields[LF_COUNT];
-  int nused = 0;
+  p.csv = csv;
+  p.ad = &g->ad;
   for (int f = 0; f < LF_COUNT; f++)
     if (g->ad.col[f] >= 0) {
-      cols[nused] = g->ad.col[f];
-      fields[nused++] = f;
+      p.cols[p.nused] = g->ad.col[f];
+      p.fields[p.nused++] = f;
     }
-  cu_ledger_raw raw;
-  memset(&raw, 0, sizeof raw);
+  /* A batch holds any record the reader accepts, with its raw key. */
+  for (int i = 0; i < NBATCH; i++) {
+    p.b[i].rows = cu_calloc(BATCH_ROWS, sizeof *p.b[i].rows);
+    p.b[i].capbytes = o.max_record + LF_COUNT + RAW_KEY_MAX;
+    p.b[i].bytes = cu_malloc(p.b[i].capbytes);
+    if (!p.b[i].rows || !p.b[i].bytes) {
+      rc = oom(d, g->path);
+      goto fail_batches;
+    }
+  }
+  if (pthread_mutex_init(&p.mu, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage reader");
+    goto fail_batches;
+  }
+  if (pthread_cond_init(&p.cv, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage reader");
+    goto fail_mutex;
+  }
+  pthread_t th;
+  if (pthread_create(&th, NULL, reader_main, &p) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage reader");
+    goto fail_cond;
+  }
   for (;;) {
-    rc = cu_csv_next(csv, &eof, d);
-    if (rc != CUSTOS_OK)
-      goto done;
-    if (eof)
+    pthread_mutex_lock(&p.mu);
+    while (p.count == 0 && !p.done)
+      pthread_cond_wait(&p.cv, &p.mu);
+    bool more = p.count > 0;
+    pthread_mutex_unlock(&p.mu);
+    if (!more)
       break;
-    size_t nf = cu_csv_nfields(csv);
-    if (nf == 1 && cu_csv_field(csv, 0, NULL)[0] == '\0' &&
-        !cu_csv_quoted(csv, 0))
-      continue; /* empty line */
-    g->rows++;
-    if ((g->rows & 0xffff) == 0 && g->opts->progress)
+    const pbatch *b = &p.b[p.tail];
+    for (size_t i = 0; i < b->nrows && rc == CUSTOS_OK; i++) {
+      g->rows++;
+      if ((g->rows & 0xffff) == 0 && g->opts->progress)
+        g->opts->progress(g->opts->progress_ud, g->path, b->offset,
+                          cu_csv_size(csv));
+      rc = add_row(g, &b->rows[i], d);
+    }
+    pthread_mutex_lock(&p.mu);
+    p.tail = (p.tail + 1) % NBATCH;
+    p.count--;
+    if (rc != CUSTOS_OK)
+      p.stop = true;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    if (rc != CUSTOS_OK)
+      break;
+  }
+  pthread_join(th, NULL);
+  if (rc == CUSTOS_OK && p.rc != CUSTOS_OK) {
+    rc = p.rc;
+    if (d)
+      *d = p.d;
+  }
+  if (rc == CUSTOS_OK) {
+    if (g->opts->progress)
       g->opts->progress(g->opts->progress_ud, g->path, cu_csv_offset(csv),
                         cu_csv_size(csv));
-    if (nf != g->ad.ncols) {
-      add_reject(g, cu_csv_line(csv), 0, "", NULL, 0,
-                 nf < g->ad.ncols ? "row has fewer fields than the header"
-                                  : "row has more fields than the header");
-      continue;
-    }
-    for (int u = 0; u < nused; u++)
-      raw.v[fields[u]] = cu_csv_field(csv, (size_t)cols[u], &raw.len[fields[u]]);
-    cu_ledger_amounts am;
-    int bad = -1;
-    const char *reason = NULL;
-    if (cu_ledger_row_amounts(&raw, &am, &bad, &reason) != CUSTOS_OK) {
-      reject_field(g, csv, &raw, bad, reason);
-      continue;
-    }
-    if (am.rounded)
-      g->rounded++;
-    /* The raw key: length-prefixed key fields; fallbacks only when the
-     * primary field is empty. */
-    char kb[8192];
-    size_t kl = 0;
-    bool toolong = false;
-    kb[kl++] = am.use_pricing ? 'p' : 'c';
-    for (size_t kf = 0; kf < CU_ARRAY_LEN(key_fields); kf++) {
-      int f = key_fields[kf];
-      size_t n = raw.v[f] ? raw.len[f] : 0;
-      if ((f == LF_SKU && raw.v[LF_METER] && raw.len[LF_METER]) ||
-          (f == LF_REGION_NAME && raw.v[LF_REGION] && raw.len[LF_REGION]))
-        n = 0;
-      if (n > 1024) {
-        toolong = true;
-        bad = f;
-        break;
-      }
-      if (f == LF_CHARGE_START)
-        continue; /* parsed per row below */
-      kb[kl++] = (char)(n & 0xff);
-      kb[kl++] = (char)(n >> 8);
-      if (n)
-        memcpy(kb + kl, raw.v[f], n);
-      kl += n;
-    }
-    if (toolong) {
-      reject_field(g, csv, &raw, bad, "field longer than 1024 bytes");
-      continue;
-    }
-    uint64_t h = hash_bytes(kb, kl);
-    if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK) {
-      rc = oom(d, g->path);
-      goto done;
-    }
-    size_t slot = ht_find(&g->raws, h, kb, kl, offsetof(rawent, key));
-    rawent *re = (rawent *)g->raws.slots[slot];
-    if (!re) {
-      re = arena_alloc(&g->ar, sizeof *re + kl);
-      if (!re) {
-        rc = oom(d, g->path);
-        goto done;
-      }
-      re->e.h = h;
-      re->e.klen = (uint32_t)kl;
-      memcpy(re->key, kb, kl);
-      rc = new_raw(g, &raw, am.use_pricing, re);
-      if (rc != CUSTOS_OK) {
-        rc = oom(d, g->path);
-        goto done;
-      }
-      g->raws.slots[slot] = &re->e;
-      g->raws.n++;
-    }
-    /* Faults in the order cu_ledger_row_key finds them. */
-    if (!re->ds && !re->late) {
-      reject_field(g, csv, &raw, re->bad, re->reason);
-      continue;
-    }
-    size_t csl = raw.v[LF_CHARGE_START] ? raw.len[LF_CHARGE_START] : 0;
-    if (!(csl && csl == g->cs_len &&
-          memcmp(raw.v[LF_CHARGE_START], g->cs_last, csl) == 0)) {
-      int64_t day;
-      if (cu_ledger_row_day(&raw, &day, &bad, &reason) != CUSTOS_OK) {
-        reject_field(g, csv, &raw, bad, reason);
-        continue;
-      }
-      g->cs_day = day;
-      g->cs_len = 0;
-      if (csl <= sizeof g->cs_last) {
-        memcpy(g->cs_last, raw.v[LF_CHARGE_START], csl);
-        g->cs_len = csl;
-      }
-    }
-    int64_t day = g->cs_day, period = re->period;
-    if (!re->has_period) {
-      if (day != g->mo_day || g->mo_period == INT64_MIN) {
-        if (cu_ledger_month_of(day, &period, &bad, &reason) != CUSTOS_OK) {
-          reject_field(g, csv, &raw, bad, reason);
-          continue;
-        }
-        g->mo_day = day;
-        g->mo_period = period;
-      }
-      period = g->mo_period;
-    }
-    if (!re->ds) {
-      reject_field(g, csv, &raw, re->bad, re->reason);
-      continue;
-    }
-    rollup *ru = rollup_get(g, re->ds, day, period);
-    if (!ru) {
-      rc = oom(d, g->path);
-      goto done;
-    }
-    int64_t q;
-    if (!cu_ledger_scale_qty(am.qty, re->mult, &q)) {
-      reject_field(g, csv, &raw, am.use_pricing ? LF_PQTY : LF_QTY,
-                   "quantity times the unit's block size is too large");
-      continue;
-    }
-    ru->qty += q;
-    ru->billed += am.billed;
-    ru->effective += am.effective;
-    uint64_t line = cu_csv_line(csv);
-    if (!ru->rows)
-      ru->first_line = line;
-    ru->last_line = line;
-    ru->rows++;
-    if (ru->ds->dim[D_UNIT] == g->empty_unit && ru->ds->dim[D_SUB]->value[0])
-      g->unknown_subs++;
-    if (ru->day < g->first_day || g->first_day == INT64_MIN)
-      g->first_day = ru->day;
-    if (ru->day > g->last_day || g->last_day == INT64_MIN)
-      g->last_day = ru->day;
-    if (g->ad.col[LF_RESOURCE_ID] >= 0) {
-      rc = add_resource(g, &raw, ru);
-      if (rc != CUSTOS_OK) {
-        rc = oom(d, g->path);
-        goto done;
-      }
+    /* The digest counts only when the reader took the whole file; else
+     * the source registration hashes it again, as for other sources. */
+    if (cu_csv_size(csv) && cu_csv_offset(csv) == cu_csv_size(csv)) {
+      cu_sha256_final(o.sha256, g->digest);
+      o.sha256 = NULL;
+      g->size = cu_csv_offset(csv);
+      g->hashed = true;
     }
   }
-  if (g->opts->progress)
-    g->opts->progress(g->opts->progress_ud, g->path, cu_csv_offset(csv),
-                      cu_csv_size(csv));
-  /* The digest counts only when the reader took the whole file; else the
-   * source registration hashes it again, as for other sources. */
-  if (cu_csv_size(csv) && cu_csv_offset(csv) == cu_csv_size(csv)) {
-    cu_sha256_final(o.sha256, g->digest);
-    o.sha256 = NULL;
-    g->size = cu_csv_offset(csv);
-    g->hashed = true;
+fail_cond:
+  pthread_cond_destroy(&p.cv);
+fail_mutex:
+  pthread_mutex_destroy(&p.mu);
+fail_batches:
+  for (int i = 0; i < NBATCH; i++) {
+    cu_free(p.b[i].rows);
+    cu_free(p.b[i].bytes);
   }
-done:
+fail_header:
   cu_csv_close(csv);
   cu_sha256_abort(o.sha256);
   return rc;
@@ -861,6 +1064,8 @@ static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
   if (sqlite3_step(w->dim_get) != SQLITE_ROW)
     return cu_ws_dberr(g->ws, "cannot read usage values", d);
   x->dim = sqlite3_column_int64(w->dim_get, 0);
+  /* A statement left running would keep DROP INDEX from going ahead. */
+  sqlite3_reset(w->dim_get);
   return CUSTOS_OK;
 }
 
@@ -1098,6 +1303,33 @@ static void bind_rollup(sqlite3_stmt *st, int at, int64_t src,
     sqlite3_bind_int64(st, at + c + 1, v[c]);
 }
 
+/*
+ * Whether to drop the secondary indexes of usage_rollups before storing n
+ * rollups and build them afterwards: building an index from a full table
+ * sorts once, which costs less than growing it by n inserts as long as the
+ * table already holds fewer than about n/2 rows (measured on 1 M rollups:
+ * the insert takes 0.9 s instead of 2.1 s, the two builds 0.8 s).  The
+ * ledger's size is taken from usage_sources, which also counts rollups
+ * restatements have deleted since, so a doubt keeps the indexes.
+ */
+static custos_rc want_rebuild(ingest *g, size_t n, bool *rebuild,
+                              custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  *rebuild = false;
+  custos_rc rc = cu_ws_prepare(
+      g->ws, "SELECT coalesce(sum(rollups), 0) FROM usage_sources", &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = cu_ws_dberr(g->ws, "cannot read the ledger's size", d);
+  } else {
+    int64_t have = sqlite3_column_int64(st, 0);
+    *rebuild = have >= 0 && (uint64_t)have <= n / 2;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* Stores every rollup of the file under source src.  The range check runs
  * first, in the file's order, so the rollup it names is the first too
  * large in the file whatever the storage order. */
@@ -1122,6 +1354,14 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
   custos_rc rc = CUSTOS_OK;
   if (!dss || !group)
     rc = oom(d, g->path);
+  bool rebuild = false;
+  if (rc == CUSTOS_OK)
+    rc = want_rebuild(g, n, &rebuild, d);
+  /* Inside the ingest's transaction, so a failure or a kill -9 before the
+   * commit leaves the indexes as they were. */
+  if (rc == CUSTOS_OK && rebuild)
+    rc = cu_ws_exec(g->ws, "DROP INDEX usage_rollups_unit;"
+                           "DROP INDEX usage_rollups_account;", d);
   if (rc == CUSTOS_OK && n >= RU_BATCH)
     rc = prepare_rollup_insert(g->ws, RU_BATCH, &batch, d);
   if (rc == CUSTOS_OK)
@@ -1162,6 +1402,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
     done++;
   }
   assert(rc != CUSTOS_OK || done == n);
+  if (rc == CUSTOS_OK && rebuild)
+    rc = cu_ws_exec(g->ws, CU_LEDGER_IDX_UNIT CU_LEDGER_IDX_ACCOUNT, d);
 out:
   sqlite3_finalize(batch);
   sqlite3_finalize(one);

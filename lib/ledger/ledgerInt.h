@@ -121,6 +121,15 @@ custos_rc cu_ledger_month_of(int64_t day, int64_t *period, int *bad,
 /* Multiplies a quantity by a block size; false on overflow. */
 bool cu_ledger_scale_qty(int64_t q, uint64_t mult, int64_t *out);
 
+/* The two secondary indexes of usage_rollups, as the schema creates them;
+ * ingest drops and rebuilds them around a large insert into a small
+ * ledger, so both must stay the schema's text. */
+#define CU_LEDGER_IDX_UNIT                                                     \
+  "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
+#define CU_LEDGER_IDX_ACCOUNT                                                  \
+  "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"       \
+  " source_id);"
+
 /* ---- boundary of free text in usage rows ------------------------------ */
 
 /* Resource id with its customer-chosen parts (resource group, names, the

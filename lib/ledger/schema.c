@@ -1,7 +1,7 @@
 /* The tables the ledger owns: rollups with their provenance, the values
  * they refer to by number, what each source covers (for restatements) and
  * the resources seen, with customer free text through the policy. */
-#include "ledger.h"
+#include "ledgerInt.h"
 
 static const cu_migration steps[] = {
     {1, /* Each distinct value once: kind is account, unit, subscription,
@@ -23,9 +23,7 @@ static const cu_migration steps[] = {
      " billed INTEGER NOT NULL, effective INTEGER NOT NULL,"
      " rows INTEGER NOT NULL, first_line INTEGER NOT NULL,"
      " last_line INTEGER NOT NULL);"
-     "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
-     "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"
-     " source_id);"
+     CU_LEDGER_IDX_UNIT CU_LEDGER_IDX_ACCOUNT
      /* Which (account, billing period) pairs a source covers; a later
       * source covering the same pair supersedes it. */
      "CREATE TABLE usage_coverage("

@@ -107,6 +107,55 @@ sup=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM usage_coverage WHERE supersed
 [ "$sup" = 1 ] && ok "older coverage marked superseded" || not_ok "superseded: $sup"
 n=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources WHERE class='usage' AND status='complete'")
 [ "$n" = 2 ] && ok "both sources kept" || not_ok "sources: $n"
+# Ingest drops and rebuilds the rollup indexes around a large insert into
+# a small ledger: both must be there afterwards, as the schema made them.
+idx=$(sqlite3 "$W/custos.db" "SELECT group_concat(sql, '|') FROM (SELECT sql FROM sqlite_master WHERE tbl_name='usage_rollups' AND type='index' ORDER BY name)")
+[ "$idx" = "CREATE INDEX usage_rollups_account ON usage_rollups(account, period, source_id)|CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day)" ] &&
+  ok "rollup indexes rebuilt" || not_ok "rollup indexes: $idx"
+
+# A row whose key fields are all near the 1024-byte cap (16 KB of raw key)
+# is read and rejected like any other, many rows at a time across the
+# reader's batches, with each reject at its own line.
+python3 - "$U/focus-1.2.csv" "$T/longkeys.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+head, good = rows[0], rows[1]
+long = list(good)
+for name in ("BillingAccountType", "ProviderName", "ServiceName", "ServiceCategory",
+             "ServiceSubcategory", "SkuId", "SkuMeter", "RegionName", "ChargeCategory",
+             "ConsumedUnit", "PricingUnit", "BillingCurrency"):
+    long[head.index(name)] = "x" * 1000
+long[head.index("RegionId")] = "atlantis-" + "y" * 990
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(head)
+    for i in range(3000):
+        w.writerow(long if i % 3 == 2 else good)
+PY
+expect_exit 0 "long key fields" -- "$CUSTOS" -w "$W" ingest usage "$T/longkeys.csv" --max-reject-ratio 0.5
+id=$(sqlite3 "$W/custos.db" "SELECT max(id) FROM sources")
+n=$(sqlite3 "$W/custos.db" "SELECT rows || ' ' || rejected FROM usage_sources WHERE source_id=$id")
+[ "$n" = "3000 1000" ] && ok "long-key rows rejected, others kept" || not_ok "long keys: $n"
+expect_exit 0 "long-key rejects listed" -- "$CUSTOS" -w "$W" sources --rejects "$id"
+expect_grep "longkeys.csv:4:" "$T/out" "first long-key reject at its line"
+expect_grep "longkeys.csv:3001:" "$T/out" "a reject past the first batches at its line"
+
+# A CSV error after several of the reader's batches is reported with its
+# place, and nothing of the file is stored.
+python3 - "$U/focus-1.2.csv" "$T/lateutf8.csv" <<'PY'
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+with open(sys.argv[2], "wb") as f:
+    f.write((lines[0] + "\n").encode())
+    for i in range(5000):
+        f.write((lines[1] + "\n").encode())
+    f.write(lines[1].replace("callarchive", "call\xffarchive", 1).encode("latin-1") + b"\n")
+PY
+nsrc=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")
+expect_exit 3 "late invalid UTF-8" -- "$CUSTOS" -w "$W" ingest usage "$T/lateutf8.csv"
+expect_grep "lateutf8.csv:5002:" "$T/err" "late CSV error names its line"
+[ "$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")" = "$nsrc" ] &&
+  ok "late CSV error stores nothing" || not_ok "late CSV error registered a source"
 
 # Refusals leave the workspace exactly as it was.
 snapshot() { sqlite3 "$W/custos.db" .dump | sha256sum; }
