@@ -19,6 +19,7 @@
 #include <nats/nats.h>
 
 #include "pdp/pdp.h"
+#include "pdp/table.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -178,18 +179,13 @@ static int connect_kv(const char *url, natsConnection **nc, jsCtx **js,
   if (natsConnection_ConnectTo(nc, url) != NATS_OK ||
       natsConnection_JetStream(js, *nc, NULL) != NATS_OK)
     return -1;
-  if (js_KeyValue(kv, *js, CU_PDP_DEFAULT_BUCKET) == NATS_OK)
-    return 0;
-  kvConfig c;
-  kvConfig_Init(&c);
-  c.Bucket = CU_PDP_DEFAULT_BUCKET;
-  c.History = 1;
-  c.StorageType = js_FileStorage;
-  if (js_CreateKeyValue(kv, *js, &c) != NATS_OK)
+  /* The buckets as the publisher makes them (custos publish). */
+  if (cu_pdp_bind_bucket(*js, CU_PDP_DEFAULT_BUCKET, true, kv, NULL) !=
+      CUSTOS_OK)
     return -1;
   kvStore *pts = NULL;
-  c.Bucket = CU_PDP_DEFAULT_BUCKET "-points";
-  if (js_CreateKeyValue(&pts, *js, &c) == NATS_OK)
+  if (cu_pdp_bind_bucket(*js, CU_PDP_DEFAULT_BUCKET "-points", false, &pts,
+                         NULL) == CUSTOS_OK)
     kvStore_Destroy(pts);
   return 0;
 }
