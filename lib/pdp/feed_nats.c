@@ -417,11 +417,14 @@ static void nats_tick(cu_pdp_feed *base) {
        * next message (a heartbeat every 200 ms). */
       drop_sub(f);
       atomic_store(&f->want_catchup, 0);
-    }
-    else if (!f->sub && atomic_load(&f->want_catchup))
+    } else if (!f->sub && atomic_load(&f->want_catchup)) {
       start_consumer(f);
-    if (atomic_exchange(&f->want_verify, 0) ||
-        now - f->last_verify_ms >= VERIFY_EVERY_MS) {
+    }
+    /* A live change below the position is expected while the consumer
+     * runs ahead of the live subscription; without one, the stream may
+     * have been made anew. */
+    int odd = atomic_exchange(&f->want_verify, 0) && !f->sub;
+    if (odd || now - f->last_verify_ms >= VERIFY_EVERY_MS) {
       f->last_verify_ms = now;
       verify(f);
     }

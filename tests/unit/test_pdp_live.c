@@ -2,7 +2,8 @@
  * (skipped when none is installed): a point is carried by its core
  * subscription once current (no JetStream consumer left on the server),
  * and a change stored while its live subscription could not hear it is
- * fetched when the next one shows the gap. */
+ * fetched when the next one shows the gap; a bucket made anew is loaded
+ * whole. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -109,7 +110,10 @@ static int setup(void **state) {
   custos_pdp_config_init(&c);
   c.nats_url = w->url;
   c.bucket = BUCKET;
-  c.point_id = "unit-live";
+  /* An id whose hash puts the first routine verification of the stream
+   * about 10 s after open, past the end of each test, so that only what
+   * a test shows can make the point verify. */
+  c.point_id = "unit-live-146";
   c.tick_ms = 10;
   c.max_lag_ms = 60000; /* no heartbeats needed to stay subscribed */
   assert_int_equal(custos_pdp_open(&c, &w->p, NULL), CUSTOS_OK);
@@ -231,11 +235,46 @@ static void test_gap(void **state) {
   assert_int_equal(consumers(w, 0), 0);
 }
 
+/* Waits up to 5 s (less than the 10 s between routine verifications) for
+ * sub to be denied. */
+static int denied_soon(world *w, const char *sub) {
+  for (int i = 0; i < 500; i++) {
+    if (denied(w, sub))
+      return 1;
+    usleep(10000);
+  }
+  return 0;
+}
+
+static void test_recreated(void **state) {
+  world *w = *state;
+  if (!w)
+    skip();
+  put(w, SUB1, 1);
+  put(w, SUB2, 2);
+  assert_true(applied(w, 2));
+  assert_int_equal(consumers(w, 0), 0);
+  /* The bucket made anew: its sequence starts again, below the point's
+   * position, so the first live change makes the point verify the stream
+   * and load it whole. */
+  assert_int_equal(js_DeleteKeyValue(w->js, BUCKET), NATS_OK);
+  kvStore_Destroy(w->kv);
+  assert_int_equal(cu_pdp_bind_bucket(w->js, BUCKET, true, &w->kv, NULL),
+                   CUSTOS_OK);
+  put(w, SUB3, 3);
+  assert_true(denied_soon(w, SUB3));
+  assert_false(denied(w, SUB1));
+  custos_pdp_status st;
+  custos_pdp_status_get(w->p, &st);
+  assert_int_equal(st.full_loads, 2);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_live, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gap, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_recreated, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
