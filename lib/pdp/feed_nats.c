@@ -50,6 +50,8 @@ typedef struct nats_feed {
   /* ticker thread */
   int64_t last_try_ms, last_verify_ms, last_report_ms, sub_ms;
   int64_t changed_ms;       /* when the revision moved past the reported */
+  int64_t report_try_ms;    /* the last attempt, successful or not */
+  int reported;             /* the point is in "<bucket>-points" */
   int64_t report_offset_ms; /* this point's place in REPORT_SPREAD_MS */
   uint64_t reported_rev;
   char report_subject[288]; /* "$KV.<bucket>-points.<point_key>" */
@@ -352,6 +354,7 @@ static void verify(nats_feed *f) {
  * repaired by the next periodic one.
  */
 static void report(nats_feed *f, int64_t now) {
+  f->report_try_ms = now;
   if (!f->points) {
     char bucket[160];
     snprintf(bucket, sizeof bucket, "%s-points", cu_pdp_config(f->p)->bucket);
@@ -373,6 +376,7 @@ static void report(nats_feed *f, int64_t now) {
     f->reported_rev = st.revision;
     f->last_report_ms = now;
     f->changed_ms = 0;
+    f->reported = 1;
   }
 }
 
@@ -383,13 +387,20 @@ static void report(nats_feed *f, int64_t now) {
  * in one burst while the next block is on its way, and a run of blocks
  * costs each point one report a second, not one per block. */
 static int64_t report_due(nats_feed *f, int64_t now) {
+  /* A point joins the list as soon as it follows the bucket, so that
+   * `custos block effective` cannot conclude without it; it tries once a
+   * second until the points bucket is there. */
+  if (!f->reported && (f->sub || f->live))
+    return f->report_try_ms + REPORT_MIN_MS;
   int64_t due = f->last_report_ms + REPORT_EVERY_MS;
+  if (due < f->report_try_ms + REPORT_MIN_MS)
+    due = f->report_try_ms + REPORT_MIN_MS; /* after a failed attempt */
   if (cu_pdp_applied(f->p) != f->reported_rev) {
     if (!f->changed_ms)
       f->changed_ms = now;
     int64_t soon = f->changed_ms + f->report_offset_ms;
-    if (soon < f->last_report_ms + REPORT_MIN_MS)
-      soon = f->last_report_ms + REPORT_MIN_MS;
+    if (soon < f->report_try_ms + REPORT_MIN_MS)
+      soon = f->report_try_ms + REPORT_MIN_MS;
     if (soon < due)
       due = soon;
   }

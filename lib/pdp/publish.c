@@ -306,8 +306,13 @@ custos_rc cu_pdp_points(const char *nats_url, const char *bucket,
   }
   size_t m = 0;
   for (int i = 0; i < keys.Count; i++) {
+    /* The key list is read by a watcher, and a point that reports while
+     * it runs is listed twice. */
+    int seen = 0;
+    for (int j = 0; j < i && !seen; j++)
+      seen = strcmp(keys.Keys[j], keys.Keys[i]) == 0;
     kvEntry *e = NULL;
-    if (kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
+    if (seen || kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
       continue;
     const char *v = kvEntry_ValueString(e);
     json_t *j = v ? json_loads(v, 0, NULL) : NULL;
