@@ -7,7 +7,7 @@
  * live subscription shows, and is dropped once the point is current.  A
  * bucket that does not republish is followed by the consumer alone.  The
  * ticker re-subscribes when needed and reports the point's applied
- * revision to "<bucket>-points".  docs/internals.md, "Propagation".
+ * revision to "<bucket>-points".  docs/internals.md, "Feeds".
  */
 #include <errno.h>
 #include <stdatomic.h>

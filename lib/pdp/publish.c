@@ -27,7 +27,7 @@ static custos_rc nats_err(custos_diag *d, const char *what, natsStatus s) {
  * (CU_PDP_LIVE_PREFIX "<bucket>.<key>") with its stream sequence in the
  * headers, so that points can follow live changes with a core
  * subscription instead of one JetStream consumer each (internals.md,
- * "Propagation").  An existing bucket made without it is updated where
+ * "Feeds").  An existing bucket made without it is updated where
  * the server allows (nats-server 2.9 refuses to change republishing on an
  * existing stream); otherwise it stays as it is and points keep following
  * it by their consumers.
