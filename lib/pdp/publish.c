@@ -22,9 +22,49 @@ static custos_rc nats_err(custos_diag *d, const char *what, natsStatus s) {
                      last ? ": " : "", last ? last : "");
 }
 
-/* Binds to bucket, creating it (history 1, file storage) when missing. */
-static custos_rc bind_bucket(jsCtx *js, const char *bucket, kvStore **kv,
-                             custos_diag *d) {
+/*
+ * Republishes every change of the blocks bucket on a plain subject
+ * (CU_PDP_LIVE_PREFIX "<bucket>.<key>") with its stream sequence in the
+ * headers, so that points can follow live changes with a core
+ * subscription instead of one JetStream consumer each (internals.md,
+ * "Feeds").  An existing bucket made without it is updated where
+ * the server allows (nats-server 2.9 refuses to change republishing on an
+ * existing stream); otherwise it stays as it is and points keep following
+ * it by their consumers.
+ */
+static void ensure_republish(jsCtx *js, const char *bucket, const char *src,
+                             const char *dst) {
+  char stream[160];
+  snprintf(stream, sizeof stream, "KV_%s", bucket);
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  if (js_GetStreamInfo(&si, js, stream, NULL, &jerr) != NATS_OK)
+    return;
+  jsRePublish *have = si->Config->RePublish;
+  if (!have || !have->Destination || strcmp(have->Destination, dst) != 0) {
+    jsRePublish rp;
+    jsRePublish_Init(&rp);
+    rp.Source = src;
+    rp.Destination = dst;
+    si->Config->RePublish = &rp;
+    jsStreamInfo *nsi = NULL;
+    if (js_UpdateStream(&nsi, js, si->Config, NULL, &jerr) == NATS_OK)
+      jsStreamInfo_Destroy(nsi);
+    si->Config->RePublish = have; /* freed with si, not rp */
+  }
+  jsStreamInfo_Destroy(si);
+}
+
+custos_rc cu_pdp_bind_bucket(jsCtx *js, const char *bucket, bool live,
+                             kvStore **kv, custos_diag *d) {
+  char src[160], dst[160];
+  int k1 = snprintf(src, sizeof src, "$KV.%s.>", bucket);
+  int k2 = snprintf(dst, sizeof dst, CU_PDP_LIVE_PREFIX "%s.>", bucket);
+  if (k1 < 0 || (size_t)k1 >= sizeof src || k2 < 0 ||
+      (size_t)k2 >= sizeof dst) {
+    cu_diag_field(d, "bucket", bucket, strlen(bucket));
+    return cu_diag_set(d, CUSTOS_EINVAL, "bucket name too long");
+  }
   natsStatus s = js_KeyValue(kv, js, bucket);
   if (s == NATS_NOT_FOUND) {
     kvConfig c;
@@ -32,7 +72,15 @@ static custos_rc bind_bucket(jsCtx *js, const char *bucket, kvStore **kv,
     c.Bucket = bucket;
     c.History = 1;
     c.StorageType = js_FileStorage;
+    jsRePublish rp;
+    jsRePublish_Init(&rp);
+    rp.Source = src;
+    rp.Destination = dst;
+    if (live)
+      c.RePublish = &rp;
     s = js_CreateKeyValue(kv, js, &c);
+  } else if (s == NATS_OK && live) {
+    ensure_republish(js, bucket, src, dst);
   }
   if (s != NATS_OK) {
     cu_diag_field(d, "bucket", bucket, strlen(bucket));
@@ -174,9 +222,9 @@ custos_rc cu_pdp_publish_run(cu_ws *ws, const cu_pdp_pub_opts *o,
     rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot make a JetStream context");
     goto fail_conn;
   }
-  rc = bind_bucket(js, bucket, &kv, d);
+  rc = cu_pdp_bind_bucket(js, bucket, true, &kv, d);
   if (rc == CUSTOS_OK)
-    rc = bind_bucket(js, points_name, &points, d);
+    rc = cu_pdp_bind_bucket(js, points_name, false, &points, d);
   if (rc != CUSTOS_OK)
     goto fail_js;
 
@@ -258,8 +306,13 @@ custos_rc cu_pdp_points(const char *nats_url, const char *bucket,
   }
   size_t m = 0;
   for (int i = 0; i < keys.Count; i++) {
+    /* The key list is read by a watcher, and a point that reports while
+     * it runs is listed twice. */
+    int seen = 0;
+    for (int j = 0; j < i && !seen; j++)
+      seen = strcmp(keys.Keys[j], keys.Keys[i]) == 0;
     kvEntry *e = NULL;
-    if (kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
+    if (seen || kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
       continue;
     const char *v = kvEntry_ValueString(e);
     json_t *j = v ? json_loads(v, 0, NULL) : NULL;

@@ -167,6 +167,15 @@ struct cu_pdp_feed {
   void (*stop)(cu_pdp_feed *f);
 };
 
+/* Live changes of bucket B are republished on CU_PDP_LIVE_PREFIX "B.>". */
+#define CU_PDP_LIVE_PREFIX "custos.pdp."
+
+/* Binds *kv to bucket, creating it (history 1, file storage) when missing;
+ * with live, makes sure the bucket republishes its changes for the points'
+ * live subscriptions (publish.c).  The caller destroys *kv. */
+custos_rc cu_pdp_bind_bucket(jsCtx *js, const char *bucket, bool live,
+                             kvStore **kv, custos_diag *d) CUSTOS_WUR;
+
 /* Connects to NATS at url with reconnection forever; with retry a server
  * that is not up yet is waited for in the background.  EIO with diag. */
 custos_rc cu_pdp_nats_connect(const char *url, bool retry,

@@ -53,6 +53,8 @@ stop_nats() {
 start_point() {
   local name=$1
   shift
+  # A restarted point must not be taken for up by its last run's line.
+  rm -f "$T/$name.out"
   "$CUSTOS" serve --nats "$URL" --listen 127.0.0.1:0 --point "$name" \
     --snapshot "$T/$name.snap" --max-lag 1000 "$@" >"$T/$name.out" 2>"$T/$name.err" &
   SRV_PID[$name]=$!
