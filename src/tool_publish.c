@@ -19,7 +19,7 @@ static const char help[] =
     "\n"
     "Publishes every block change of the workspace, in revision order, to\n"
     "the key-value bucket (default custos-blocks) and puts the heartbeat\n"
-    "key every --heartbeat ms (default 200) so that points can tell their\n"
+    "key every --heartbeat ms (default 500) so that points can tell their\n"
     "lag.  Idempotent: a crash or a second publisher never puts an older\n"
     "block over a newer one.  Creates the buckets when missing.  Runs until\n"
     "SIGINT or SIGTERM; --once drains, sends one heartbeat and exits.\n";

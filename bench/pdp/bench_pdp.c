@@ -209,6 +209,14 @@ typedef struct hb_arg {
   _Atomic int rev, stop;
 } hb_arg;
 
+/* The heartbeat interval, as `custos publish --heartbeat` (default
+ * CU_PDP_HEARTBEAT_MS); BENCH_HB_MS sets another. */
+static useconds_t hb_us(void) {
+  const char *e = getenv("BENCH_HB_MS");
+  int ms = e ? atoi(e) : 0;
+  return (useconds_t)(ms > 0 ? ms : CU_PDP_HEARTBEAT_MS) * 1000;
+}
+
 static void *hb_main(void *arg) {
   hb_arg *a = arg;
   while (!atomic_load(&a->stop)) {
@@ -217,7 +225,7 @@ static void *hb_main(void *arg) {
     snprintf(hb, sizeof hb, "{\"revision\":%d,\"time_ms\":%lld}",
              atomic_load(&a->rev), (long long)(now_s() * 1000));
     kvStore_PutString(&r, a->kv, "hb", hb);
-    usleep(200000);
+    usleep(hb_us());
   }
   return NULL;
 }
@@ -302,7 +310,7 @@ static int bench_prop(const char *url, int watchers, int procs, int nblocks) {
   kvStore *kv = NULL;
   if (connect_kv(url, &nc, &js, &kv) != 0)
     return 1;
-  /* Heartbeats every 200 ms with the latest revision, as the publisher
+  /* Heartbeats every 500 ms with the latest revision, as the publisher
    * does, from the start to the end. */
   hb_arg hb = {kv, 0, 0};
   pthread_t hbt;

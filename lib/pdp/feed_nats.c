@@ -308,7 +308,7 @@ static void subscribe(nats_feed *f) {
  * The subscriptions are dead or deaf: the client gave one up (an ordered
  * consumer whose re-creation timed out on a busy server stays invalid),
  * or nothing came for half the staleness bound although the control plane
- * puts a heartbeat every 200 ms.  Resubscribing resumes from the held
+ * puts a heartbeat every 500 ms (CU_PDP_HEARTBEAT_MS).  Resubscribing resumes from the held
  * position, so nothing is loaded twice.
  */
 static int sub_lost(nats_feed *f, int64_t now) {
@@ -425,7 +425,7 @@ static void nats_tick(cu_pdp_feed *base) {
     if (f->sub && f->live && atomic_load(&f->caught_up)) {
       /* What the live subscription reported missing meanwhile, the
        * consumer has fetched; a change really lost shows again with the
-       * next message (a heartbeat every 200 ms). */
+       * next message (a heartbeat every 500 ms). */
       drop_sub(f);
       atomic_store(&f->want_catchup, 0);
     } else if (!f->sub && atomic_load(&f->want_catchup)) {

@@ -205,7 +205,7 @@ static void sleep_ms(uint32_t ms) {
 custos_rc cu_pdp_publish_run(cu_ws *ws, const cu_pdp_pub_opts *o,
                              int64_t *published, custos_diag *d) {
   const char *bucket = o->bucket ? o->bucket : CU_PDP_DEFAULT_BUCKET;
-  uint32_t hb_ms = o->heartbeat_ms ? o->heartbeat_ms : 200;
+  uint32_t hb_ms = o->heartbeat_ms ? o->heartbeat_ms : CU_PDP_HEARTBEAT_MS;
   uint32_t poll_ms = o->poll_ms ? o->poll_ms : 10;
   char points_name[160];
   int k = snprintf(points_name, sizeof points_name, "%s-points", bucket);
