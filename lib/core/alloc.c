@@ -3,6 +3,7 @@
  * so that an embedding program can supply its own and tests can make the
  * n-th allocation fail (out-of-memory fault injection as an ordinary test).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +20,11 @@ static void *default_alloc(void *ud, void *ptr, size_t size) {
 
 static custos_alloc_fn alloc_fn = default_alloc;
 static void *alloc_ud;
-static long fail_after = -1; /* < 0: never fail */
-static long alloc_count;
+/* Atomic because the library allocates on its worker threads too (the
+ * ledger's reader, asynchronous hashing); relaxed order is enough for
+ * counting, and the fault-injection tests arm them from one thread. */
+static _Atomic long fail_after = -1; /* < 0: never fail */
+static _Atomic long alloc_count;
 
 void custos_set_allocator(custos_alloc_fn fn, void *ud) {
   alloc_fn = fn ? fn : default_alloc;
@@ -28,21 +32,22 @@ void custos_set_allocator(custos_alloc_fn fn, void *ud) {
 }
 
 long cu_alloc_fail_after(long n) {
-  long c = alloc_count;
-  alloc_count = 0;
-  fail_after = n;
+  long c = atomic_exchange(&alloc_count, 0);
+  atomic_store(&fail_after, n);
   return c;
 }
 
 /* Decides whether this allocation is allowed under fault injection. */
 static int may_allocate(void) {
-  alloc_count++;
-  if (fail_after < 0)
-    return 1;
-  if (fail_after == 0)
-    return 0;
-  fail_after--;
-  return 1;
+  long left = atomic_load_explicit(&fail_after, memory_order_relaxed);
+  if (left < 0)
+    return 1; /* not armed: no shared counter to bounce between cores */
+  atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed);
+  while (left > 0 && !atomic_compare_exchange_weak_explicit(
+                         &fail_after, &left, left - 1, memory_order_relaxed,
+                         memory_order_relaxed))
+    ;
+  return left != 0;
 }
 
 void *cu_malloc(size_t n) {

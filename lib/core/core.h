@@ -51,7 +51,8 @@ void *cu_grow(void *arr, size_t *cap, size_t n, size_t elem) CUSTOS_WUR;
 
 /* Test hook: the next `n` allocations succeed, every later one fails, until
  * cu_alloc_fail_after(-1) turns failure injection off.  Returns how many
- * allocations were made since the last call. */
+ * allocations were made since the last call while injection was on.  Safe
+ * to race with allocations on other threads. */
 long cu_alloc_fail_after(long n);
 
 /* ---- bounded growable buffer ------------------------------------------ */
