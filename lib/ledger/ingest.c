@@ -1031,7 +1031,7 @@ fail_header:
 
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
-  sqlite3_stmt *cov_old, *cov_del, *cov_sup, *cov_ins;
+  sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup, *cov_ins;
 } writer;
 
 static void writer_free(writer *w) {
@@ -1040,6 +1040,7 @@ static void writer_free(writer *w) {
   sqlite3_finalize(w->res_ins);
   sqlite3_finalize(w->cov_old);
   sqlite3_finalize(w->cov_del);
+  sqlite3_finalize(w->cov_mdel);
   sqlite3_finalize(w->cov_sup);
   sqlite3_finalize(w->cov_ins);
 }
@@ -1178,12 +1179,19 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       sqlite3_bind_int64(w->cov_del, 1, acct);
       sqlite3_bind_int64(w->cov_del, 2, cv[i].period);
       sqlite3_bind_int64(w->cov_del, 3, olds[k]);
+      sqlite3_reset(w->cov_mdel);
+      sqlite3_bind_int64(w->cov_mdel, 1, acct);
+      sqlite3_bind_int64(w->cov_mdel, 2, cv[i].period);
+      sqlite3_bind_int64(w->cov_mdel, 3, olds[k]);
       sqlite3_reset(w->cov_sup);
       sqlite3_bind_int64(w->cov_sup, 1, src);
       sqlite3_bind_int64(w->cov_sup, 2, olds[k]);
       sqlite3_bind_int64(w->cov_sup, 3, acct);
       sqlite3_bind_int64(w->cov_sup, 4, cv[i].period);
-      if (sqlite3_step(w->cov_del) != SQLITE_DONE ||
+      /* The monthly rollups first: their delete finds them through the
+       * daily rollups it is about to remove. */
+      if (sqlite3_step(w->cov_mdel) != SQLITE_DONE ||
+          sqlite3_step(w->cov_del) != SQLITE_DONE ||
           sqlite3_step(w->cov_sup) != SQLITE_DONE) {
         rc = cu_ws_dberr(g->ws, "cannot supersede usage", d);
         goto out;
@@ -1412,6 +1420,40 @@ out:
   return rc;
 }
 
+/* The largest rowid of usage_rollups (0 when empty): the rollups an
+ * ingest stores get larger ones, as the table has no AUTOINCREMENT and
+ * rowids are max + 1 until 2^63. */
+static custos_rc max_rollup_rowid(ingest *g, int64_t *out, custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_prepare(
+      g->ws, "SELECT coalesce(max(rowid), 0) FROM usage_rollups", &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  if (sqlite3_step(st) != SQLITE_ROW)
+    rc = cu_ws_dberr(g->ws, "cannot read the usage rollups", d);
+  else
+    *out = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Sums the daily rollups just stored (rowids above after) into monthly
+ * rollups, in the ingest's transaction. */
+static custos_rc write_monthly(ingest *g, int64_t after, custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_prepare(
+      g->ws, CU_LEDGER_MONTHLY_FILL("WHERE rowid > ?1"), &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_bind_int64(st, 1, after);
+  if (sqlite3_step(st) != SQLITE_DONE) {
+    cu_diag_at(d, g->path, 0, 0);
+    rc = cu_ws_dberr(g->ws, "cannot store monthly usage rollups", d);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static custos_rc write_all(ingest *g, cu_source *src,
                            cu_ledger_file_stats *fs, custos_diag *d) {
   writer w;
@@ -1432,6 +1474,15 @@ static custos_rc write_all(ingest *g, cu_source *src,
                    " period=?2 AND superseded_by IS NULL"},
       {&w.cov_del, "DELETE FROM usage_rollups WHERE account=?1 AND period=?2"
                    " AND source_id=?3"},
+      /* The monthly rollups' key begins with unit and month, so they are
+       * found by the (unit, month) pairs of the daily rollups of the
+       * superseded source; a delete by account, period and source alone
+       * would scan the whole table. */
+      {&w.cov_mdel, "DELETE FROM usage_monthly WHERE (unit, month) IN"
+                    " (SELECT DISTINCT unit, " CU_LEDGER_MONTH_OF_DAY
+                    " FROM usage_rollups WHERE account=?1 AND period=?2 AND"
+                    " source_id=?3) AND account=?1 AND period=?2 AND"
+                    " source_id=?3"},
       {&w.cov_sup, "UPDATE usage_coverage SET superseded_by=?1 WHERE"
                    " source_id=?2 AND account=?3 AND period=?4"},
       {&w.cov_ins, "INSERT INTO usage_coverage(source_id, account, period,"
@@ -1459,7 +1510,12 @@ static custos_rc write_all(ingest *g, cu_source *src,
     json_decref(replaced);
     goto out;
   }
-  rc = write_rollups(g, src->id, d);
+  int64_t last_rowid = 0;
+  rc = max_rollup_rowid(g, &last_rowid, d);
+  if (rc == CUSTOS_OK)
+    rc = write_rollups(g, src->id, d);
+  if (rc == CUSTOS_OK)
+    rc = write_monthly(g, last_rowid, d);
   if (rc != CUSTOS_OK) {
     json_decref(replaced);
     goto out;
