@@ -2,15 +2,17 @@
  * Review-query latency over the usage rollups: runs N times the case
  * report's series (a unit by month, region and service) for units taken
  * in turn from the workspace's directory, each through cu_ledger_query and
- * so recorded, and prints p50 and p99 in milliseconds.
- * Usage: bench_ledger_query WORKSPACE N
+ * so recorded, and prints p50 and p99 in milliseconds.  With "daily" the
+ * queries read the daily rollups, as custos did before it kept monthly
+ * ones, for a comparison on the same workspace.
+ * Usage: bench_ledger_query WORKSPACE N [daily]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "ledger/ledger.h"
+#include "ledger/ledgerInt.h"
 
 static double now_ms(void) {
   struct timespec ts;
@@ -24,8 +26,9 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: bench_ledger_query WORKSPACE N\n");
+  bool daily = argc == 4 && strcmp(argv[3], "daily") == 0;
+  if (argc != 3 && !daily) {
+    fprintf(stderr, "usage: bench_ledger_query WORKSPACE N [daily]\n");
     return 2;
   }
   int n = atoi(argv[2]);
@@ -62,8 +65,18 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     cu_ledger_result *r = NULL;
     double t0 = now_ms();
-    if (cu_ledger_monthly_series(ws, units[i % nu], "bench", &r, &d) !=
-        CUSTOS_OK) {
+    cu_ledger_query_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.unit = units[i % nu];
+    spec.case_id = "bench";
+    spec.by[0] = CU_DIM_MONTH;
+    spec.by[1] = CU_DIM_REGION;
+    spec.by[2] = CU_DIM_SERVICE;
+    spec.nby = 3;
+    custos_rc rc = daily ? cu_ledger_query_from(ws, &spec, true, &r, &d)
+                         : cu_ledger_monthly_series(ws, spec.unit, "bench",
+                                                    &r, &d);
+    if (rc != CUSTOS_OK) {
       fprintf(stderr, "bench: %s\n", d.msg);
       return 1;
     }
@@ -72,9 +85,10 @@ int main(int argc, char **argv) {
     cu_ledger_result_free(r);
   }
   qsort(ms, (size_t)n, sizeof *ms, cmp);
-  printf("query: %d series queries over %d units, %.1f result rows each: "
+  printf("query%s: %d series queries over %d units, %.1f result rows each: "
          "p50 %.2f ms, p99 %.2f ms\n",
-         n, nu, (double)rows / n, ms[n / 2], ms[(n * 99) / 100]);
+         daily ? " (daily rollups)" : "", n, nu, (double)rows / n, ms[n / 2],
+         ms[(n * 99) / 100]);
   free(ms);
   cu_ws_close(ws);
   return 0;

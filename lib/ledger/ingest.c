@@ -1031,7 +1031,7 @@ fail_header:
 
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
-  sqlite3_stmt *cov_old, *cov_del, *cov_sup, *cov_ins;
+  sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup, *cov_ins;
 } writer;
 
 static void writer_free(writer *w) {
@@ -1040,6 +1040,7 @@ static void writer_free(writer *w) {
   sqlite3_finalize(w->res_ins);
   sqlite3_finalize(w->cov_old);
   sqlite3_finalize(w->cov_del);
+  sqlite3_finalize(w->cov_mdel);
   sqlite3_finalize(w->cov_sup);
   sqlite3_finalize(w->cov_ins);
 }
@@ -1178,12 +1179,19 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       sqlite3_bind_int64(w->cov_del, 1, acct);
       sqlite3_bind_int64(w->cov_del, 2, cv[i].period);
       sqlite3_bind_int64(w->cov_del, 3, olds[k]);
+      sqlite3_reset(w->cov_mdel);
+      sqlite3_bind_int64(w->cov_mdel, 1, acct);
+      sqlite3_bind_int64(w->cov_mdel, 2, cv[i].period);
+      sqlite3_bind_int64(w->cov_mdel, 3, olds[k]);
       sqlite3_reset(w->cov_sup);
       sqlite3_bind_int64(w->cov_sup, 1, src);
       sqlite3_bind_int64(w->cov_sup, 2, olds[k]);
       sqlite3_bind_int64(w->cov_sup, 3, acct);
       sqlite3_bind_int64(w->cov_sup, 4, cv[i].period);
-      if (sqlite3_step(w->cov_del) != SQLITE_DONE ||
+      /* The monthly rollups first: their delete finds them through the
+       * daily rollups it is about to remove. */
+      if (sqlite3_step(w->cov_mdel) != SQLITE_DONE ||
+          sqlite3_step(w->cov_del) != SQLITE_DONE ||
           sqlite3_step(w->cov_sup) != SQLITE_DONE) {
         rc = cu_ws_dberr(g->ws, "cannot supersede usage", d);
         goto out;
@@ -1330,7 +1338,181 @@ static custos_rc want_rebuild(ingest *g, size_t n, bool *rebuild,
   return rc;
 }
 
-/* Stores every rollup of the file under source src.  The range check runs
+/* A monthly rollup of the file: its dimension set, month and period, and
+ * its amounts as sums of their parts above and below 10^9 (see
+ * CU_LEDGER_MONTHLY_FILL, whose results these equal). */
+typedef struct mrollup {
+  const dimset *ds;
+  int64_t month, period;
+  int64_t part[6]; /* qty / 10^9, qty % 10^9, billed..., effective... */
+  int64_t rows;
+} mrollup;
+
+#define MU_COLS 19
+#define MU_BATCH 64
+
+/* The order of usage_monthly's key (source_id is the same for all). */
+static int mrollup_cmp(const void *a, const void *b) {
+  const mrollup *x = a, *y = b;
+  int64_t kx[11] = {x->ds->dim[D_UNIT]->dim,     x->month,
+                    x->ds->dim[D_ACCOUNT]->dim,  x->period,
+                    x->ds->dim[D_SUB]->dim,      x->ds->dim[D_SERVICE]->dim,
+                    x->ds->dim[D_METER]->dim,    x->ds->dim[D_REGION]->dim,
+                    x->ds->dim[D_QTYU]->dim,     x->ds->dim[D_CURRENCY]->dim,
+                    x->ds->dim[D_CHARGE]->dim};
+  int64_t ky[11] = {y->ds->dim[D_UNIT]->dim,     y->month,
+                    y->ds->dim[D_ACCOUNT]->dim,  y->period,
+                    y->ds->dim[D_SUB]->dim,      y->ds->dim[D_SERVICE]->dim,
+                    y->ds->dim[D_METER]->dim,    y->ds->dim[D_REGION]->dim,
+                    y->ds->dim[D_QTYU]->dim,     y->ds->dim[D_CURRENCY]->dim,
+                    y->ds->dim[D_CHARGE]->dim};
+  for (int i = 0; i < 11; i++)
+    if (kx[i] != ky[i])
+      return kx[i] < ky[i] ? -1 : 1;
+  return 0;
+}
+
+/* A growable array of monthly rollups. */
+typedef struct mlist {
+  mrollup *v;
+  size_t n, cap;
+} mlist;
+
+/* Adds ru to the monthly rollups: to the last one when that has the same
+ * dimension set, month and period (a dimension set's rollups come sorted
+ * by day), else as a new one.  *m0 and *m1 cache the month of the last
+ * day seen and the next month's first day.  ENOMEM or EPARSE with diag. */
+static custos_rc add_monthly(ingest *g, mlist *ml, const rollup *ru,
+                             int64_t *m0, int64_t *m1, custos_diag *d) {
+  if (ru->day < *m0 || ru->day >= *m1) {
+    int bad;
+    const char *reason;
+    if (cu_ledger_month_of(ru->day, m0, &bad, &reason) != CUSTOS_OK ||
+        cu_ledger_month_of(*m0 + 31, m1, &bad, &reason) != CUSTOS_OK) {
+      cu_diag_at(d, g->path, ru->first_line, 0);
+      return cu_diag_set(d, CUSTOS_EPARSE, "%s", reason);
+    }
+  }
+  mrollup *last = ml->n ? &ml->v[ml->n - 1] : NULL;
+  if (!last || last->ds != ru->ds || last->month != *m0 ||
+      last->period != ru->period) {
+    if (ml->n == ml->cap) {
+      size_t nc = ml->cap ? ml->cap * 2 : 1024;
+      mrollup *p = cu_realloc(ml->v, nc * sizeof *p);
+      if (!p)
+        return oom(d, g->path);
+      ml->v = p;
+      ml->cap = nc;
+    }
+    last = &ml->v[ml->n++];
+    memset(last, 0, sizeof *last);
+    last->ds = ru->ds;
+    last->month = *m0;
+    last->period = ru->period;
+  }
+  /* fits() has checked that each amount is an int64. */
+  const int64_t g9 = 1000000000;
+  int64_t q = (int64_t)ru->qty, b = (int64_t)ru->billed,
+          e = (int64_t)ru->effective;
+  last->part[0] += q / g9;
+  last->part[1] += q % g9;
+  last->part[2] += b / g9;
+  last->part[3] += b % g9;
+  last->part[4] += e / g9;
+  last->part[5] += e % g9;
+  last->rows += ru->rows;
+  return CUSTOS_OK;
+}
+
+/* Prepares an INSERT of n monthly rollups into *st. */
+static custos_rc prepare_monthly_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                        custos_diag *d) {
+  cu_buf sql;
+  cu_buf_init(&sql, 64 * 1024);
+  custos_rc rc = cu_buf_puts(&sql,
+                             "INSERT INTO usage_monthly(unit, month, account,"
+                             " period, source_id, subscription, service,"
+                             " meter, region, qty_unit, currency, charge, qh,"
+                             " ql, bh, bl, eh, el, rows) VALUES");
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
+    rc = cu_buf_puts(&sql, i ? ",(?" : "(?");
+    for (size_t c = 1; c < MU_COLS && rc == CUSTOS_OK; c++)
+      rc = cu_buf_puts(&sql, ",?");
+    if (rc == CUSTOS_OK)
+      rc = cu_buf_puts(&sql, ")");
+  }
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_prepare(ws, sql.data, st, d);
+  else
+    rc = cu_diag_set(d, rc, "cannot build the monthly rollup insert");
+  cu_buf_free(&sql);
+  return rc;
+}
+
+static void bind_monthly(sqlite3_stmt *st, int at, int64_t src,
+                         const mrollup *m) {
+  const dimset *ds = m->ds;
+  int64_t v[MU_COLS] = {ds->dim[D_UNIT]->dim,     m->month,
+                        ds->dim[D_ACCOUNT]->dim,  m->period,
+                        src,                      ds->dim[D_SUB]->dim,
+                        ds->dim[D_SERVICE]->dim,  ds->dim[D_METER]->dim,
+                        ds->dim[D_REGION]->dim,   ds->dim[D_QTYU]->dim,
+                        ds->dim[D_CURRENCY]->dim, ds->dim[D_CHARGE]->dim,
+                        m->part[0],               m->part[1],
+                        m->part[2],               m->part[3],
+                        m->part[4],               m->part[5],
+                        m->rows};
+  for (int c = 0; c < MU_COLS; c++)
+    sqlite3_bind_int64(st, at + c + 1, v[c]);
+}
+
+/* Stores the monthly rollups of ml under source src in key order, equal
+ * keys (two dimension sets with the same ids) merged first.  Sorts ml. */
+static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
+                               custos_diag *d) {
+  if (ml->n == 0)
+    return CUSTOS_OK;
+  qsort(ml->v, ml->n, sizeof *ml->v, mrollup_cmp);
+  size_t n = 1;
+  for (size_t i = 1; i < ml->n; i++) {
+    mrollup *last = &ml->v[n - 1];
+    if (mrollup_cmp(last, &ml->v[i]) == 0) {
+      for (int k = 0; k < 6; k++)
+        last->part[k] += ml->v[i].part[k];
+      last->rows += ml->v[i].rows;
+    } else {
+      ml->v[n++] = ml->v[i];
+    }
+  }
+  sqlite3_stmt *batch = NULL, *one = NULL;
+  custos_rc rc = CUSTOS_OK;
+  if (n >= MU_BATCH)
+    rc = prepare_monthly_insert(g->ws, MU_BATCH, &batch, d);
+  if (rc == CUSTOS_OK)
+    rc = prepare_monthly_insert(g->ws, 1, &one, d);
+  size_t i = 0;
+  for (; rc == CUSTOS_OK && i + MU_BATCH <= n; i += MU_BATCH) {
+    sqlite3_reset(batch);
+    for (size_t b = 0; b < MU_BATCH; b++)
+      bind_monthly(batch, (int)(b * MU_COLS), src, &ml->v[i + b]);
+    if (sqlite3_step(batch) != SQLITE_DONE)
+      rc = cu_ws_dberr(g->ws, "cannot store monthly usage rollups", d);
+  }
+  for (; rc == CUSTOS_OK && i < n; i++) {
+    sqlite3_reset(one);
+    bind_monthly(one, 0, src, &ml->v[i]);
+    if (sqlite3_step(one) != SQLITE_DONE)
+      rc = cu_ws_dberr(g->ws, "cannot store monthly usage rollups", d);
+  }
+  if (rc != CUSTOS_OK)
+    cu_diag_at(d, g->path, 0, 0);
+  sqlite3_finalize(batch);
+  sqlite3_finalize(one);
+  return rc;
+}
+
+/* Stores every rollup of the file under source src, and the monthly
+ * rollups summed from them.  The range check runs
  * first, in the file's order, so the rollup it names is the first too
  * large in the file whatever the storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
@@ -1374,6 +1556,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
   qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
   const rollup *pend[RU_BATCH];
   size_t npend = 0, done = 0;
+  mlist ml = {NULL, 0, 0};
+  int64_t m0 = 0, m1 = 0;
   for (size_t k = 0; k < g->ndimsets && rc == CUSTOS_OK; k++) {
     const dimset *ds = dss[k];
     size_t m = 0;
@@ -1381,6 +1565,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
       if (ds->rus[j])
         group[m++] = ds->rus[j];
     qsort(group, m, sizeof *group, rollup_cmp);
+    for (size_t j = 0; j < m && rc == CUSTOS_OK; j++)
+      rc = add_monthly(g, &ml, group[j], &m0, &m1, d);
     for (size_t j = 0; j < m && rc == CUSTOS_OK; j++) {
       pend[npend++] = group[j];
       if (npend < RU_BATCH)
@@ -1404,6 +1590,9 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
   assert(rc != CUSTOS_OK || done == n);
   if (rc == CUSTOS_OK && rebuild)
     rc = cu_ws_exec(g->ws, CU_LEDGER_IDX_UNIT CU_LEDGER_IDX_ACCOUNT, d);
+  if (rc == CUSTOS_OK)
+    rc = write_monthly(g, &ml, src, d);
+  cu_free(ml.v);
 out:
   sqlite3_finalize(batch);
   sqlite3_finalize(one);
@@ -1432,6 +1621,15 @@ static custos_rc write_all(ingest *g, cu_source *src,
                    " period=?2 AND superseded_by IS NULL"},
       {&w.cov_del, "DELETE FROM usage_rollups WHERE account=?1 AND period=?2"
                    " AND source_id=?3"},
+      /* The monthly rollups' key begins with unit and month, so they are
+       * found by the (unit, month) pairs of the daily rollups of the
+       * superseded source; a delete by account, period and source alone
+       * would scan the whole table. */
+      {&w.cov_mdel, "DELETE FROM usage_monthly WHERE (unit, month) IN"
+                    " (SELECT DISTINCT unit, " CU_LEDGER_MONTH_OF_DAY
+                    " FROM usage_rollups WHERE account=?1 AND period=?2 AND"
+                    " source_id=?3) AND account=?1 AND period=?2 AND"
+                    " source_id=?3"},
       {&w.cov_sup, "UPDATE usage_coverage SET superseded_by=?1 WHERE"
                    " source_id=?2 AND account=?3 AND period=?4"},
       {&w.cov_ins, "INSERT INTO usage_coverage(source_id, account, period,"

@@ -130,6 +130,39 @@ bool cu_ledger_scale_qty(int64_t q, uint64_t mult, int64_t *out);
   "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"       \
   " source_id);"
 
+/* Monthly rollups: the daily rollups of one source summed per calendar
+ * month (month is the first day of the day's month, days since the
+ * epoch), with every other dimension kept, so that restatement deletes
+ * them by (account, period, source) exactly as it deletes daily ones.
+ * Amounts are kept as the sums of their parts above and below 10^9
+ * (quantity / 10^9 and quantity % 10^9, the same for both costs), which
+ * is what a query sums: a month's totals may exceed int64, its parts do
+ * not, and the sums equal those over the daily rows exactly.  The key
+ * begins with unit and month, so a unit's series is one range. */
+#define CU_LEDGER_MONTH_OF_DAY                                                 \
+  "unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400"
+#define CU_LEDGER_MONTHLY_FILL(where)                                          \
+  "INSERT INTO usage_monthly(unit, month, account, period, source_id,"         \
+  " subscription, service, meter, region, qty_unit, currency, charge, qh, ql," \
+  " bh, bl, eh, el, rows)"                                                     \
+  " SELECT unit, " CU_LEDGER_MONTH_OF_DAY " AS m, account, period, source_id," \
+  " subscription, service, meter, region, qty_unit, currency, charge,"        \
+  " sum(quantity / 1000000000), sum(quantity % 1000000000),"                  \
+  " sum(billed / 1000000000), sum(billed % 1000000000),"                      \
+  " sum(effective / 1000000000), sum(effective % 1000000000), sum(rows)"      \
+  " FROM usage_rollups " where " GROUP BY unit, m, account, period,"          \
+  " source_id, subscription, service, meter, region, qty_unit, currency,"     \
+  " charge;"
+
+/*
+ * cu_ledger_query with the choice of table made by the caller: force_daily
+ * reads the daily rollups even where the monthly ones would answer, which
+ * lets tests compare the two.  Same contract as cu_ledger_query.
+ */
+custos_rc cu_ledger_query_from(cu_ws *ws, const cu_ledger_query_spec *spec,
+                               bool force_daily, cu_ledger_result **out,
+                               custos_diag *d) CUSTOS_WUR;
+
 /* ---- boundary of free text in usage rows ------------------------------ */
 
 /* Resource id with its customer-chosen parts (resource group, names, the

@@ -121,8 +121,22 @@ static custos_rc bad_filter(custos_diag *d, const char *field, const char *v,
   return cu_diag_set(d, CUSTOS_EINVAL, "%s", msg);
 }
 
+/* Whether t (seconds since the epoch, UTC) is midnight of a month's first
+ * day. */
+static bool month_start(int64_t t) {
+  char s[16];
+  cu_date_format(t, s, sizeof s);
+  return t % 86400 == 0 && strcmp(s + 8, "01") == 0;
+}
+
 custos_rc cu_ledger_query(cu_ws *ws, const cu_ledger_query_spec *spec,
                           cu_ledger_result **out, custos_diag *d) {
+  return cu_ledger_query_from(ws, spec, false, out, d);
+}
+
+custos_rc cu_ledger_query_from(cu_ws *ws, const cu_ledger_query_spec *spec,
+                               bool force_daily, cu_ledger_result **out,
+                               custos_diag *d) {
   *out = NULL;
   if (!ws || !spec)
     return cu_diag_set(d, CUSTOS_EINVAL, "no query");
@@ -183,6 +197,15 @@ custos_rc cu_ledger_query(cu_ws *ws, const cu_ledger_query_spec *spec,
       json_object_set_new(q, filters[i].name, json_string(filters[i].value));
   res->query = q;
 
+  /* The monthly rollups answer a query that does not group by day and
+   * whose time range, if any, is whole months: they hold the same sums per
+   * source and dimension, so the result is the same, from about 30 times
+   * fewer rows. */
+  bool monthly = !force_daily && (!spec->from || month_start(from)) &&
+                 (!spec->to || month_start(to));
+  for (size_t i = 0; i < res->ncols; i++)
+    monthly = monthly && res->cols[i] != CU_DIM_DAY;
+
   /* Inner query: group by ids, sum split amounts (exact in int64 for any
    * number of rows custos can hold), then map ids to values outside. */
   cu_buf sql;
@@ -197,8 +220,17 @@ custos_rc cu_ledger_query(cu_ws *ws, const cu_ledger_query_spec *spec,
   rc = cu_buf_puts(&sql, ", g.qh, g.ql, g.bh, g.bl, g.eh, g.el, g.n FROM"
                          " (SELECT ");
   for (size_t i = 0; i < res->ncols && rc == CUSTOS_OK; i++)
-    rc = cu_buf_printf(&sql, "%s AS k%zu, ", dim_sql[res->cols[i]].expr, i);
-  if (rc == CUSTOS_OK)
+    rc = cu_buf_printf(&sql, "%s AS k%zu, ",
+                       monthly && res->cols[i] == CU_DIM_MONTH
+                           ? "strftime('%Y-%m', r.month * 86400, 'unixepoch')"
+                           : dim_sql[res->cols[i]].expr,
+                       i);
+  if (rc == CUSTOS_OK && monthly)
+    rc = cu_buf_puts(&sql, "sum(r.qh) AS qh, sum(r.ql) AS ql,"
+                           " sum(r.bh) AS bh, sum(r.bl) AS bl,"
+                           " sum(r.eh) AS eh, sum(r.el) AS el,"
+                           " sum(r.rows) AS n FROM usage_monthly r");
+  else if (rc == CUSTOS_OK)
     rc = cu_buf_puts(
         &sql, "sum(r.quantity / 1000000000) AS qh,"
               " sum(r.quantity % 1000000000) AS ql,"
@@ -235,9 +267,9 @@ custos_rc cu_ledger_query(cu_ws *ws, const cu_ledger_query_spec *spec,
   if (rc == CUSTOS_OK && spec->country)
     rc = cu_buf_puts(&sql, " AND rg.attr1 = ?7");
   if (rc == CUSTOS_OK && spec->from)
-    rc = cu_buf_puts(&sql, " AND r.day >= ?8");
+    rc = cu_buf_puts(&sql, monthly ? " AND r.month >= ?8" : " AND r.day >= ?8");
   if (rc == CUSTOS_OK && spec->to)
-    rc = cu_buf_puts(&sql, " AND r.day < ?9");
+    rc = cu_buf_puts(&sql, monthly ? " AND r.month < ?9" : " AND r.day < ?9");
   if (rc == CUSTOS_OK)
     rc = cu_buf_puts(&sql, " GROUP BY ");
   for (size_t i = 0; i < res->ncols && rc == CUSTOS_OK; i++)

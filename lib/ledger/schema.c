@@ -1,6 +1,7 @@
 /* The tables the ledger owns: rollups with their provenance, the values
  * they refer to by number, what each source covers (for restatements) and
- * the resources seen, with customer free text through the policy. */
+ * the resources seen, with customer free text through the policy; beside
+ * the daily rollups, monthly ones for queries by month or coarser. */
 #include "ledgerInt.h"
 
 static const cu_migration steps[] = {
@@ -44,6 +45,21 @@ static const cu_migration steps[] = {
      " tags TEXT NOT NULL, first_day INTEGER NOT NULL,"
      " last_day INTEGER NOT NULL, rows INTEGER NOT NULL);"
      "CREATE INDEX usage_resources_sub ON usage_resources(subscription);"},
+    {2, /* Monthly rollups beside the daily ones (see CU_LEDGER_MONTHLY_FILL),
+         * filled from the daily rollups a workspace already holds. */
+     "CREATE TABLE usage_monthly("
+     " unit INTEGER NOT NULL, month INTEGER NOT NULL,"
+     " account INTEGER NOT NULL, period INTEGER NOT NULL,"
+     " source_id INTEGER NOT NULL, subscription INTEGER NOT NULL,"
+     " service INTEGER NOT NULL, meter INTEGER NOT NULL,"
+     " region INTEGER NOT NULL, qty_unit INTEGER NOT NULL,"
+     " currency INTEGER NOT NULL, charge INTEGER NOT NULL,"
+     " qh INTEGER NOT NULL, ql INTEGER NOT NULL, bh INTEGER NOT NULL,"
+     " bl INTEGER NOT NULL, eh INTEGER NOT NULL, el INTEGER NOT NULL,"
+     " rows INTEGER NOT NULL,"
+     " PRIMARY KEY(unit, month, account, period, source_id, subscription,"
+     " service, meter, region, qty_unit, currency, charge)) WITHOUT ROWID;"
+     CU_LEDGER_MONTHLY_FILL("")},
 };
 
 const cu_schema cu_ledger_schema = {"ledger", steps, CU_ARRAY_LEN(steps)};

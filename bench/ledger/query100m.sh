@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Review-query latency at 100 M source rows.  Ingests one generated FOCUS
+# 1.2 file of 1 M rows (custos gen --seed 1), then stores its daily and
+# monthly rollups 97 more times as from 97 further sources with SQL (the
+# rollups of 98 M source rows; ingesting 98 files would take an hour),
+# and runs bench_ledger_query there: the case report's series of a unit
+# by month, region and service, from the monthly rollups and, for
+# comparison, from the daily ones.
+# Usage: bench/ledger/query100m.sh BUILD_DIR [COPIES [RUNS]]
+# (BUILD_DIR a release build; COPIES default 97; RUNS default 200;
+# BENCH_TMP to keep the workspace, about 10 GiB, in a given directory.)
+set -euo pipefail
+build=$(cd "${1:?usage: query100m.sh BUILD_DIR [COPIES [RUNS]]}" && pwd)
+copies=${2:-97}
+runs=${3:-200}
+custos=$build/custos
+if [ -n "${BENCH_TMP:-}" ]; then
+  tmp=$BENCH_TMP
+  mkdir -p "$tmp"
+else
+  tmp=$(mktemp -d /tmp/custos-bench-100m-XXXXXX)
+  trap 'rm -rf "$tmp"' EXIT
+fi
+load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+load
+
+"$custos" gen --seed 1 --scale 1000000 --out "$tmp/g" >/dev/null
+f=$tmp/focus.csv
+{
+  head -1 "$tmp/g/usage/focus-2024-03.csv"
+  for x in "$tmp"/g/usage/focus-20*.csv*; do
+    case "$x" in *.gz) gzip -dc "$x" ;; *) cat "$x" ;; esac | tail -n +2
+  done
+} >"$f"
+ws=$tmp/ws
+"$custos" -w "$ws" init >/dev/null
+"$custos" -w "$ws" ingest directory "$tmp"/g/directory/*.csv >/dev/null
+"$custos" -w "$ws" -q ingest usage "$f" >/dev/null
+rm -rf "$f" "$tmp/g"
+db=$ws/custos.db
+src=$(sqlite3 "$db" 'SELECT min(source_id) FROM usage_rollups')
+echo "ingested: $(sqlite3 "$db" 'SELECT rows FROM usage_sources') rows," \
+  "$(sqlite3 "$db" 'SELECT count(*) FROM usage_rollups') daily and" \
+  "$(sqlite3 "$db" 'SELECT count(*) FROM usage_monthly') monthly rollups"
+
+# The copies: source ids above any the workspace has, one transaction per
+# copy; the daily table's indexes are dropped during the copies and built
+# once afterwards (the text of lib/ledger/ledgerInt.h).
+start=$(date +%s)
+top=$(sqlite3 "$db" 'SELECT max(source_id) FROM usage_rollups')
+{
+  echo "PRAGMA cache_size = -1048576;"
+  echo "DROP INDEX usage_rollups_unit; DROP INDEX usage_rollups_account;"
+  for k in $(seq 1 "$copies"); do
+    s=$((top + k))
+    echo "BEGIN;"
+    echo "INSERT INTO usage_rollups SELECT $s, account, period, day, unit,"
+    echo " subscription, service, meter, region, qty_unit, currency, charge,"
+    echo " quantity, billed, effective, rows, first_line, last_line"
+    echo " FROM usage_rollups WHERE source_id = $src;"
+    echo "INSERT INTO usage_monthly SELECT unit, month, account, period, $s,"
+    echo " subscription, service, meter, region, qty_unit, currency, charge,"
+    echo " qh, ql, bh, bl, eh, el, rows FROM usage_monthly"
+    echo " WHERE source_id = $src;"
+    echo "COMMIT;"
+  done
+  echo "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
+  echo "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"
+  echo " source_id);"
+  echo "PRAGMA wal_checkpoint(TRUNCATE);"
+} | sqlite3 "$db" >/dev/null
+echo "copied: $copies copies in $(($(date +%s) - start)) s;" \
+  "$(sqlite3 "$db" 'SELECT count(*) FROM usage_rollups') daily and" \
+  "$(sqlite3 "$db" 'SELECT count(*) FROM usage_monthly') monthly rollups," \
+  "database $(($(stat -c %s "$db") / 1048576)) MiB"
+
+# Warm the cache with one pass, then measure.
+"$build/bench/ledger/bench_ledger_query" "$ws" 20 >/dev/null
+load
+"$build/bench/ledger/bench_ledger_query" "$ws" "$runs"
+load
+"$build/bench/ledger/bench_ledger_query" "$ws" 20 daily >/dev/null
+"$build/bench/ledger/bench_ledger_query" "$ws" "$runs" daily
+load
