@@ -669,6 +669,7 @@ static bool take_row(preader *p, pbatch *b) {
   r->line = cu_csv_line(csv);
   r->bad = -1;
   r->reason = NULL;
+  r->am.rounded = false;
   if (nf != p->ad->ncols) {
     r->kind = ROW_REJECT;
     r->reason = nf < p->ad->ncols ? "row has fewer fields than the header"
@@ -699,6 +700,7 @@ static bool take_row(preader *p, pbatch *b) {
   r->kind = ROW_REJECT;
   if (cu_ledger_row_amounts(&r->raw, &r->am, &r->bad, &r->reason) !=
       CUSTOS_OK) {
+    r->am.rounded = false; /* counted only for amounts that parsed */
     b->nrows++;
     return true;
   }
@@ -805,12 +807,14 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   const cu_ledger_raw *raw = &r->raw;
   int bad = -1;
   const char *reason = NULL;
+  /* As on one thread: amounts that parsed are counted as rounded even
+   * when a later field rejects the row. */
+  if (r->am.rounded)
+    g->rounded++;
   if (r->kind == ROW_REJECT) {
     reject_row(g, r, r->bad, r->reason);
     return CUSTOS_OK;
   }
-  if (r->am.rounded)
-    g->rounded++;
   if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
     return oom(d, g->path);
   size_t slot = ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));

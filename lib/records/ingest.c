@@ -283,15 +283,24 @@ static custos_rc list_maildir(const char *root, names *out, custos_diag *d) {
   return CUSTOS_OK;
 }
 
-/* A folder's identity: SHA-256 over its sorted file names, maildir flags
- * (":2,S" and the like, which change when mail is read) left out. */
-static custos_rc folder_digest(const names *nm, bool maildir, char *hex,
-                               custos_diag *d) {
+/* A folder's identity: SHA-256 over where it is (its real path) and its
+ * sorted file names, maildir flags (":2,S" and the like, which change when
+ * mail is read) left out.  The path is in it because names alone are not
+ * unique: two custodians' exports named 1.eml, 2.eml ... were taken for
+ * one source and the second skipped.  The same folder ingested again, or
+ * resumed, is the same source; a copy elsewhere is another source whose
+ * messages are duplicates (one record, one more place). */
+static custos_rc folder_digest(const char *path, const names *nm,
+                               bool maildir, char *hex, custos_diag *d) {
   cu_sha256_ctx *sh = NULL;
   custos_rc rc = cu_sha256_init(&sh);
   if (rc != CUSTOS_OK)
     return cu_diag_set(d, rc, "cannot start a hash");
-  cu_sha256_update(sh, "custos-folder-v1\n", 17);
+  char real[PATH_MAX];
+  const char *where = realpath(path, real) ? real : path;
+  cu_sha256_update(sh, "custos-folder-v2\n", 17);
+  cu_sha256_update(sh, where, strlen(where));
+  cu_sha256_update(sh, "\n", 1);
   for (size_t i = 0; i < nm->n; i++) {
     const char *s = names_at(nm, i);
     size_t n = strlen(s);
@@ -894,7 +903,7 @@ static custos_rc ingest_files(ictx *x, container *c, custos_diag *d) {
   else if (single)
     rc = names_add(nm, "");
   if (rc == CUSTOS_OK && !single)
-    rc = folder_digest(nm, c->kind == C_MAILDIR, sha, d);
+    rc = folder_digest(c->path, nm, c->kind == C_MAILDIR, sha, d);
   if (rc != CUSTOS_OK)
     return rc;
   rc = open_source(x, c->path, single ? NULL : sha, 0, d);

@@ -61,12 +61,13 @@ static int query_init(const Fts5ExtensionApi *api, Fts5Context *fts,
     double idf = log((double)(rows - hits) + 0.5) - log((double)hits + 0.5);
     q->idf[i] = idf > 1e-6 ? idf : 1e-6;
   }
-  if (rc == SQLITE_OK)
-    rc = api->xSetAuxdata(fts, q, sqlite3_free);
   if (rc != SQLITE_OK) {
-    /* xSetAuxdata frees q itself when it fails */
+    sqlite3_free(q);
     return rc;
   }
+  rc = api->xSetAuxdata(fts, q, sqlite3_free);
+  if (rc != SQLITE_OK)
+    return rc; /* xSetAuxdata frees q itself when it fails */
   *out = q;
   return SQLITE_OK;
 }

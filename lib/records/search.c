@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "records_int.h"
 
@@ -478,16 +479,21 @@ static custos_rc show_rows(cu_ws *ws, const char *sql, int64_t id,
   return rc;
 }
 
-/* The place is a message inside an mbox: its offset starts a "From "
- * line (how ingest told an mbox from a single message file). */
-static bool mbox_place(const char *path, int64_t off) {
+/* The place is a message inside an mbox rather than a whole message
+ * file: it does not cover the whole file, or it starts with a "From "
+ * line (how ingest tells an mbox from a single message file).  Text
+ * before an mbox's first "From " line is a message at offset 0 of its
+ * own, shorter than the file. */
+static bool mbox_place(const char *path, int64_t off, int64_t len) {
   FILE *f = fopen(path, "rb");
+  if (!f)
+    return false;
+  struct stat sb;
   char head[5];
-  bool yes = f && fseeko(f, (off_t)off, SEEK_SET) == 0 &&
-             fread(head, 1, sizeof head, f) == sizeof head &&
-             memcmp(head, "From ", sizeof head) == 0;
-  if (f)
-    fclose(f);
+  bool yes = off > 0 || (fstat(fileno(f), &sb) == 0 && len < sb.st_size) ||
+             (fread(head, 1, sizeof head, f) == sizeof head &&
+              memcmp(head, "From ", sizeof head) == 0);
+  fclose(f);
   return yes;
 }
 
@@ -503,6 +509,7 @@ static void verify_place(json_t *v, bool mail) {
   const char *rel = json_string_value(json_object_get(v, "path"));
   const char *want = json_string_value(json_object_get(v, "raw_sha256"));
   json_int_t off = json_integer_value(json_object_get(v, "offset"));
+  json_int_t len = json_integer_value(json_object_get(v, "length"));
   bool inner = rel && *rel;
   char full[PATH_MAX], got[2 * CU_SHA256_LEN + 1] = "";
   custos_diag d;
@@ -512,7 +519,7 @@ static void verify_place(json_t *v, bool mail) {
                    inner ? "/" : "", inner ? rel : "");
   if (n < 0 || (size_t)n >= sizeof full) {
     rc = cu_diag_set(&d, CUSTOS_ETOOBIG, "path too long");
-  } else if (mail && !inner && mbox_place(full, off)) {
+  } else if (mail && !inner && mbox_place(full, off, len)) {
     cu_mbox *mb = NULL;
     cu_mbox_msg m;
     bool eof = false;

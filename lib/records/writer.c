@@ -37,10 +37,12 @@ static const char *const sql[S_COUNT] = {
 struct cu_rec_writer {
   cu_ws *ws;
   sqlite3_stmt *st[S_COUNT];
-  /* The next record id, read from the table once and then counted here
-   * (0: not known).  Only this writer adds records while it is open;
-   * any failure forgets it, since the caller then rolls back. */
-  int64_t next_id;
+  /* The next record id, read from the table once per transaction and
+   * then counted here: inside one write transaction only this writer adds
+   * records, but between two of them another ingest may.  Any failure
+   * forgets it, since the caller then rolls back. */
+  int64_t next_id;  /* 0: unknown */
+  uint64_t next_tx; /* the transaction next_id was learned in */
 };
 
 custos_rc cu_rec_writer_open(cu_ws *ws, cu_rec_writer **out, custos_diag *d) {
@@ -120,10 +122,12 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
   if (*dup)
     return place(w, id, it, d);
 
-  if (w->next_id == 0) {
+  /* Another ingest may have stored records since our last transaction */
+  if (w->next_id == 0 || w->next_tx != cu_ws_tx_serial(w->ws)) {
     st = w->st[S_MAXID];
     step = sqlite3_step(st);
     w->next_id = sqlite3_column_int64(st, 0);
+    w->next_tx = cu_ws_tx_serial(w->ws);
     sqlite3_reset(st);
     if (step != SQLITE_ROW) {
       w->next_id = 0;

@@ -24,6 +24,7 @@ struct cu_ws {
   uint8_t secret[CU_SECRET_LEN];
   char actor[128];
   int in_tx;
+  uint64_t tx_serial; /* transactions begun on this handle */
 };
 
 extern const cu_schema *const cu_schemas[];
@@ -97,10 +98,13 @@ custos_rc cu_ws_begin(cu_ws *ws, custos_diag *d) {
   if (NEVER(ws->in_tx))
     return cu_diag_set(d, CUSTOS_EINTERNAL, "nested transaction");
   custos_rc rc = cu_ws_exec(ws, "BEGIN IMMEDIATE", d);
+  ws->tx_serial++;
   if (rc == CUSTOS_OK)
     ws->in_tx = 1;
   return rc;
 }
+
+uint64_t cu_ws_tx_serial(const cu_ws *ws) { return ws->tx_serial; }
 
 custos_rc cu_ws_commit(cu_ws *ws, custos_diag *d) {
   custos_rc rc = cu_ws_exec(ws, "COMMIT", d);

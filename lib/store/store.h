@@ -72,6 +72,10 @@ custos_rc cu_ws_path(const cu_ws *ws, const char *rel, char *out, size_t n)
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  rollback is safe to call when no
  * transaction is open. */
 custos_rc cu_ws_begin(cu_ws *ws, custos_diag *d) CUSTOS_WUR;
+/* How many transactions were begun on ws: what a caller learned inside
+ * one transaction (the next free id, say) holds only while this is the
+ * same, since other processes write between transactions. */
+uint64_t cu_ws_tx_serial(const cu_ws *ws);
 custos_rc cu_ws_commit(cu_ws *ws, custos_diag *d) CUSTOS_WUR;
 void cu_ws_rollback(cu_ws *ws);
 

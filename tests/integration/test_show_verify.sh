@@ -37,6 +37,15 @@ q1=$(db "SELECT id FROM records WHERE message_id='q1@nimbus.example'")
 expect_exit 0 "show another message of that mbox" -- "$CUSTOS" -w "$W" --json show "$q1"
 expect_grep '"check": "verified"' "$T/out" "an untouched message in a changed mbox stays verified"
 
+# text before an mbox's first "From " line is a record of its own at
+# offset 0 (here in a .mbox folder, which is an mbox whatever it starts with)
+mkdir -p Lead.mbox
+{ printf 'stray text before the first message\n\n'; cat "$M/quoting.mbox"; } >Lead.mbox/mbox
+expect_exit 0 "ingest a .mbox folder with leading text" -- "$CUSTOS" -w "$W" ingest mail Lead.mbox --custodian sales
+lead=$(db "SELECT p.record_id FROM record_places p JOIN sources s ON s.id = p.source_id WHERE s.path LIKE 'Lead.mbox%' AND p.offset = 0")
+expect_exit 0 "show the leading text" -- "$CUSTOS" -w "$W" --json show "$lead"
+expect_grep '"check": "verified"' "$T/out" "leading text of an mbox is verified as split out"
+
 rm -rf maildir encoded-word.eml quoting.mbox
 for id in "$mbox_id" "$file_id" "$eml_id"; do
   expect_exit 0 "show $id removed" -- "$CUSTOS" -w "$W" --json show "$id"
