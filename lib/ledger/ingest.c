@@ -1264,20 +1264,18 @@ static int rollup_cmp(const void *a, const void *b) {
 #define RU_COLS 18
 #define RU_BATCH 64 /* rollups per INSERT: fewer statement runs */
 
-/* Prepares an INSERT of n rollups into *st. */
-static custos_rc prepare_rollup_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
-                                       custos_diag *d) {
+/* Prepares head (an INSERT ... VALUES without its rows) with n rows of
+ * ncols bound values each into *st; what the daily and the monthly
+ * rollups are written with. */
+static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
+                                     size_t ncols, size_t n,
+                                     sqlite3_stmt **st, custos_diag *d) {
   cu_buf sql;
   cu_buf_init(&sql, 64 * 1024);
-  custos_rc rc = cu_buf_puts(&sql,
-                             "INSERT INTO usage_rollups(source_id, account,"
-                             " period, day, unit, subscription, service,"
-                             " meter, region, qty_unit, currency, charge,"
-                             " quantity, billed, effective, rows, first_line,"
-                             " last_line) VALUES");
+  custos_rc rc = cu_buf_puts(&sql, head);
   for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
     rc = cu_buf_puts(&sql, i ? ",(?" : "(?");
-    for (size_t c = 1; c < RU_COLS && rc == CUSTOS_OK; c++)
+    for (size_t c = 1; c < ncols && rc == CUSTOS_OK; c++)
       rc = cu_buf_puts(&sql, ",?");
     if (rc == CUSTOS_OK)
       rc = cu_buf_puts(&sql, ")");
@@ -1285,9 +1283,21 @@ static custos_rc prepare_rollup_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
   if (rc == CUSTOS_OK)
     rc = cu_ws_prepare(ws, sql.data, st, d);
   else
-    rc = cu_diag_set(d, rc, "cannot build the rollup insert");
+    rc = cu_diag_set(d, rc, "cannot build a rollup insert");
   cu_buf_free(&sql);
   return rc;
+}
+
+/* Prepares an INSERT of n rollups into *st. */
+static custos_rc prepare_rollup_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                       custos_diag *d) {
+  return prepare_rows_insert(ws,
+                             "INSERT INTO usage_rollups(source_id, account,"
+                             " period, day, unit, subscription, service,"
+                             " meter, region, qty_unit, currency, charge,"
+                             " quantity, billed, effective, rows, first_line,"
+                             " last_line) VALUES",
+                             RU_COLS, n, st, d);
 }
 
 static void bind_rollup(sqlite3_stmt *st, int at, int64_t src,
@@ -1431,26 +1441,12 @@ static custos_rc add_monthly(ingest *g, mlist *ml, const rollup *ru,
 /* Prepares an INSERT of n monthly rollups into *st. */
 static custos_rc prepare_monthly_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
                                         custos_diag *d) {
-  cu_buf sql;
-  cu_buf_init(&sql, 64 * 1024);
-  custos_rc rc = cu_buf_puts(&sql,
+  return prepare_rows_insert(ws,
                              "INSERT INTO usage_monthly(unit, month, account,"
                              " period, source_id, subscription, service,"
                              " meter, region, qty_unit, currency, charge, qh,"
-                             " ql, bh, bl, eh, el, rows) VALUES");
-  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
-    rc = cu_buf_puts(&sql, i ? ",(?" : "(?");
-    for (size_t c = 1; c < MU_COLS && rc == CUSTOS_OK; c++)
-      rc = cu_buf_puts(&sql, ",?");
-    if (rc == CUSTOS_OK)
-      rc = cu_buf_puts(&sql, ")");
-  }
-  if (rc == CUSTOS_OK)
-    rc = cu_ws_prepare(ws, sql.data, st, d);
-  else
-    rc = cu_diag_set(d, rc, "cannot build the monthly rollup insert");
-  cu_buf_free(&sql);
-  return rc;
+                             " ql, bh, bl, eh, el, rows) VALUES",
+                             MU_COLS, n, st, d);
 }
 
 static void bind_monthly(sqlite3_stmt *st, int at, int64_t src,
