@@ -57,14 +57,6 @@ static int parse_opts(const char *name, const char *h, int argc, char **argv,
   return optind;
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-  char *end;
-  if (!s || !*s || *s == '-')
-    return -1;
-  *v = strtoull(s, &end, 10);
-  return *end ? -1 : 0;
-}
-
 /* Reads a key given inline or as @FILE. */
 static custos_rc read_vkey(const char *arg, cu_log_vkey *k, custos_diag *d) {
   if (arg[0] != '@')
@@ -235,9 +227,9 @@ typedef struct append_opts {
 static int append_opt(int c, void *ctx) {
   append_opts *o = ctx;
   if (c == 'n')
-    o->bad |= parse_u64(optarg, &o->count);
+    o->bad |= cu_parse_u64(optarg, &o->count);
   else if (c == 'b')
-    o->bad |= parse_u64(optarg, &o->batch);
+    o->bad |= cu_parse_u64(optarg, &o->batch);
   else if (c == 'c')
     o->case_id = optarg;
   else
@@ -310,7 +302,7 @@ static int cmd_show(int argc, char **argv) {
   uint64_t n;
   if (i < 0)
     return TOOL_EXIT_USAGE;
-  if (i + 1 != argc || parse_u64(argv[i], &n) != 0)
+  if (i + 1 != argc || cu_parse_u64(argv[i], &n) != 0)
     return tool_usage_error("log show", "give one entry number");
   int ec;
   cu_ws *ws = tool_open_ws(&ec);
@@ -360,7 +352,7 @@ typedef struct prove_opts {
 static int prove_opt(int c, void *ctx) {
   prove_opts *o = ctx;
   if (c == 's')
-    o->bad |= parse_u64(optarg, &o->size);
+    o->bad |= cu_parse_u64(optarg, &o->size);
   else if (c == 'o')
     o->out = optarg;
   else
@@ -414,7 +406,7 @@ static int cmd_prove(int argc, char **argv) {
   uint64_t n;
   if (i < 0)
     return TOOL_EXIT_USAGE;
-  if (o.bad || i + 1 != argc || parse_u64(argv[i], &n) != 0)
+  if (o.bad || i + 1 != argc || cu_parse_u64(argv[i], &n) != 0)
     return tool_usage_error("log prove", "give one entry number");
   int ec;
   cu_ws *ws = tool_open_ws(&ec);
@@ -456,7 +448,7 @@ static int cmd_consistency(int argc, char **argv) {
   uint64_t a, b;
   if (i < 0)
     return TOOL_EXIT_USAGE;
-  if (i + 2 != argc || parse_u64(argv[i], &a) || parse_u64(argv[i + 1], &b))
+  if (i + 2 != argc || cu_parse_u64(argv[i], &a) || cu_parse_u64(argv[i + 1], &b))
     return tool_usage_error("log consistency", "give two sizes A B");
   int ec;
   cu_ws *ws = tool_open_ws(&ec);

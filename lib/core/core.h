@@ -107,6 +107,9 @@ void cu_escape_display(const char *s, size_t n, char *out, size_t outn);
 
 /* Lower-case hex of p[0..n) into out, which must hold 2n+1 bytes. */
 void cu_hex_encode(const uint8_t *p, size_t n, char *out);
+/* A decimal number with only digits (no sign, space or other byte) that
+ * fits in 64 bits into *out; -1 (and *out untouched) otherwise. */
+int cu_parse_u64(const char *s, uint64_t *out);
 /* Decode exactly 2*n hex digits (either case) into out[0..n).  EPARSE on any
  * other character or a wrong length. */
 custos_rc cu_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)

@@ -156,3 +156,19 @@ size_t cu_utf8_invalid_at(const char *str, size_t n) {
   }
   return n;
 }
+
+int cu_parse_u64(const char *s, uint64_t *out) {
+  if (!s || !*s)
+    return -1;
+  uint64_t v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9')
+      return -1;
+    unsigned dgt = (unsigned)(*s - '0');
+    if (v > (UINT64_MAX - dgt) / 10)
+      return -1;
+    v = v * 10 + dgt;
+  }
+  *out = v;
+  return 0;
+}

@@ -4,7 +4,6 @@
  * its value (for 400 responses).  This is what tests/fuzz/fuzz_http_query.c
  * exercises.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,18 +119,6 @@ static custos_rc bad(custos_diag *d, const cu_http_param *p, const char *name,
   return cu_diag_set(d, CUSTOS_EINVAL, "%s", msg);
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
-  if (!*s || *s == '-' || *s == '+' || *s == ' ')
-    return -1;
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 custos_rc cu_http_check_req_parse(const cu_http_param *p, size_t n,
                                   cu_http_check_req *req, custos_diag *d) {
   static const char *const names[] = {"subscription", "service", "region",
@@ -175,12 +162,12 @@ custos_rc cu_http_check_req_parse(const cu_http_param *p, size_t n,
   if (seen[3] && custos_pdp_op_parse(seen[3]->value, &req->op) != 0)
     return bad(d, seen[3], NULL, "unknown operation",
                "create, read, write or delete");
-  if (seen[4] && parse_u64(seen[4]->value, &req->min_revision) != 0)
+  if (seen[4] && cu_parse_u64(seen[4]->value, &req->min_revision) != 0)
     return bad(d, seen[4], NULL, "malformed revision",
                "a non-negative decimal number");
   if (seen[5]) {
     uint64_t w = 0;
-    if (parse_u64(seen[5]->value, &w) != 0 || w > CU_HTTP_WAIT_MAX)
+    if (cu_parse_u64(seen[5]->value, &w) != 0 || w > CU_HTTP_WAIT_MAX)
       return bad(d, seen[5], NULL, "malformed wait",
                  "milliseconds from 0 to 10000");
     req->wait_ms = (uint32_t)w;

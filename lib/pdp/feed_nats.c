@@ -9,7 +9,6 @@
  * ticker re-subscribes when needed and reports the point's applied
  * revision to "<bucket>-points".  docs/internals.md, "Feeds".
  */
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,18 +148,6 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   natsMsg_Destroy(msg);
 }
 
-static int parse_seq(const char *s, uint64_t *out) {
-  if (!s || *s < '0' || *s > '9')
-    return -1;
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /*
  * Applies one republished change; runs on the client's delivery thread.
  * The server republishes every message the stream stores, in sequence
@@ -178,7 +165,7 @@ static void on_live(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   uint64_t next = 0;
   if (natsMsgHeader_Get(msg, "Nats-Subject", &subject) != NATS_OK ||
       natsMsgHeader_Get(msg, "Nats-Sequence", &seqs) != NATS_OK ||
-      parse_seq(seqs, &next) != 0) {
+      cu_parse_u64(seqs, &next) != 0) {
     natsMsg_Destroy(msg);
     return;
   }

@@ -325,9 +325,27 @@ static void test_files(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+static void test_parse_u64(void **state) {
+  (void)state;
+  uint64_t v = 7;
+  assert_int_equal(cu_parse_u64("0", &v), 0);
+  assert_true(v == 0);
+  assert_int_equal(cu_parse_u64("18446744073709551615", &v), 0);
+  assert_true(v == UINT64_MAX);
+  static const char *const bad[] = {"",    "18446744073709551616", "-1", "+1",
+                                    " 1",  "1 ",  "1x", "0x10", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    v = 7;
+    assert_int_equal(cu_parse_u64(bad[i], &v), -1);
+    assert_true(v == 7); /* untouched */
+  }
+  assert_int_equal(cu_parse_u64(NULL, &v), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rc_messages),   cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_parse_u64),
       cmocka_unit_test(test_custom_allocator), cmocka_unit_test(test_buf_cap),
       cmocka_unit_test(test_buf_oom),       cmocka_unit_test(test_diag_format),
       cmocka_unit_test(test_hex_b64),       cmocka_unit_test(test_utf8),
