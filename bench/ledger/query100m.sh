@@ -25,14 +25,9 @@ load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 load
 
-"$custos" gen --seed 1 --scale 1000000 --out "$tmp/g" >/dev/null
+source "$(dirname "$0")/focus-file.sh"
+focus_file "$custos" 1 1000000 "$tmp"
 f=$tmp/focus.csv
-{
-  head -1 "$tmp/g/usage/focus-2024-03.csv"
-  for x in "$tmp"/g/usage/focus-20*.csv*; do
-    case "$x" in *.gz) gzip -dc "$x" ;; *) cat "$x" ;; esac | tail -n +2
-  done
-} >"$f"
 ws=$tmp/ws
 "$custos" -w "$ws" init >/dev/null
 "$custos" -w "$ws" ingest directory "$tmp"/g/directory/*.csv >/dev/null

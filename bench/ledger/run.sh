@@ -20,14 +20,9 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 load
 
-"$custos" gen --seed "$seed" --scale "$rows" --out "$tmp/g" >/dev/null
+source "$here/focus-file.sh"
+focus_file "$custos" "$seed" "$rows" "$tmp"
 f=$tmp/focus.csv
-{
-  head -1 "$tmp/g/usage/focus-2024-03.csv"
-  for x in "$tmp"/g/usage/focus-20*.csv*; do
-    case "$x" in *.gz) gzip -dc "$x" ;; *) cat "$x" ;; esac | tail -n +2
-  done
-} >"$f"
 bytes=$(stat -c %s "$f")
 nrows=$(($(wc -l <"$f") - 1))
 mb=$(echo "scale=1; $bytes / 1048576" | bc)
