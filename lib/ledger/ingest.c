@@ -1069,7 +1069,7 @@ static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
   if (sqlite3_step(w->dim_get) != SQLITE_ROW)
     return cu_ws_dberr(g->ws, "cannot read usage values", d);
   x->dim = sqlite3_column_int64(w->dim_get, 0);
-  /* A statement left running would keep DROP INDEX from going ahead. */
+  /* Not left running while the rest of the ingest writes. */
   sqlite3_reset(w->dim_get);
   return CUSTOS_OK;
 }
@@ -1231,10 +1231,10 @@ out:
   return rc;
 }
 
-/* Rollups are stored grouped by account, unit and dimensions, each group
- * by day, so that both indexes of usage_rollups grow at few places at a
- * time and a unit's rollups share pages for its review queries.  Ties
- * keep creation order, so the order is the same on every run. */
+/* Rollups are stored grouped by account and unit, the rollups of one
+ * billing period in one block (or a few, see CU_LEDGER_BLOCK_MAX); a
+ * block's order is its own (cu_ledger_ru_cmp).  Ties keep creation order,
+ * so the order of blocks is the same on every run. */
 static int dimset_cmp(const void *a, const void *b) {
   const dimset *x = *(const dimset *const *)a, *y = *(const dimset *const *)b;
   int64_t p = x->dim[D_ACCOUNT]->dim, q = y->dim[D_ACCOUNT]->dim;
@@ -1248,25 +1248,9 @@ static int dimset_cmp(const void *a, const void *b) {
   return p < q ? -1 : 1;
 }
 
-/* A line belongs to one rollup, so first_line breaks ties (between empty
- * rollups, whose rows were all rejected, the day and period differ). */
-static int rollup_cmp(const void *a, const void *b) {
-  const rollup *x = *(const rollup *const *)a, *y = *(const rollup *const *)b;
-  if (x->day != y->day)
-    return x->day < y->day ? -1 : 1;
-  if (x->period != y->period)
-    return x->period < y->period ? -1 : 1;
-  if (x->first_line != y->first_line)
-    return x->first_line < y->first_line ? -1 : 1;
-  return 0;
-}
-
-#define RU_COLS 18
-#define RU_BATCH 64 /* rollups per INSERT: fewer statement runs */
-
 /* Prepares head (an INSERT ... VALUES without its rows) with n rows of
- * ncols bound values each into *st; what the daily and the monthly
- * rollups are written with. */
+ * ncols bound values each into *st; what the monthly rollups are written
+ * with. */
 static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
                                      size_t ncols, size_t n,
                                      sqlite3_stmt **st, custos_diag *d) {
@@ -1288,68 +1272,42 @@ static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
   return rc;
 }
 
-/* Prepares an INSERT of n rollups into *st. */
-static custos_rc prepare_rollup_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
-                                       custos_diag *d) {
-  return prepare_rows_insert(ws,
-                             "INSERT INTO usage_rollups(source_id, account,"
-                             " period, day, unit, subscription, service,"
-                             " meter, region, qty_unit, currency, charge,"
-                             " quantity, billed, effective, rows, first_line,"
-                             " last_line) VALUES",
-                             RU_COLS, n, st, d);
+/* A rollup on its way into a block: the block's period, the rollup
+ * itself (for the monthly sums) and its fields as the block keeps them. */
+typedef struct bent {
+  int64_t period;
+  const rollup *r;
+  cu_ledger_ru ru;
+} bent;
+
+/* By period, then in a block's order. */
+static int bent_cmp(const void *a, const void *b) {
+  const bent *x = a, *y = b;
+  if (x->period != y->period)
+    return x->period < y->period ? -1 : 1;
+  return cu_ledger_ru_cmp(&x->ru, &y->ru);
 }
 
-static void bind_rollup(sqlite3_stmt *st, int at, int64_t src,
-                        const rollup *ru) {
-  const dimset *ds = ru->ds;
-  int64_t v[RU_COLS] = {src,
-                        ds->dim[D_ACCOUNT]->dim,
-                        ru->period,
-                        ru->day,
-                        ds->dim[D_UNIT]->dim,
-                        ds->dim[D_SUB]->dim,
-                        ds->dim[D_SERVICE]->dim,
-                        ds->dim[D_METER]->dim,
-                        ds->dim[D_REGION]->dim,
-                        ds->dim[D_QTYU]->dim,
-                        ds->dim[D_CURRENCY]->dim,
-                        ds->dim[D_CHARGE]->dim,
-                        (int64_t)ru->qty,
-                        (int64_t)ru->billed,
-                        (int64_t)ru->effective,
-                        ru->rows,
-                        (int64_t)ru->first_line,
-                        (int64_t)ru->last_line};
-  for (int c = 0; c < RU_COLS; c++)
-    sqlite3_bind_int64(st, at + c + 1, v[c]);
-}
-
-/*
- * Whether to drop the secondary indexes of usage_rollups before storing n
- * rollups and build them afterwards: building an index from a full table
- * sorts once, which costs less than growing it by n inserts as long as the
- * table already holds fewer than about n/2 rows (measured on 1 M rollups:
- * the insert takes 0.9 s instead of 2.1 s, the two builds 0.8 s).  The
- * ledger's size is taken from usage_sources, which also counts rollups
- * restatements have deleted since, so a doubt keeps the indexes.
- */
-static custos_rc want_rebuild(ingest *g, size_t n, bool *rebuild,
-                              custos_diag *d) {
-  sqlite3_stmt *st = NULL;
-  *rebuild = false;
-  custos_rc rc = cu_ws_prepare(
-      g->ws, "SELECT coalesce(sum(rollups), 0) FROM usage_sources", &st, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    rc = cu_ws_dberr(g->ws, "cannot read the ledger's size", d);
-  } else {
-    int64_t have = sqlite3_column_int64(st, 0);
-    *rebuild = have >= 0 && (uint64_t)have <= n / 2;
-  }
-  sqlite3_finalize(st);
-  return rc;
+/* fits() has checked that each amount is an int64. */
+static void bent_fill(bent *e, const rollup *r) {
+  const dimset *ds = r->ds;
+  int64_t *f = e->ru.v;
+  e->period = r->period;
+  e->r = r;
+  f[CU_RU_SUB] = ds->dim[D_SUB]->dim;
+  f[CU_RU_SERVICE] = ds->dim[D_SERVICE]->dim;
+  f[CU_RU_METER] = ds->dim[D_METER]->dim;
+  f[CU_RU_REGION] = ds->dim[D_REGION]->dim;
+  f[CU_RU_QTY_UNIT] = ds->dim[D_QTYU]->dim;
+  f[CU_RU_CURRENCY] = ds->dim[D_CURRENCY]->dim;
+  f[CU_RU_CHARGE] = ds->dim[D_CHARGE]->dim;
+  f[CU_RU_DAY] = r->day;
+  f[CU_RU_FIRST_LINE] = (int64_t)r->first_line;
+  f[CU_RU_LAST_LINE] = (int64_t)r->last_line;
+  f[CU_RU_ROWS] = r->rows;
+  f[CU_RU_QUANTITY] = (int64_t)r->qty;
+  f[CU_RU_BILLED] = (int64_t)r->billed;
+  f[CU_RU_EFFECTIVE] = (int64_t)r->effective;
 }
 
 /* A monthly rollup of the file: its dimension set, month and period, and
@@ -1511,10 +1469,10 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
   return rc;
 }
 
-/* Stores every rollup of the file under source src, and the monthly
- * rollups summed from them.  The range check runs
- * first, in the file's order, so the rollup it names is the first too
- * large in the file whatever the storage order. */
+/* Stores every rollup of the file under source src in blocks, and the
+ * monthly rollups summed from them.  The range check runs first, in the
+ * file's order, so the rollup it names is the first too large in the file
+ * whatever the storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
   size_t n = 0;
   for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
@@ -1524,79 +1482,92 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
       return CUSTOS_ETOOBIG;
   if (n == 0)
     return CUSTOS_OK;
-  /* A dimension set's rollups are sorted and bound while they are still
-   * in the cache, not gathered into one array first. */
-  uint32_t most = 0;
-  for (const dimset *ds = g->ds_head; ds; ds = ds->next)
-    if (ds->nrus > most)
-      most = ds->nrus;
   dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
-  rollup **group = cu_malloc(((size_t)most + 1) * sizeof *group);
-  sqlite3_stmt *batch = NULL, *one = NULL;
+  bent *ents = NULL;
+  size_t cap = 0;
+  cu_ledger_ru *blk = cu_malloc(CU_LEDGER_BLOCK_MAX * sizeof *blk);
+  sqlite3_stmt *ins = NULL;
+  cu_buf blob;
+  cu_buf_init(&blob, (size_t)64 << 20);
+  mlist ml = {NULL, 0, 0};
   custos_rc rc = CUSTOS_OK;
-  if (!dss || !group)
+  if (!dss || !blk)
     rc = oom(d, g->path);
-  bool rebuild = false;
   if (rc == CUSTOS_OK)
-    rc = want_rebuild(g, n, &rebuild, d);
-  /* Inside the ingest's transaction, so a failure or a kill -9 before the
-   * commit leaves the indexes as they were. */
-  if (rc == CUSTOS_OK && rebuild)
-    rc = cu_ws_exec(g->ws, "DROP INDEX usage_rollups_unit;"
-                           "DROP INDEX usage_rollups_account;", d);
-  if (rc == CUSTOS_OK && n >= RU_BATCH)
-    rc = prepare_rollup_insert(g->ws, RU_BATCH, &batch, d);
-  if (rc == CUSTOS_OK)
-    rc = prepare_rollup_insert(g->ws, 1, &one, d);
+    rc = cu_ws_prepare(g->ws,
+                       "INSERT INTO usage_blocks(source_id, account, period,"
+                       " unit, data) VALUES(?1,?2,?3,?4,?5)",
+                       &ins, d);
   if (rc != CUSTOS_OK)
     goto out;
   size_t i = 0;
   for (dimset *ds = g->ds_head; ds; ds = ds->next)
     dss[i++] = ds;
   qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
-  const rollup *pend[RU_BATCH];
-  size_t npend = 0, done = 0;
-  mlist ml = {NULL, 0, 0};
+  size_t done = 0;
   int64_t m0 = 0, m1 = 0;
-  for (size_t k = 0; k < g->ndimsets && rc == CUSTOS_OK; k++) {
-    const dimset *ds = dss[k];
+  /* One account and unit at a time: its rollups by period and in block
+   * order, cut into blocks where the period changes. */
+  for (size_t k = 0, kend; k < g->ndimsets && rc == CUSTOS_OK; k = kend) {
+    int64_t acct = dss[k]->dim[D_ACCOUNT]->dim, unit = dss[k]->dim[D_UNIT]->dim;
     size_t m = 0;
-    for (uint32_t j = 0; j < ds->caprus; j++)
-      if (ds->rus[j])
-        group[m++] = ds->rus[j];
-    qsort(group, m, sizeof *group, rollup_cmp);
-    for (size_t j = 0; j < m && rc == CUSTOS_OK; j++)
-      rc = add_monthly(g, &ml, group[j], &m0, &m1, d);
-    for (size_t j = 0; j < m && rc == CUSTOS_OK; j++) {
-      pend[npend++] = group[j];
-      if (npend < RU_BATCH)
-        continue;
-      sqlite3_reset(batch);
-      for (size_t b = 0; b < RU_BATCH; b++)
-        bind_rollup(batch, (int)(b * RU_COLS), src, pend[b]);
-      if (sqlite3_step(batch) != SQLITE_DONE)
+    for (kend = k; kend < g->ndimsets &&
+                   dss[kend]->dim[D_ACCOUNT]->dim == acct &&
+                   dss[kend]->dim[D_UNIT]->dim == unit;
+         kend++)
+      m += dss[kend]->nrus;
+    if (m > cap) {
+      bent *p = cu_realloc(ents, m * sizeof *p);
+      if (!p) {
+        rc = oom(d, g->path);
+        break;
+      }
+      ents = p;
+      cap = m;
+    }
+    size_t e = 0;
+    for (size_t j = k; j < kend; j++)
+      for (uint32_t s = 0; s < dss[j]->caprus; s++)
+        if (dss[j]->rus[s] && ALWAYS(e < m))
+          bent_fill(&ents[e++], dss[j]->rus[s]);
+    qsort(ents, e, sizeof *ents, bent_cmp);
+    for (size_t a = 0, b; a < e && rc == CUSTOS_OK; a = b) {
+      for (b = a; b < e && ents[b].period == ents[a].period &&
+                  b - a < CU_LEDGER_BLOCK_MAX;
+           b++) {
+        blk[b - a] = ents[b].ru;
+        rc = add_monthly(g, &ml, ents[b].r, &m0, &m1, d);
+        if (rc != CUSTOS_OK)
+          break;
+      }
+      if (rc != CUSTOS_OK)
+        break;
+      rc = cu_ledger_block_encode(blk, b - a, &blob);
+      if (rc != CUSTOS_OK) {
+        cu_diag_at(d, g->path, 0, 0);
+        rc = cu_diag_set(d, rc, "cannot pack usage rollups");
+        break;
+      }
+      sqlite3_bind_int64(ins, 1, src);
+      sqlite3_bind_int64(ins, 2, acct);
+      sqlite3_bind_int64(ins, 3, ents[a].period);
+      sqlite3_bind_int64(ins, 4, unit);
+      sqlite3_bind_blob64(ins, 5, blob.data, blob.len, SQLITE_STATIC);
+      if (sqlite3_step(ins) != SQLITE_DONE)
         rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-      done += npend;
-      npend = 0;
+      sqlite3_reset(ins);
+      done += b - a;
     }
   }
-  for (size_t b = 0; b < npend && rc == CUSTOS_OK; b++) {
-    sqlite3_reset(one);
-    bind_rollup(one, 0, src, pend[b]);
-    if (sqlite3_step(one) != SQLITE_DONE)
-      rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-    done++;
-  }
   assert(rc != CUSTOS_OK || done == n);
-  if (rc == CUSTOS_OK && rebuild)
-    rc = cu_ws_exec(g->ws, CU_LEDGER_IDX_UNIT CU_LEDGER_IDX_ACCOUNT, d);
   if (rc == CUSTOS_OK)
     rc = write_monthly(g, &ml, src, d);
-  cu_free(ml.v);
 out:
-  sqlite3_finalize(batch);
-  sqlite3_finalize(one);
-  cu_free(group);
+  cu_free(ml.v);
+  sqlite3_finalize(ins);
+  cu_buf_free(&blob);
+  cu_free(blk);
+  cu_free(ents);
   cu_free(dss);
   return rc;
 }
@@ -1619,7 +1590,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
       {&w.cov_old, "SELECT source_id FROM usage_coverage WHERE account=?1 AND"
                    " period=?2 AND superseded_by IS NULL"},
-      {&w.cov_del, "DELETE FROM usage_rollups WHERE account=?1 AND period=?2"
+      {&w.cov_del, "DELETE FROM usage_blocks WHERE account=?1 AND period=?2"
                    " AND source_id=?3"},
       /* The monthly rollups' key begins with unit and month, so they are
        * found by the (unit, month) pairs of the daily rollups of the

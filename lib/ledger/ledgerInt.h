@@ -121,14 +121,56 @@ custos_rc cu_ledger_month_of(int64_t day, int64_t *period, int *bad,
 /* Multiplies a quantity by a block size; false on overflow. */
 bool cu_ledger_scale_qty(int64_t q, uint64_t mult, int64_t *out);
 
-/* The two secondary indexes of usage_rollups, as the schema creates them;
- * ingest drops and rebuilds them around a large insert into a small
- * ledger, so both must stay the schema's text. */
-#define CU_LEDGER_IDX_UNIT                                                     \
-  "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
-#define CU_LEDGER_IDX_ACCOUNT                                                  \
-  "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"       \
-  " source_id);"
+/* ---- daily rollups packed in blocks (blocks.c) ------------------------ */
+
+/* The fields of one daily rollup in the order that sorts a block: the
+ * seven dimension ids first, so that rollups sharing them are stored
+ * together and their ids once. */
+enum {
+  CU_RU_SUB,
+  CU_RU_SERVICE,
+  CU_RU_METER,
+  CU_RU_REGION,
+  CU_RU_QTY_UNIT,
+  CU_RU_CURRENCY,
+  CU_RU_CHARGE,
+  CU_RU_DAY,
+  CU_RU_FIRST_LINE,
+  CU_RU_LAST_LINE,
+  CU_RU_ROWS,
+  CU_RU_QUANTITY,
+  CU_RU_BILLED,
+  CU_RU_EFFECTIVE,
+  CU_RU_NFIELDS
+};
+
+/* A daily rollup without what its block's row in usage_blocks holds
+ * (source, account, period, unit).  Amounts at the scales of usage_dims'
+ * comment: quantity 10^-9, costs 10^-10. */
+typedef struct cu_ledger_ru {
+  int64_t v[CU_RU_NFIELDS];
+} cu_ledger_ru;
+
+/* Most rollups ingest puts in one block; a larger group of one source,
+ * account, period and unit takes several rows of usage_blocks, so that no
+ * blob grows without bound (about 25 bytes a rollup). */
+#define CU_LEDGER_BLOCK_MAX 65536
+
+/* The order of rollups in a block (qsort comparator over cu_ledger_ru):
+ * every field, in the enum's order, so that the same rollups make the
+ * same blob whatever order they came in. */
+int cu_ledger_ru_cmp(const void *a, const void *b);
+
+/* Encodes the n rollups v (in any order; in cu_ledger_ru_cmp order they
+ * take least room) as a block into out, which is reset first.  ETOOBIG
+ * past out's cap, ENOMEM; out's content is then undefined. */
+custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
+                                 cu_buf *out) CUSTOS_WUR;
+
+/* Registers custos_rollups(data) and custos_pack_rollups(...) on db: the
+ * open hook of the ledger (lib/store/schema.c), run before the
+ * migrations, which use both.  EDB with diag on failure. */
+custos_rc cu_ledger_on_open(sqlite3 *db, custos_diag *d) CUSTOS_WUR;
 
 /* Monthly rollups: the daily rollups of one source summed per calendar
  * month (month is the first day of the day's month, days since the

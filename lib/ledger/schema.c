@@ -1,5 +1,5 @@
-/* The tables the ledger owns: rollups with their provenance, the values
- * they refer to by number, what each source covers (for restatements) and
+/* The tables the ledger owns: rollups with their provenance (the daily
+ * ones packed in blocks), the values they refer to by number, what each source covers (for restatements) and
  * the resources seen, with customer free text through the policy; beside
  * the daily rollups, monthly ones for queries by month or coarser. */
 #include "ledgerInt.h"
@@ -24,7 +24,9 @@ static const cu_migration steps[] = {
      " billed INTEGER NOT NULL, effective INTEGER NOT NULL,"
      " rows INTEGER NOT NULL, first_line INTEGER NOT NULL,"
      " last_line INTEGER NOT NULL);"
-     CU_LEDGER_IDX_UNIT CU_LEDGER_IDX_ACCOUNT
+     "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
+     "CREATE INDEX usage_rollups_account ON usage_rollups(account, period,"
+     " source_id);"
      /* Which (account, billing period) pairs a source covers; a later
       * source covering the same pair supersedes it. */
      "CREATE TABLE usage_coverage("
@@ -60,6 +62,37 @@ static const cu_migration steps[] = {
      " PRIMARY KEY(unit, month, account, period, source_id, subscription,"
      " service, meter, region, qty_unit, currency, charge)) WITHOUT ROWID;"
      CU_LEDGER_MONTHLY_FILL("")},
+    {3, /* The daily rollups packed: one row per source, account, billing
+         * period and unit (or more, see CU_LEDGER_BLOCK_MAX) whose data
+         * holds all its rollups (blocks.c).  A million rollups are then
+         * some thousands of rows to insert and index instead of a million
+         * rows of 18 columns and two indexes, which was most of the time
+         * an ingest took.  usage_rollups stays, as a view with the
+         * columns the table had, for the queries and the monthly fill. */
+     "CREATE TABLE usage_blocks("
+     " source_id INTEGER NOT NULL, account INTEGER NOT NULL,"
+     " period INTEGER NOT NULL, unit INTEGER NOT NULL,"
+     " data BLOB NOT NULL);"
+     "INSERT INTO usage_blocks(source_id, account, period, unit, data)"
+     " SELECT source_id, account, period, unit, custos_pack_rollups(day,"
+     " subscription, service, meter, region, qty_unit, currency, charge,"
+     " quantity, billed, effective, rows, first_line, last_line)"
+     " FROM usage_rollups GROUP BY source_id, account, unit, period;"
+     "DROP TABLE usage_rollups;"
+     /* Queries find a unit's blocks, restatements those of an account,
+      * period and source. */
+     "CREATE INDEX usage_blocks_unit ON usage_blocks(unit);"
+     "CREATE INDEX usage_blocks_account ON usage_blocks(account, period,"
+     " source_id);"
+     "CREATE VIEW usage_rollups AS SELECT b.source_id AS source_id,"
+     " b.account AS account, b.period AS period, r.day AS day,"
+     " b.unit AS unit, r.subscription AS subscription,"
+     " r.service AS service, r.meter AS meter, r.region AS region,"
+     " r.qty_unit AS qty_unit, r.currency AS currency, r.charge AS charge,"
+     " r.quantity AS quantity, r.billed AS billed,"
+     " r.effective AS effective, r.rows AS rows,"
+     " r.first_line AS first_line, r.last_line AS last_line"
+     " FROM usage_blocks b, custos_rollups(b.data) r;"},
 };
 
 const cu_schema cu_ledger_schema = {"ledger", steps, CU_ARRAY_LEN(steps)};

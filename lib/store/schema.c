@@ -43,8 +43,10 @@ const cu_schema *const cu_schemas[] = {
 const size_t cu_nschemas = CU_ARRAY_LEN(cu_schemas);
 
 /* What a module sets up on every connection it will use (SQL functions,
- * FTS5 ranking functions), after the migrations. */
+ * FTS5 ranking functions, virtual tables), before the migrations, which
+ * may use them: a hook only registers, it reads no table. */
 extern custos_rc cu_records_on_open(sqlite3 *db, custos_diag *d);
+extern custos_rc cu_ledger_on_open(sqlite3 *db, custos_diag *d);
 
-const cu_open_hook cu_open_hooks[] = {cu_records_on_open};
+const cu_open_hook cu_open_hooks[] = {cu_records_on_open, cu_ledger_on_open};
 const size_t cu_nopen_hooks = CU_ARRAY_LEN(cu_open_hooks);

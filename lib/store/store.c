@@ -271,10 +271,12 @@ static custos_rc open_db(cu_ws *ws, int create, custos_diag *d) {
                             "PRAGMA mmap_size=4294967296;"
                             "PRAGMA cache_size=-32768;",
                             d);
-  if (rc == CUSTOS_OK)
-    rc = migrate(ws, d);
+  /* The modules' functions first: a migration may use them (the
+   * ledger's packs its rollups with one). */
   for (size_t i = 0; i < cu_nopen_hooks && rc == CUSTOS_OK; i++)
     rc = cu_open_hooks[i](ws->db, d);
+  if (rc == CUSTOS_OK)
+    rc = migrate(ws, d);
   return rc;
 }
 

@@ -32,8 +32,8 @@ typedef struct cu_schema {
   size_t nsteps;
 } cu_schema;
 
-/* Called on every workspace connection after its migrations; the list is
- * in schema.c beside the schemas. */
+/* Called on every workspace connection before its migrations; the list
+ * is in schema.c beside the schemas. */
 typedef custos_rc (*cu_open_hook)(sqlite3 *db, custos_diag *d);
 
 /*

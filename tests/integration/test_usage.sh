@@ -107,11 +107,13 @@ sup=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM usage_coverage WHERE supersed
 [ "$sup" = 1 ] && ok "older coverage marked superseded" || not_ok "superseded: $sup"
 n=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources WHERE class='usage' AND status='complete'")
 [ "$n" = 2 ] && ok "both sources kept" || not_ok "sources: $n"
-# Ingest drops and rebuilds the rollup indexes around a large insert into
-# a small ledger: both must be there afterwards, as the schema made them.
-idx=$(sqlite3 "$W/custos.db" "SELECT group_concat(sql, '|') FROM (SELECT sql FROM sqlite_master WHERE tbl_name='usage_rollups' AND type='index' ORDER BY name)")
-[ "$idx" = "CREATE INDEX usage_rollups_account ON usage_rollups(account, period, source_id)|CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day)" ] &&
-  ok "rollup indexes rebuilt" || not_ok "rollup indexes: $idx"
+# The daily rollups are packed in usage_blocks, indexed as the schema
+# made it; the restatement left no block of the superseded coverage.
+idx=$(sqlite3 "$W/custos.db" "SELECT group_concat(sql, '|') FROM (SELECT sql FROM sqlite_master WHERE tbl_name='usage_blocks' AND type='index' ORDER BY name)")
+[ "$idx" = "CREATE INDEX usage_blocks_account ON usage_blocks(account, period, source_id)|CREATE INDEX usage_blocks_unit ON usage_blocks(unit)" ] &&
+  ok "block indexes" || not_ok "block indexes: $idx"
+left=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM usage_blocks b JOIN usage_coverage c USING (source_id, account, period) WHERE c.superseded_by IS NOT NULL")
+[ "$left" = 0 ] && ok "superseded blocks deleted" || not_ok "superseded blocks: $left"
 
 # A row whose key fields are all near the 1024-byte cap (16 KB of raw key)
 # is read and rejected like any other, many rows at a time across the
