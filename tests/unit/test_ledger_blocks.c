@@ -1,0 +1,573 @@
+/*
+ * Unit tests of the ledger's packed daily rollups: blocks come back from
+ * custos_rollups exactly as encoded (every int64), custos_pack_rollups
+ * makes the same blob whatever its input order, malformed blobs are
+ * reported as corrupt and never read outside (random ones too, under
+ * ASan), a corrupt block makes a usage query fail with that message, and
+ * the migration packs a workspace of the old row table into the blocks
+ * an ingest writes, with every rollup and query result unchanged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <ftw.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "directory/directory.h"
+#include "gen/gen.h"
+#include "ledger/ledgerInt.h"
+
+static void check(custos_rc rc, const custos_diag *d) {
+  if (rc != CUSTOS_OK) {
+    char line[2048];
+    fprintf(stderr, "%s\n", custos_diag_format(d, line, sizeof line));
+  }
+  assert_int_equal(rc, CUSTOS_OK);
+}
+
+/* A connection with only the ledger's SQL objects. */
+static sqlite3 *mem_db(void) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ledger_on_open(db, &d), &d);
+  return db;
+}
+
+/* A small deterministic generator (xorshift64*). */
+static uint64_t rnd_state = 88172645463325252ULL;
+static uint64_t rnd(void) {
+  rnd_state ^= rnd_state >> 12;
+  rnd_state ^= rnd_state << 25;
+  rnd_state ^= rnd_state >> 27;
+  return rnd_state * 2685821657736338717ULL;
+}
+
+/* An int64 of any size, extremes often. */
+static int64_t any_i64(void) {
+  static const int64_t edge[] = {0, 1, -1, INT64_MAX, INT64_MIN, 127, 128,
+                                 -64, -65, 19800, 1000000000};
+  uint64_t r = rnd();
+  if (r % 4 == 0)
+    return edge[(r >> 8) % (sizeof edge / sizeof edge[0])];
+  int64_t v;
+  uint64_t u = rnd() >> (r % 64);
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+/* Rollups that share dimension ids in runs, with days and amounts of any
+ * int64 value. */
+static void fill(cu_ledger_ru *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    for (int k = 0; k < CU_RU_NFIELDS; k++)
+      v[i].v[k] = any_i64();
+    if (i && rnd() % 3)
+      memcpy(v[i].v, v[i - 1].v, CU_RU_DAY * sizeof v[i].v[0]);
+  }
+}
+
+/* The rows custos_rollups gives for blob, in its order, into out (room
+ * for max); returns how many, or -1 with the step's error in *rc. */
+static long decode_sql(sqlite3 *db, const void *blob, size_t n,
+                       cu_ledger_ru *out, size_t max, int *rc) {
+  static const int field[] = {
+      CU_RU_DAY,      CU_RU_SUB,       CU_RU_SERVICE,    CU_RU_METER,
+      CU_RU_REGION,   CU_RU_QTY_UNIT,  CU_RU_CURRENCY,   CU_RU_CHARGE,
+      CU_RU_QUANTITY, CU_RU_BILLED,    CU_RU_EFFECTIVE,  CU_RU_ROWS,
+      CU_RU_FIRST_LINE, CU_RU_LAST_LINE};
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(
+      sqlite3_prepare_v2(db,
+                         "SELECT day, subscription, service, meter, region,"
+                         " qty_unit, currency, charge, quantity, billed,"
+                         " effective, rows, first_line, last_line"
+                         " FROM custos_rollups(?1)",
+                         -1, &st, NULL),
+      SQLITE_OK);
+  sqlite3_bind_blob64(st, 1, blob, n, SQLITE_STATIC);
+  long got = 0;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (out && (size_t)got < max)
+      for (int c = 0; c < 14; c++)
+        out[got].v[field[c]] = sqlite3_column_int64(st, c);
+    got++;
+  }
+  *rc = step;
+  sqlite3_finalize(st);
+  return step == SQLITE_DONE ? got : -1;
+}
+
+static void test_roundtrip(void **state) {
+  (void)state;
+  sqlite3 *db = mem_db();
+  static const size_t sizes[] = {0, 1, 2, 7, 100, 3000};
+  cu_ledger_ru *v = calloc(3000, sizeof *v), *w = calloc(3000, sizeof *w);
+  assert_non_null(v);
+  assert_non_null(w);
+  cu_buf b;
+  cu_buf_init(&b, (size_t)1 << 24);
+  for (int round = 0; round < 20; round++) {
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      size_t n = sizes[s];
+      fill(v, n);
+      /* Any order encodes; the block keeps it. */
+      assert_int_equal(cu_ledger_block_encode(v, n, &b), CUSTOS_OK);
+      int rc;
+      assert_int_equal(decode_sql(db, b.data, b.len, w, n, &rc), (long)n);
+      assert_memory_equal(v, w, n * sizeof *v);
+    }
+  }
+  /* The sorted order takes less room than 18 integers of a row. */
+  size_t n = 3000;
+  for (size_t i = 0; i < n; i++) {
+    memset(&v[i], 0, sizeof v[i]);
+    v[i].v[CU_RU_SUB] = 1000 + (int64_t)(i / 30);
+    v[i].v[CU_RU_SERVICE] = 40;
+    v[i].v[CU_RU_DAY] = 19800 + (int64_t)(i % 30);
+    v[i].v[CU_RU_QUANTITY] = 24000000000;
+    v[i].v[CU_RU_BILLED] = 46080000000;
+    v[i].v[CU_RU_EFFECTIVE] = 46080000000;
+    v[i].v[CU_RU_ROWS] = 24;
+    v[i].v[CU_RU_FIRST_LINE] = 100000 + (int64_t)i;
+    v[i].v[CU_RU_LAST_LINE] = 900000 + (int64_t)i;
+  }
+  assert_int_equal(cu_ledger_block_encode(v, n, &b), CUSTOS_OK);
+  assert_true(b.len < n * 30);
+  cu_buf_free(&b);
+  free(v);
+  free(w);
+  sqlite3_close(db);
+}
+
+/* custos_pack_rollups sorts: the same rows in any order make the same
+ * blob, the one cu_ledger_block_encode makes of them sorted. */
+static void test_pack(void **state) {
+  (void)state;
+  sqlite3 *db = mem_db();
+  enum { N = 500 };
+  cu_ledger_ru *v = calloc(N, sizeof *v);
+  assert_non_null(v);
+  fill(v, N);
+  assert_int_equal(sqlite3_exec(db,
+                                "CREATE TABLE t(i, day, subscription, service,"
+                                " meter, region, qty_unit, currency, charge,"
+                                " quantity, billed, effective, rows,"
+                                " first_line, last_line)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "INSERT INTO t VALUES(?1,?2,?3,?4,?5,"
+                                      "?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  static const int field[] = {
+      CU_RU_DAY,      CU_RU_SUB,       CU_RU_SERVICE,    CU_RU_METER,
+      CU_RU_REGION,   CU_RU_QTY_UNIT,  CU_RU_CURRENCY,   CU_RU_CHARGE,
+      CU_RU_QUANTITY, CU_RU_BILLED,    CU_RU_EFFECTIVE,  CU_RU_ROWS,
+      CU_RU_FIRST_LINE, CU_RU_LAST_LINE};
+  for (int i = 0; i < N; i++) {
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, (int64_t)(rnd() % 1000000));
+    for (int c = 0; c < 14; c++)
+      sqlite3_bind_int64(st, c + 2, v[i].v[field[c]]);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  }
+  sqlite3_finalize(st);
+  qsort(v, N, sizeof *v, cu_ledger_ru_cmp);
+  cu_buf b;
+  cu_buf_init(&b, (size_t)1 << 24);
+  assert_int_equal(cu_ledger_block_encode(v, N, &b), CUSTOS_OK);
+  static const char *const orders[] = {"i", "i DESC", "first_line",
+                                       "quantity DESC"};
+  for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT custos_pack_rollups(day, subscription, service, meter,"
+             " region, qty_unit, currency, charge, quantity, billed,"
+             " effective, rows, first_line, last_line) FROM"
+             " (SELECT * FROM t ORDER BY %s)",
+             orders[o]);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(st, 0), (int)b.len);
+    assert_memory_equal(sqlite3_column_blob(st, 0), b.data, b.len);
+    sqlite3_finalize(st);
+  }
+  /* A value that is not an integer is an error, not a guess. */
+  assert_int_not_equal(
+      sqlite3_exec(db,
+                   "SELECT custos_pack_rollups(1.5, 1, 1, 1, 1, 1, 1, 1, 1, 1,"
+                   " 1, 1, 1, 1)",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  cu_buf_free(&b);
+  free(v);
+  sqlite3_close(db);
+}
+
+/* Expects the block to be reported as corrupt. */
+static void expect_corrupt(sqlite3 *db, const void *blob, size_t n) {
+  int rc = SQLITE_OK;
+  assert_int_equal(decode_sql(db, blob, n, NULL, 0, &rc), -1);
+  assert_int_equal(rc, SQLITE_CORRUPT);
+  assert_non_null(strstr(sqlite3_errmsg(db), "malformed rollup block"));
+}
+
+static void test_corrupt(void **state) {
+  (void)state;
+  sqlite3 *db = mem_db();
+  cu_ledger_ru v[3];
+  memset(v, 0, sizeof v);
+  for (int i = 0; i < 3; i++) {
+    v[i].v[CU_RU_SUB] = i < 2 ? 5 : 6;
+    v[i].v[CU_RU_DAY] = 19800 + i;
+    v[i].v[CU_RU_QUANTITY] = -300 * i;
+    v[i].v[CU_RU_ROWS] = 1;
+  }
+  cu_buf b;
+  cu_buf_init(&b, 4096);
+  assert_int_equal(cu_ledger_block_encode(v, 3, &b), CUSTOS_OK);
+  uint8_t good[256];
+  size_t n = b.len;
+  assert_true(n < sizeof good);
+  memcpy(good, b.data, n);
+  int rc;
+  assert_int_equal(decode_sql(db, good, n, NULL, 0, &rc), 3);
+  /* Every proper prefix is truncated, the empty blob too. */
+  for (size_t k = 0; k < n; k++)
+    expect_corrupt(db, good, k);
+  uint8_t x[300];
+  /* Unknown version. */
+  memcpy(x, good, n);
+  x[0] = 2;
+  expect_corrupt(db, x, n);
+  /* A count above and below the rollups there are. */
+  x[0] = 1;
+  x[1] = 4;
+  expect_corrupt(db, x, n);
+  x[1] = 2;
+  expect_corrupt(db, x, n);
+  /* Trailing bytes. */
+  memcpy(x, good, n);
+  x[n] = 0;
+  expect_corrupt(db, x, n + 1);
+  /* A group of none, and one larger than the count. */
+  memcpy(x, good, n);
+  assert_int_equal(x[2], 2); /* the first group: two rollups */
+  x[2] = 0;
+  expect_corrupt(db, x, n);
+  x[2] = 9;
+  expect_corrupt(db, x, n);
+  /* A varint of eleven bytes, and one beyond 64 bits in ten. */
+  static const uint8_t long_varint[] = {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0x01};
+  expect_corrupt(db, long_varint, sizeof long_varint);
+  static const uint8_t wide_varint[] = {1, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0x02};
+  expect_corrupt(db, wide_varint, sizeof wide_varint);
+  /* A huge count over a few bytes ends as truncated, at once. */
+  static const uint8_t huge[] = {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                 0xff, 0xff, 0xff, 0x01, 0x05};
+  expect_corrupt(db, huge, sizeof huge);
+  /* Not a blob: an error; NULL: no rows. */
+  assert_int_not_equal(
+      sqlite3_exec(db, "SELECT * FROM custos_rollups('abc')", NULL, NULL,
+                   NULL),
+      SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*) FROM"
+                                      " custos_rollups(NULL)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  /* Without its argument there is no plan. */
+  assert_int_not_equal(sqlite3_prepare_v2(db, "SELECT * FROM custos_rollups",
+                                          -1, &st, NULL),
+                       SQLITE_OK);
+  sqlite3_finalize(st);
+  cu_buf_free(&b);
+  sqlite3_close(db);
+}
+
+/* Random changes to valid blobs: each one decodes or is reported
+ * corrupt, and nothing is read outside it (ASan watches the copy). */
+static void test_random_blobs(void **state) {
+  (void)state;
+  sqlite3 *db = mem_db();
+  cu_ledger_ru v[40];
+  cu_buf b;
+  cu_buf_init(&b, 1 << 16);
+  long decoded = 0, corrupt = 0;
+  for (int round = 0; round < 4000; round++) {
+    size_t n = (size_t)(rnd() % 40);
+    fill(v, n);
+    assert_int_equal(cu_ledger_block_encode(v, n, &b), CUSTOS_OK);
+    size_t len = b.len;
+    uint8_t *x = malloc(len + 16);
+    assert_non_null(x);
+    memcpy(x, b.data, len);
+    int kind = (int)(rnd() % 4);
+    if (kind == 0 && len) /* flip a byte */
+      x[rnd() % len] ^= (uint8_t)(1 + rnd() % 255);
+    else if (kind == 1 && len) /* cut */
+      len = (size_t)(rnd() % len);
+    else if (kind == 2) /* grow */
+      for (int k = (int)(rnd() % 16); k > 0; k--)
+        x[len++] = (uint8_t)rnd();
+    else /* overwrite a few bytes */
+      for (int k = 0; k < 3 && len; k++)
+        x[rnd() % len] = (uint8_t)rnd();
+    /* Exactly len bytes, so that a read past them is an ASan error. */
+    uint8_t *y = malloc(len ? len : 1);
+    assert_non_null(y);
+    memcpy(y, x, len);
+    free(x);
+    int rc = SQLITE_OK;
+    if (decode_sql(db, y, len, NULL, 0, &rc) >= 0) {
+      decoded++;
+    } else {
+      assert_int_equal(rc, SQLITE_CORRUPT);
+      corrupt++;
+    }
+    free(y);
+  }
+  assert_true(corrupt > 1000);
+  assert_true(decoded > 100);
+  cu_buf_free(&b);
+  sqlite3_close(db);
+}
+
+/* ---- workspaces ------------------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static int64_t count(cu_ws *ws, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ws_prepare(ws, sql, &st, &d), &d);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+/* A workspace in a new folder under tmp with the generated directory and
+ * all usage files but restatements ingested.  tmp gets the folder. */
+static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp, n, "%s/custos-blocks-XXXXXX", t && *t ? t : "/tmp");
+  assert_non_null(mkdtemp(tmp));
+  char dir[400], pat[500];
+  snprintf(dir, sizeof dir, "%s/g", tmp);
+  cu_gen_opts o;
+  memset(&o, 0, sizeof o);
+  o.seed = 7;
+  o.rows = 20000;
+  o.scale_name = "test";
+  o.out = dir;
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_gen_run(&o, NULL, &d), &d);
+  snprintf(ws_dir, wn, "%s/ws", tmp);
+  check(cu_ws_create(ws_dir, &d), &d);
+  cu_ws *ws = NULL;
+  check(cu_ws_open(ws_dir, &ws, &d), &d);
+  glob_t g;
+  cu_dir_stats ds;
+  snprintf(pat, sizeof pat, "%s/directory/*.csv", dir);
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
+                      "test", &ds, &d),
+        &d);
+  globfree(&g);
+  snprintf(pat, sizeof pat, "%s/usage/focus-*.csv*", dir);
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  const char *files[64];
+  size_t nf = 0;
+  for (size_t i = 0; i < g.gl_pathc && nf < 64; i++)
+    if (!strstr(g.gl_pathv[i], "restated"))
+      files[nf++] = g.gl_pathv[i];
+  cu_ledger_opts lo;
+  cu_ledger_opts_default(&lo);
+  lo.custodian = "test";
+  check(cu_ledger_ingest(ws, files, nf, &lo, NULL, &d), &d);
+  globfree(&g);
+  return ws;
+}
+
+/* Digests of a few daily queries, each into sha[i] (65 bytes). */
+#define NQUERIES 4
+static void digests(cu_ws *ws, char sha[NQUERIES][2 * CU_SHA256_LEN + 1]) {
+  cu_ledger_query_spec s[NQUERIES];
+  memset(s, 0, sizeof s);
+  s[0].by[0] = CU_DIM_ACCOUNT;
+  s[0].nby = 1;
+  s[1].by[0] = CU_DIM_DAY;
+  s[1].by[1] = CU_DIM_UNIT;
+  s[1].nby = 2;
+  s[2].by[0] = CU_DIM_MONTH;
+  s[2].by[1] = CU_DIM_REGION;
+  s[2].by[2] = CU_DIM_SERVICE;
+  s[2].nby = 3;
+  s[3].by[0] = CU_DIM_DAY;
+  s[3].by[1] = CU_DIM_METER;
+  s[3].nby = 2;
+  s[3].from = "2024-04-03";
+  s[3].to = "2024-05-17";
+  for (int i = 0; i < NQUERIES; i++) {
+    cu_ledger_result *r = NULL;
+    custos_diag d;
+    custos_diag_clear(&d);
+    check(cu_ledger_query_from(ws, &s[i], true, &r, &d), &d);
+    assert_true(r->nrows > 0);
+    memcpy(sha[i], r->sha256, sizeof r->sha256);
+    cu_ledger_result_free(r);
+  }
+}
+
+/* A corrupt block makes a query fail with the decoder's message. */
+static void test_query_corrupt(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300];
+  cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
+  custos_diag d;
+  custos_diag_clear(&d);
+  /* The plan of a unit's query reads that unit's blocks by index. */
+  sqlite3_stmt *st = NULL;
+  check(cu_ws_prepare(ws,
+                      "EXPLAIN QUERY PLAN SELECT r.day, sum(r.quantity)"
+                      " FROM usage_rollups r WHERE r.unit = 3"
+                      " GROUP BY r.day",
+                      &st, &d),
+        &d);
+  bool by_index = false;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    by_index = by_index || strstr((const char *)sqlite3_column_text(st, 3),
+                                  "INDEX usage_blocks_unit");
+  sqlite3_finalize(st);
+  assert_true(by_index);
+  check(cu_ws_exec(ws,
+                   "UPDATE usage_blocks SET data = substr(data, 1,"
+                   " length(data) - 1) WHERE rowid = (SELECT min(rowid) FROM"
+                   " usage_blocks)",
+                   &d),
+        &d);
+  cu_ledger_query_spec s;
+  memset(&s, 0, sizeof s);
+  s.by[0] = CU_DIM_DAY;
+  s.nby = 1;
+  cu_ledger_result *r = NULL;
+  custos_diag_clear(&d);
+  assert_int_not_equal(cu_ledger_query_from(ws, &s, true, &r, &d), CUSTOS_OK);
+  assert_null(r);
+  assert_non_null(strstr(d.msg, "malformed rollup block"));
+  cu_ws_close(ws);
+  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A workspace of schema step 2 (daily rollups as rows) migrates to the
+ * blocks: the same rollups, the blobs an ingest writes, the same
+ * results. */
+static void test_migration(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300];
+  cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
+  char before[NQUERIES][2 * CU_SHA256_LEN + 1];
+  digests(ws, before);
+  int64_t n = count(ws, "SELECT count(*) FROM usage_rollups");
+  assert_true(n > 1000);
+  custos_diag d;
+  custos_diag_clear(&d);
+  /* Back to step 2: the table and indexes as schema step 1 made them. */
+  check(cu_ws_exec(
+            ws,
+            "CREATE TABLE kept_rollups AS SELECT * FROM usage_rollups;"
+            "CREATE TABLE kept_blocks AS SELECT source_id, account, period,"
+            " unit, data FROM usage_blocks;"
+            "DROP VIEW usage_rollups;"
+            "DROP TABLE usage_blocks;"
+            "CREATE TABLE usage_rollups("
+            " source_id INTEGER NOT NULL, account INTEGER NOT NULL,"
+            " period INTEGER NOT NULL, day INTEGER NOT NULL,"
+            " unit INTEGER NOT NULL, subscription INTEGER NOT NULL,"
+            " service INTEGER NOT NULL, meter INTEGER NOT NULL,"
+            " region INTEGER NOT NULL, qty_unit INTEGER NOT NULL,"
+            " currency INTEGER NOT NULL, charge INTEGER NOT NULL,"
+            " quantity INTEGER NOT NULL, billed INTEGER NOT NULL,"
+            " effective INTEGER NOT NULL, rows INTEGER NOT NULL,"
+            " first_line INTEGER NOT NULL, last_line INTEGER NOT NULL);"
+            "CREATE INDEX usage_rollups_unit ON usage_rollups(unit, day);"
+            "CREATE INDEX usage_rollups_account ON usage_rollups(account,"
+            " period, source_id);"
+            "INSERT INTO usage_rollups SELECT * FROM kept_rollups"
+            " ORDER BY random();"
+            "UPDATE schema_version SET version = 2 WHERE module = 'ledger';",
+            &d),
+        &d);
+  assert_int_equal(count(ws, "SELECT count(*) FROM usage_rollups"), n);
+  cu_ws_close(ws);
+  ws = NULL;
+  check(cu_ws_open(ws_dir, &ws, &d), &d);
+  assert_int_equal(count(ws, "SELECT version FROM schema_version WHERE"
+                             " module = 'ledger'"),
+                   3);
+  assert_int_equal(count(ws, "SELECT count(*) FROM sqlite_master WHERE"
+                             " name = 'usage_rollups' AND type = 'view'"),
+                   1);
+  assert_int_equal(count(ws, "SELECT count(*) FROM sqlite_master WHERE"
+                             " name LIKE 'usage_rollups_%'"),
+                   0);
+  assert_int_equal(count(ws, "SELECT count(*) FROM usage_rollups"), n);
+  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT * FROM"
+                             " kept_rollups EXCEPT SELECT * FROM"
+                             " usage_rollups)"),
+                   0);
+  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT * FROM"
+                             " usage_rollups EXCEPT SELECT * FROM"
+                             " kept_rollups)"),
+                   0);
+  /* Byte for byte the blocks the ingest wrote. */
+  assert_int_equal(count(ws, "SELECT count(*) FROM usage_blocks"),
+                   count(ws, "SELECT count(*) FROM kept_blocks"));
+  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT source_id,"
+                             " account, period, unit, data FROM usage_blocks"
+                             " EXCEPT SELECT * FROM kept_blocks)"),
+                   0);
+  char after[NQUERIES][2 * CU_SHA256_LEN + 1];
+  digests(ws, after);
+  for (int i = 0; i < NQUERIES; i++)
+    assert_string_equal(before[i], after[i]);
+  cu_ws_close(ws);
+  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_pack),
+      cmocka_unit_test(test_corrupt),      cmocka_unit_test(test_random_blobs),
+      cmocka_unit_test(test_query_corrupt), cmocka_unit_test(test_migration),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
