@@ -4,8 +4,10 @@
  * in turn from the workspace's directory, each through cu_ledger_query and
  * so recorded, and prints p50 and p99 in milliseconds.  With "daily" the
  * queries read the daily rollups, as custos did before it kept monthly
- * ones, for a comparison on the same workspace.
- * Usage: bench_ledger_query WORKSPACE N [daily]
+ * ones, for a comparison on the same workspace.  With "days" they are a
+ * unit's daily series instead (grouped by day), which only the daily
+ * rollups answer.
+ * Usage: bench_ledger_query WORKSPACE N [daily|days]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +28,10 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  bool daily = argc == 4 && strcmp(argv[3], "daily") == 0;
+  bool days = argc == 4 && strcmp(argv[3], "days") == 0;
+  bool daily = days || (argc == 4 && strcmp(argv[3], "daily") == 0);
   if (argc != 3 && !daily) {
-    fprintf(stderr, "usage: bench_ledger_query WORKSPACE N [daily]\n");
+    fprintf(stderr, "usage: bench_ledger_query WORKSPACE N [daily|days]\n");
     return 2;
   }
   int n = atoi(argv[2]);
@@ -73,6 +76,10 @@ int main(int argc, char **argv) {
     spec.by[1] = CU_DIM_REGION;
     spec.by[2] = CU_DIM_SERVICE;
     spec.nby = 3;
+    if (days) {
+      spec.by[0] = CU_DIM_DAY;
+      spec.nby = 1;
+    }
     custos_rc rc = daily ? cu_ledger_query_from(ws, &spec, true, &r, &d)
                          : cu_ledger_monthly_series(ws, spec.unit, "bench",
                                                     &r, &d);
@@ -87,8 +94,10 @@ int main(int argc, char **argv) {
   qsort(ms, (size_t)n, sizeof *ms, cmp);
   printf("query%s: %d series queries over %d units, %.1f result rows each: "
          "p50 %.2f ms, p99 %.2f ms\n",
-         daily ? " (daily rollups)" : "", n, nu, (double)rows / n, ms[n / 2],
-         ms[(n * 99) / 100]);
+         days    ? " (by day)"
+         : daily ? " (daily rollups)"
+                 : "",
+         n, nu, (double)rows / n, ms[n / 2], ms[(n * 99) / 100]);
   free(ms);
   cu_ws_close(ws);
   return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage ledger benchmark.  On one generated FOCUS 1.2 file of ROWS rows
 # (default 5,000,000): custos ingest throughput (MB/s, rows/s, peak
-# memory) and review-query latency over the rollups (p50, p99), then the
+# memory) and review-query latency over the rollups (p50, p99; a unit's
+# series by month, region and service, and by day), then the
 # same rollup by the sqlite3 shell (.import, GROUP BY) and by DuckDB
 # (@duckdb/node-api, read_csv, GROUP BY), printed as ratios.  On a shared
 # machine wall time depends on the neighbours, so CPU seconds (user +
@@ -37,10 +38,11 @@ read -r secs rss usr sys <"$tmp/time"
 cpu=$(echo "$usr + $sys" | bc)
 echo "custos ingest: $secs s, $(echo "scale=0; $bytes / 1048576 / $secs" | bc) MB/s," \
   "$(echo "scale=0; $nrows / $secs" | bc) rows/s, peak RSS $((rss / 1024)) MB," \
-  "$(sqlite3 "$ws/custos.db" 'SELECT count(*) FROM usage_rollups') rollups;" \
+  "$(sqlite3 "$ws/custos.db" 'SELECT sum(rollups) FROM usage_sources') rollups;" \
   "CPU $cpu s, $(echo "scale=0; $bytes / 1048576 / $cpu" | bc) MB per CPU-second"
 load
 "$build/bench/ledger/bench_ledger_query" "$ws" 500
+"$build/bench/ledger/bench_ledger_query" "$ws" 200 days
 
 # sqlite3 shell: .import then GROUP BY (same rollup key and sums).
 /usr/bin/time -f "%e %U %S" -o "$tmp/time" sqlite3 "$tmp/peer.db" <<SQL >/dev/null
