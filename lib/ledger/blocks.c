@@ -10,9 +10,10 @@
  *   byte 1, varint count,
  *   then groups of rollups that share their seven dimension ids:
  *     varint n (1..rollups left), the seven ids as varints,
- *     n times: zigzag varint of the day minus the previous rollup's day
- *     (0 before the first), zigzag varints of quantity, billed and
- *     effective, varints of rows, first_line and last_line - first_line.
+ *     n times: zigzag varints of the day minus the previous rollup's day
+ *     (0 before the first), of quantity, of billed and of effective -
+ *     billed (mostly 0: one byte), varints of rows, first_line and
+ *     last_line - first_line.
  * Varints are LEB128 (7 bits a byte, low bits first, at most 10 bytes) of
  * the int64 values' two's complement bits, differences taken modulo 2^64,
  * so every int64 comes back exactly.  The decoder reads only inside the
@@ -54,12 +55,7 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v) {
 }
 
 int cu_ledger_ru_cmp(const void *a, const void *b) {
-  const int64_t *x = ((const cu_ledger_ru *)a)->v;
-  const int64_t *y = ((const cu_ledger_ru *)b)->v;
-  for (int i = 0; i < CU_RU_NFIELDS; i++)
-    if (x[i] != y[i])
-      return x[i] < y[i] ? -1 : 1;
-  return 0;
+  return cu_ledger_ru_order(a, b);
 }
 
 static bool same_dims(const cu_ledger_ru *a, const cu_ledger_ru *b) {
@@ -97,7 +93,8 @@ custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
       prev_day = day;
       p = put_varint(p, zigzag(f[CU_RU_QUANTITY]));
       p = put_varint(p, zigzag(f[CU_RU_BILLED]));
-      p = put_varint(p, zigzag(f[CU_RU_EFFECTIVE]));
+      p = put_varint(p, zigzag(to_i64((uint64_t)f[CU_RU_EFFECTIVE] -
+                                      (uint64_t)f[CU_RU_BILLED])));
       p = put_varint(p, (uint64_t)f[CU_RU_ROWS]);
       p = put_varint(p, (uint64_t)f[CU_RU_FIRST_LINE]);
       p = put_varint(p, (uint64_t)f[CU_RU_LAST_LINE] -
@@ -193,7 +190,8 @@ static int decoder_next(decoder *dc, cu_ledger_ru *ru) {
   f[CU_RU_DAY] = to_i64(dc->day);
   f[CU_RU_QUANTITY] = unzigzag(w[1]);
   f[CU_RU_BILLED] = unzigzag(w[2]);
-  f[CU_RU_EFFECTIVE] = unzigzag(w[3]);
+  f[CU_RU_EFFECTIVE] =
+      to_i64((uint64_t)f[CU_RU_BILLED] + (uint64_t)unzigzag(w[3]));
   f[CU_RU_ROWS] = to_i64(w[4]);
   f[CU_RU_FIRST_LINE] = to_i64(w[5]);
   f[CU_RU_LAST_LINE] = to_i64(w[5] + w[6]);

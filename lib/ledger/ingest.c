@@ -1097,72 +1097,47 @@ static int cover_cmp(const void *a, const void *b) {
   return x->period < y->period ? -1 : x->period > y->period;
 }
 
-static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
-                                int64_t *superseded, json_t *replaced,
-                                custos_diag *d) {
-  /* Pairs in this source, from the rollups. */
-  size_t cap = 256, n = 0;
-  cover *cv = cu_malloc(cap * sizeof *cv);
-  if (!cv)
-    return oom(d, g->path);
-  custos_rc rc = CUSTOS_OK;
-  /* A hash of the pairs seen, pointing into cv. */
-  htab seen;
-  memset(&seen, 0, sizeof seen);
-  typedef struct pairent {
-    hent e;
-    size_t idx;
-    struct {
-      istr *account;
-      int64_t period;
-    } key;
-  } pairent;
-  for (rollup *ru = g->ru_head; ru; ru = ru->next) {
-    pairent probe;
-    memset(&probe, 0, sizeof probe);
-    probe.key.account = ru->ds->dim[D_ACCOUNT];
-    probe.key.period = ru->period;
-    uint64_t h = hash_bytes(&probe.key, sizeof probe.key);
-    if ((seen.n + 1) * 2 > seen.cap && ht_grow(&seen) != CUSTOS_OK) {
-      rc = oom(d, g->path);
-      goto out;
-    }
-    size_t slot = ht_find(&seen, h, &probe.key, sizeof probe.key,
-                          offsetof(pairent, key));
-    size_t k;
-    if (seen.slots[slot]) {
-      k = ((pairent *)seen.slots[slot])->idx;
-    } else {
-      if (n == cap) {
-        cover *p = cu_realloc(cv, cap * 2 * sizeof *cv);
-        if (!p) {
-          rc = oom(d, g->path);
-          goto out;
-        }
-        cv = p;
-        cap *= 2;
-      }
-      pairent *pe = arena_alloc(&g->ar, sizeof *pe);
-      if (!pe) {
-        rc = oom(d, g->path);
-        goto out;
-      }
-      *pe = probe;
-      pe->e.h = h;
-      pe->e.klen = (uint32_t)sizeof probe.key;
-      pe->idx = n;
-      seen.slots[slot] = &pe->e;
-      seen.n++;
-      k = n++;
-      cv[k].account = ru->ds->dim[D_ACCOUNT];
-      cv[k].period = ru->period;
-      cv[k].rows = 0;
-      cv[k].billed = 0;
-    }
-    cv[k].rows += ru->rows;
-    cv[k].billed += ru->billed;
+/* A growable array of coverage, as write_rollups finds it: one entry per
+ * block, so a pair may come more than once. */
+typedef struct cvlist {
+  cover *v;
+  size_t n, cap;
+} cvlist;
+
+/* Records the coverage of one block in cl; ENOMEM with diag. */
+static custos_rc add_cover(ingest *g, cvlist *cl, istr *account,
+                           int64_t period, int64_t rows, __int128 billed,
+                           custos_diag *d) {
+  if (cl->n == cl->cap) {
+    size_t nc = cl->cap ? cl->cap * 2 : 256;
+    cover *p = cu_realloc(cl->v, nc * sizeof *p);
+    if (!p)
+      return oom(d, g->path);
+    cl->v = p;
+    cl->cap = nc;
   }
-  qsort(cv, n, sizeof *cv, cover_cmp);
+  cl->v[cl->n++] = (cover){account, period, rows, billed};
+  return CUSTOS_OK;
+}
+
+/* Supersedes what older sources stored of each (account, period) pair
+ * of cl (sorted and merged here) and records this source's coverage. */
+static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
+                                cvlist *cl, int64_t *superseded,
+                                json_t *replaced, custos_diag *d) {
+  custos_rc rc = CUSTOS_OK;
+  cover *cv = cl->v;
+  size_t n = 0;
+  if (cl->n)
+    qsort(cv, cl->n, sizeof *cv, cover_cmp);
+  for (size_t i = 0; i < cl->n; i++) {
+    if (n && cover_cmp(&cv[n - 1], &cv[i]) == 0) {
+      cv[n - 1].rows += cv[i].rows;
+      cv[n - 1].billed += cv[i].billed;
+    } else {
+      cv[n++] = cv[i];
+    }
+  }
   for (size_t i = 0; i < n; i++) {
     int64_t acct = cv[i].account->dim;
     sqlite3_reset(w->cov_old);
@@ -1226,15 +1201,17 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
     }
   }
 out:
-  ht_free(&seen);
-  cu_free(cv);
   return rc;
 }
 
 /* Rollups are stored grouped by account and unit, the rollups of one
- * billing period in one block (or a few, see CU_LEDGER_BLOCK_MAX); a
- * block's order is its own (cu_ledger_ru_cmp).  Ties keep creation order,
- * so the order of blocks is the same on every run. */
+ * billing period in one block (or a few, see CU_LEDGER_BLOCK_MAX).  The
+ * dimension sets of an account and unit are in the order of their ids as
+ * a block keeps them (cu_ledger_ru_order), so that a rollup's place in a
+ * block is its set's rank, day and the rest.  Ties keep creation order. */
+static const int rank_dims[] = {D_SUB,    D_SERVICE,  D_METER, D_REGION,
+                                D_QTYU,   D_CURRENCY, D_CHARGE};
+
 static int dimset_cmp(const void *a, const void *b) {
   const dimset *x = *(const dimset *const *)a, *y = *(const dimset *const *)b;
   int64_t p = x->dim[D_ACCOUNT]->dim, q = y->dim[D_ACCOUNT]->dim;
@@ -1242,10 +1219,21 @@ static int dimset_cmp(const void *a, const void *b) {
     p = x->dim[D_UNIT]->dim;
     q = y->dim[D_UNIT]->dim;
   }
-  if (p == q) {
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+  for (size_t k = 0; k < CU_ARRAY_LEN(rank_dims) && p == q; k++) {
+    p = x->dim[rank_dims[k]]->dim;
+    q = y->dim[rank_dims[k]]->dim;
   }
+  if (p == q)
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
   return p < q ? -1 : 1;
+}
+
+/* Whether x and y have the same ids in a block. */
+static bool same_rank(const dimset *x, const dimset *y) {
+  for (size_t k = 0; k < CU_ARRAY_LEN(rank_dims); k++)
+    if (x->dim[rank_dims[k]]->dim != y->dim[rank_dims[k]]->dim)
+      return false;
+  return true;
 }
 
 /* Prepares head (an INSERT ... VALUES without its rows) with n rows of
@@ -1276,23 +1264,30 @@ static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
  * itself (for the monthly sums) and its fields as the block keeps them. */
 typedef struct bent {
   int64_t period;
+  size_t rank; /* of its dimension set's ids among the account and unit's */
   const rollup *r;
   cu_ledger_ru ru;
 } bent;
 
-/* By period, then in a block's order. */
+/* By period, then in a block's order: the rank stands for the ids. */
 static int bent_cmp(const void *a, const void *b) {
   const bent *x = a, *y = b;
   if (x->period != y->period)
     return x->period < y->period ? -1 : 1;
-  return cu_ledger_ru_cmp(&x->ru, &y->ru);
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  for (int i = CU_RU_DAY; i < CU_RU_NFIELDS; i++)
+    if (x->ru.v[i] != y->ru.v[i])
+      return x->ru.v[i] < y->ru.v[i] ? -1 : 1;
+  return 0;
 }
 
 /* fits() has checked that each amount is an int64. */
-static void bent_fill(bent *e, const rollup *r) {
+static void bent_fill(bent *e, const rollup *r, size_t rank) {
   const dimset *ds = r->ds;
   int64_t *f = e->ru.v;
   e->period = r->period;
+  e->rank = rank;
   e->r = r;
   f[CU_RU_SUB] = ds->dim[D_SUB]->dim;
   f[CU_RU_SERVICE] = ds->dim[D_SERVICE]->dim;
@@ -1473,7 +1468,8 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
  * monthly rollups summed from them.  The range check runs first, in the
  * file's order, so the rollup it names is the first too large in the file
  * whatever the storage order. */
-static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
+static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
+                               custos_diag *d) {
   size_t n = 0;
   for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
     if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
@@ -1525,21 +1521,38 @@ static custos_rc write_rollups(ingest *g, int64_t src, custos_diag *d) {
       ents = p;
       cap = m;
     }
-    size_t e = 0;
-    for (size_t j = k; j < kend; j++)
-      for (uint32_t s = 0; s < dss[j]->caprus; s++)
-        if (dss[j]->rus[s] && ALWAYS(e < m))
-          bent_fill(&ents[e++], dss[j]->rus[s]);
+    /* The rollups lie in the arena in the file's order: fetch a few
+     * ahead, each is a cache miss. */
+    size_t e = 0, rank = 0;
+    for (size_t j = k; j < kend; j++) {
+      if (j > k && !same_rank(dss[j - 1], dss[j]))
+        rank++;
+      rollup *const *rus = dss[j]->rus;
+      uint32_t cap_j = dss[j]->caprus;
+      for (uint32_t s = 0; s < cap_j; s++) {
+        if (s + 8 < cap_j && rus[s + 8])
+          __builtin_prefetch(rus[s + 8]);
+        if (rus[s] && ALWAYS(e < m))
+          bent_fill(&ents[e++], rus[s], rank);
+      }
+    }
     qsort(ents, e, sizeof *ents, bent_cmp);
     for (size_t a = 0, b; a < e && rc == CUSTOS_OK; a = b) {
+      int64_t rows = 0;
+      __int128 billed = 0;
       for (b = a; b < e && ents[b].period == ents[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
         blk[b - a] = ents[b].ru;
+        rows += ents[b].r->rows;
+        billed += ents[b].r->billed;
         rc = add_monthly(g, &ml, ents[b].r, &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
+      if (rc == CUSTOS_OK)
+        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], ents[a].period, rows,
+                       billed, d);
       if (rc != CUSTOS_OK)
         break;
       rc = cu_ledger_block_encode(blk, b - a, &blob);
@@ -1623,12 +1636,14 @@ static custos_rc write_all(ingest *g, cu_source *src,
     rc = oom(d, g->path);
     goto out;
   }
-  rc = write_coverage(g, &w, src->id, &fs->superseded, replaced, d);
-  if (rc != CUSTOS_OK) {
-    json_decref(replaced);
-    goto out;
-  }
-  rc = write_rollups(g, src->id, d);
+  /* The rollups first: their blocks give the coverage by account and
+   * period, which then supersedes older sources (whose blocks and
+   * monthly rollups have other source ids). */
+  cvlist cl = {NULL, 0, 0};
+  rc = write_rollups(g, src->id, &cl, d);
+  if (rc == CUSTOS_OK)
+    rc = write_coverage(g, &w, src->id, &cl, &fs->superseded, replaced, d);
+  cu_free(cl.v);
   if (rc != CUSTOS_OK) {
     json_decref(replaced);
     goto out;
