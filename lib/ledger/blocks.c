@@ -55,7 +55,12 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v) {
 }
 
 int cu_ledger_ru_cmp(const void *a, const void *b) {
-  return cu_ledger_ru_order(a, b);
+  const int64_t *x = ((const cu_ledger_ru *)a)->v;
+  const int64_t *y = ((const cu_ledger_ru *)b)->v;
+  for (int i = 0; i < CU_RU_NFIELDS; i++)
+    if (x[i] != y[i])
+      return x[i] < y[i] ? -1 : 1;
+  return 0;
 }
 
 static bool same_dims(const cu_ledger_ru *a, const cu_ledger_ru *b) {

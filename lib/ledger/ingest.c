@@ -1207,7 +1207,7 @@ out:
 /* Rollups are stored grouped by account and unit, the rollups of one
  * billing period in one block (or a few, see CU_LEDGER_BLOCK_MAX).  The
  * dimension sets of an account and unit are in the order of their ids as
- * a block keeps them (cu_ledger_ru_order), so that a rollup's place in a
+ * a block keeps them (cu_ledger_ru_cmp), so that a rollup's place in a
  * block is its set's rank, day and the rest.  Ties keep creation order. */
 static const int rank_dims[] = {D_SUB,    D_SERVICE,  D_METER, D_REGION,
                                 D_QTYU,   D_CURRENCY, D_CHARGE};

@@ -156,17 +156,9 @@ typedef struct cu_ledger_ru {
  * blob grows without bound (about 25 bytes a rollup). */
 #define CU_LEDGER_BLOCK_MAX 65536
 
-/* The order of rollups in a block: every field, in the enum's order, so
- * that the same rollups make the same blob whatever order they came in.
- * -1, 0 or 1; inline for the sorts of ingest, cu_ledger_ru_cmp for
- * qsort. */
-static inline int cu_ledger_ru_order(const cu_ledger_ru *a,
-                                     const cu_ledger_ru *b) {
-  for (int i = 0; i < CU_RU_NFIELDS; i++)
-    if (a->v[i] != b->v[i])
-      return a->v[i] < b->v[i] ? -1 : 1;
-  return 0;
-}
+/* The order of rollups in a block (qsort comparator over cu_ledger_ru):
+ * every field, in the enum's order, so that the same rollups make the
+ * same blob whatever order they came in. */
 int cu_ledger_ru_cmp(const void *a, const void *b);
 
 /* Encodes the n rollups v (in any order; in cu_ledger_ru_cmp order they

@@ -1,7 +1,8 @@
 /* The tables the ledger owns: rollups with their provenance (the daily
- * ones packed in blocks), the values they refer to by number, what each source covers (for restatements) and
- * the resources seen, with customer free text through the policy; beside
- * the daily rollups, monthly ones for queries by month or coarser. */
+ * ones packed in blocks), the values they refer to by number, what each
+ * source covers (for restatements) and the resources seen, with customer
+ * free text through the policy; beside the daily rollups, monthly ones
+ * for queries by month or coarser. */
 #include "ledgerInt.h"
 
 static const cu_migration steps[] = {
