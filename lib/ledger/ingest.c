@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "core/csv.h"
 #include "ledgerInt.h"
@@ -895,9 +897,38 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   return CUSTOS_OK;
 }
 
+/* Seconds of wall time, and of CPU time of the whole process. */
+static void phase_clock(double *wall, double *cpu) {
+  struct timespec ts;
+  struct rusage ru;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  *wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  *cpu = 0;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    *cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static custos_rc read_file_timed(ingest *g, custos_diag *d);
+
 /* Reads the whole file into the rollups.  Errors of the file as a whole
- * (unreadable, not CSV, unknown header) fail; row errors become rejects. */
+ * (unreadable, not CSV, unknown header) fail; row errors become rejects.
+ * With CUSTOS_LEDGER_TIMES set, says on stderr how long that took (a
+ * benchmark knob, docs/internals.md). */
 static custos_rc read_file(ingest *g, custos_diag *d) {
+  const char *env = getenv("CUSTOS_LEDGER_TIMES");
+  if (!env || !*env)
+    return read_file_timed(g, d);
+  double w0, c0, w1, c1;
+  phase_clock(&w0, &c0);
+  custos_rc rc = read_file_timed(g, d);
+  phase_clock(&w1, &c1);
+  fprintf(stderr, "custos: read %s: %.3f s wall, %.3f s CPU\n", g->path,
+          w1 - w0, c1 - c0);
+  return rc;
+}
+
+static custos_rc read_file_timed(ingest *g, custos_diag *d) {
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
