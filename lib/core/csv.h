@@ -21,6 +21,9 @@ typedef struct cu_csv_opts {
   size_t max_fields; /* fields in one record, default 4096 */
   char delim;        /* default ',' */
   bool check_utf8;   /* default true */
+  /* For tests: parse every record with the careful byte-by-byte scanner
+   * that otherwise handles only unusual records.  Default false. */
+  bool slow_scan;
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
    * in the same pass; the context stays the caller's.  Default NULL. */
