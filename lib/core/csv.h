@@ -26,7 +26,12 @@ typedef struct cu_csv_opts {
   bool slow_scan;
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
-   * in the same pass; the context stays the caller's.  Default NULL. */
+   * in the same pass; the context stays the caller's.  Memory and regular
+   * files (which are mapped) are added whole when opened, with
+   * cu_sha256_update_ref; so the digest is the input's only when the
+   * reader took all of it (cu_csv_offset == cu_csv_size), and it must be
+   * taken (cu_sha256_final) or given up (cu_sha256_abort) before
+   * cu_csv_close unmaps what it reads.  Default NULL. */
   cu_sha256_ctx *sha256;
 } cu_csv_opts;
 

@@ -242,10 +242,8 @@ typedef struct ingest {
   htab raws, dimsets, strs, resources, dirsubs;
   dimset *ds_head, **ds_tail;
   size_t ndimsets;
-  /* The last charge period start parsed, and the last month derived. */
-  char cs_last[64];
-  size_t cs_len;
-  int64_t cs_day, mo_day, mo_period;
+  /* The last month derived from a day. */
+  int64_t mo_day, mo_period;
   rollup *ru_head, **ru_tail;
   resource *res_head, **res_tail;
   istr *empty_unit;
@@ -432,9 +430,13 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   return CUSTOS_OK;
 }
 
+/* The slot of a rollup in its dimension set's table is its day: a set's
+ * rows come a day apart, so consecutive days share a cache line where a
+ * mixing hash put each new rollup on a line not touched before.  A day in
+ * two periods (rare) just probes on. */
 static uint32_t day_hash(int64_t day, int64_t period) {
-  uint64_t h = (uint64_t)day * 0x9e3779b97f4a7c15ull ^ (uint64_t)period;
-  return (uint32_t)(h >> 32);
+  (void)period;
+  return (uint32_t)(uint64_t)day;
 }
 
 /* Doubles the rollup table of ds; false when out of memory. */
@@ -483,13 +485,12 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   return ru;
 }
 
+/* Counts the row of raw (whose resource id hashes to h) for its
+ * resource, made when new. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              const rollup *ru) {
+                              uint64_t h, const rollup *ru) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
-  if (!id || cu_ledger_is_null(id, n) || n > 2048)
-    return CUSTOS_OK;
-  uint64_t h = hash_bytes(id, n);
   if ((g->resources.n + 1) * 2 > g->resources.cap &&
       ht_grow(&g->resources) != CUSTOS_OK)
     return CUSTOS_ENOMEM;
@@ -631,6 +632,15 @@ typedef struct prow {
   const char *key;            /* the raw key, in the batch's bytes */
   size_t klen;
   uint64_t h;                 /* hash of the raw key */
+  uint64_t rh;                /* hash of the resource id, when has_res */
+  bool has_res;
+  /* The day of the charge period start, or why there is none: parsed
+   * here, used by the aggregating thread where a single thread would
+   * parse it. */
+  bool day_ok;
+  int64_t day;
+  int day_bad;
+  const char *day_reason;
   enum prow_kind kind;
   int bad;
   const char *reason;
@@ -656,9 +666,22 @@ typedef struct preader {
   bool stop;      /* the aggregating thread wants no more */
   custos_rc rc;   /* the reader's result, with d, once done */
   custos_diag d;
+  double cpu; /* seconds of CPU the reader took, once done */
+  /* The last charge period start parsed, and its day. */
+  char cs_last[64];
+  size_t cs_len;
+  int64_t cs_day;
   pthread_mutex_t mu;
   pthread_cond_t cv;
 } preader;
+
+/* Seconds of CPU time of the calling thread. */
+static double thread_cpu(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /*
  * Copies the current record's used fields into b and fills its row; false
@@ -737,6 +760,29 @@ static bool take_row(preader *p, pbatch *b) {
   r->klen = kl;
   r->h = hash_bytes(kb, kl);
   r->kind = ROW_OK;
+  /* Exports have a row per resource and day, so the charge period start
+   * repeats from row to row. */
+  const char *cs = r->raw.v[LF_CHARGE_START];
+  size_t csl = cs ? r->raw.len[LF_CHARGE_START] : 0;
+  r->day_ok = true;
+  if (csl && csl == p->cs_len && memcmp(cs, p->cs_last, csl) == 0) {
+    r->day = p->cs_day;
+  } else if (cu_ledger_row_day(&r->raw, &r->day, &r->day_bad,
+                               &r->day_reason) != CUSTOS_OK) {
+    r->day_ok = false;
+  } else {
+    p->cs_day = r->day;
+    p->cs_len = 0;
+    if (csl <= sizeof p->cs_last) {
+      memcpy(p->cs_last, cs, csl);
+      p->cs_len = csl;
+    }
+  }
+  const char *id = r->raw.v[LF_RESOURCE_ID];
+  size_t idl = r->raw.len[LF_RESOURCE_ID];
+  r->has_res = id && !cu_ledger_is_null(id, idl) && idl <= 2048;
+  if (r->has_res)
+    r->rh = hash_bytes(id, idl);
   b->nrows++;
   return true;
 }
@@ -771,6 +817,7 @@ static void *reader_main(void *arg) {
     custos_rc rc = cu_csv_next(p->csv, &eof, &p->d);
     if (rc != CUSTOS_OK || eof) {
       p->rc = rc; /* read after the lock in publish */
+      p->cpu = thread_cpu();
       publish(p, true);
       return NULL;
     }
@@ -801,6 +848,55 @@ static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
   }
   add_reject(g, line, col, f >= 0 ? g->ad.colname[f] : "",
              f >= 0 ? r->raw.v[f] : NULL, f >= 0 ? r->raw.len[f] : 0, reason);
+}
+
+/* Loads ahead of time what add_row will need for row i of b: the rows
+ * are hashed already, but each is at the end of a chain of pointers
+ * (table slot, raw entry, dimension set, its rollup table) that would
+ * otherwise miss the cache one link after the other, row after row.
+ * Each call starts each link for a later row, the deeper links for rows
+ * nearer i, whose earlier links have arrived by then.  Only hints: any
+ * pointer it follows is valid, and what it finds need not be the row's. */
+#define AHEAD_SLOT 12
+#define AHEAD_ENTRY 6
+#define AHEAD_TABLE 3
+static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
+  const size_t n = b->nrows;
+  if (!g->raws.cap)
+    return;
+  const size_t mask = g->raws.cap - 1;
+  const size_t rmask = g->resources.cap ? g->resources.cap - 1 : 0;
+  if (i + AHEAD_SLOT < n) {
+    const prow *r = &b->rows[i + AHEAD_SLOT];
+    __builtin_prefetch(&g->raws.slots[r->h & mask]);
+    if (r->has_res && rmask)
+      __builtin_prefetch(&g->resources.slots[r->rh & rmask]);
+  }
+  if (i + AHEAD_ENTRY < n) {
+    const prow *r = &b->rows[i + AHEAD_ENTRY];
+    const hent *e = g->raws.slots[r->h & mask];
+    if (e) {
+      const char *x = (const char *)e;
+      size_t kb = offsetof(rawent, key) + e->klen;
+      for (size_t o = 0; o < kb; o += 64)
+        __builtin_prefetch(x + o);
+    }
+    if (r->has_res && rmask) {
+      const hent *re = g->resources.slots[r->rh & rmask];
+      if (re)
+        __builtin_prefetch(re);
+    }
+  }
+  if (i + AHEAD_TABLE < n) {
+    const prow *r = &b->rows[i + AHEAD_TABLE];
+    const rawent *re = (const rawent *)g->raws.slots[r->h & mask];
+    if (re && re->e.h == r->h && re->ds) {
+      const dimset *ds = re->ds;
+      __builtin_prefetch(ds);
+      if (ds->caprus && r->day_ok)
+        __builtin_prefetch(&ds->rus[day_hash(r->day, 0) & (ds->caprus - 1)]);
+    }
+  }
 }
 
 /* Adds one row the reader handed over to its rollup and resource; row
@@ -838,22 +934,11 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     reject_row(g, r, re->bad, re->reason);
     return CUSTOS_OK;
   }
-  size_t csl = raw->v[LF_CHARGE_START] ? raw->len[LF_CHARGE_START] : 0;
-  if (!(csl && csl == g->cs_len &&
-        memcmp(raw->v[LF_CHARGE_START], g->cs_last, csl) == 0)) {
-    int64_t day;
-    if (cu_ledger_row_day(raw, &day, &bad, &reason) != CUSTOS_OK) {
-      reject_row(g, r, bad, reason);
-      return CUSTOS_OK;
-    }
-    g->cs_day = day;
-    g->cs_len = 0;
-    if (csl <= sizeof g->cs_last) {
-      memcpy(g->cs_last, raw->v[LF_CHARGE_START], csl);
-      g->cs_len = csl;
-    }
+  if (!r->day_ok) {
+    reject_row(g, r, r->day_bad, r->day_reason);
+    return CUSTOS_OK;
   }
-  int64_t day = g->cs_day, period = re->period;
+  int64_t day = r->day, period = re->period;
   if (!re->has_period) {
     if (day != g->mo_day || g->mo_period == INT64_MIN) {
       if (cu_ledger_month_of(day, &period, &bad, &reason) != CUSTOS_OK) {
@@ -891,8 +976,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     g->first_day = ru->day;
   if (ru->day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = ru->day;
-  if (g->ad.col[LF_RESOURCE_ID] >= 0 &&
-      add_resource(g, raw, ru) != CUSTOS_OK)
+  if (r->has_res && add_resource(g, raw, r->rh, ru) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
@@ -909,7 +993,8 @@ static void phase_clock(double *wall, double *cpu) {
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static custos_rc read_file_timed(ingest *g, custos_diag *d);
+static custos_rc read_file_timed(ingest *g, double *reader_cpu,
+                                 custos_diag *d);
 
 /* Reads the whole file into the rollups.  Errors of the file as a whole
  * (unreadable, not CSV, unknown header) fail; row errors become rejects.
@@ -917,18 +1002,22 @@ static custos_rc read_file_timed(ingest *g, custos_diag *d);
  * benchmark knob, docs/internals.md). */
 static custos_rc read_file(ingest *g, custos_diag *d) {
   const char *env = getenv("CUSTOS_LEDGER_TIMES");
+  double rd = 0;
   if (!env || !*env)
-    return read_file_timed(g, d);
-  double w0, c0, w1, c1;
+    return read_file_timed(g, &rd, d);
+  double w0, c0, w1, c1, m0 = thread_cpu();
   phase_clock(&w0, &c0);
-  custos_rc rc = read_file_timed(g, d);
+  custos_rc rc = read_file_timed(g, &rd, d);
   phase_clock(&w1, &c1);
-  fprintf(stderr, "custos: read %s: %.3f s wall, %.3f s CPU\n", g->path,
-          w1 - w0, c1 - c0);
+  fprintf(stderr,
+          "custos: read %s: %.3f s wall, %.3f s CPU (reader %.3f, "
+          "aggregator %.3f)\n",
+          g->path, w1 - w0, c1 - c0, rd, thread_cpu() - m0);
   return rc;
 }
 
-static custos_rc read_file_timed(ingest *g, custos_diag *d) {
+static custos_rc read_file_timed(ingest *g, double *reader_cpu,
+                                 custos_diag *d) {
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
@@ -1016,6 +1105,7 @@ static custos_rc read_file_timed(ingest *g, custos_diag *d) {
       if ((g->rows & 0xffff) == 0 && g->opts->progress)
         g->opts->progress(g->opts->progress_ud, g->path, b->offset,
                           cu_csv_size(csv));
+      prefetch_row(g, b, i);
       rc = add_row(g, &b->rows[i], d);
     }
     pthread_mutex_lock(&p.mu);
@@ -1029,6 +1119,7 @@ static custos_rc read_file_timed(ingest *g, custos_diag *d) {
       break;
   }
   pthread_join(th, NULL);
+  *reader_cpu = p.cpu;
   if (rc == CUSTOS_OK && p.rc != CUSTOS_OK) {
     rc = p.rc;
     if (d)
@@ -1057,8 +1148,9 @@ fail_batches:
     cu_free(p.b[i].bytes);
   }
 fail_header:
-  cu_csv_close(csv);
+  /* The hash may still read the reader's mapping of the file. */
   cu_sha256_abort(o.sha256);
+  cu_csv_close(csv);
   return rc;
 }
 
