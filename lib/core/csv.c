@@ -1213,6 +1213,42 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
   return (const char *)c->buf + f->off;
 }
 
+void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
+                   size_t *len, uint64_t *quoted) {
+  uint64_t q = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (size_t)idx[k];
+    if (!c || NEVER(idx[k] < 0 || i >= c->nf)) {
+      v[k] = "";
+      len[k] = 0;
+      continue;
+    }
+    const field *f = &c->fields[i];
+    v[k] = (const char *)c->buf + f->off;
+    len[k] = f->len;
+    if (f->quoted && ALWAYS(k < 64))
+      q |= (uint64_t)1 << k;
+  }
+  *quoted = q;
+}
+
+const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
+  if (!c || c->nf == 0) {
+    *n = 0;
+    if (one_line)
+      *one_line = true;
+    return "";
+  }
+  /* The last field's NUL lies past the record's end when the input ended
+   * without a line break. */
+  const field *f = &c->fields[c->nf - 1];
+  size_t end = f->off + f->len + 1 > c->pos ? f->off + f->len + 1 : c->pos;
+  *n = end - c->rec_start;
+  if (one_line)
+    *one_line = c->first_ml == SIZE_MAX;
+  return (const char *)c->buf + c->rec_start;
+}
+
 bool cu_csv_quoted(const cu_csv *c, size_t i) {
   if (!c || NEVER(i >= c->nf))
     return false;

@@ -626,7 +626,13 @@ enum prow_kind {
 typedef struct prow {
   cu_ledger_raw raw;
   uint64_t line;              /* where the record starts */
-  uint64_t fline[LF_COUNT];   /* where each field starts (line, column) */
+  /* Where each field starts: on the record's line, at its offset from
+   * rec (less its opening quote) when one_line, else (line, column) as
+   * stored. */
+  const char *rec;
+  bool one_line;
+  uint32_t quoted;            /* bit f: field f was quoted */
+  uint64_t fline[LF_COUNT];
   uint64_t fcol[LF_COUNT];
   cu_ledger_amounts am;
   const char *key;            /* the raw key, in the batch's bytes */
@@ -645,6 +651,7 @@ typedef struct prow {
   int bad;
   const char *reason;
 } prow;
+_Static_assert(LF_COUNT <= 32, "prow.quoted has a bit per field");
 
 typedef struct pbatch {
   prow *rows;
@@ -702,25 +709,30 @@ static bool take_row(preader *p, pbatch *b) {
     b->nrows++;
     return true;
   }
-  size_t need = RAW_KEY_MAX;
-  for (int u = 0; u < p->nused; u++) {
-    size_t n;
-    (void)cu_csv_field(csv, (size_t)p->cols[u], &n);
-    need += n + 1;
-  }
-  if (need > b->capbytes - b->nbytes)
+  /* The record's bytes in one copy, which costs less than a copy per
+   * field used. */
+  size_t rn;
+  const char *rb = cu_csv_record_bytes(csv, &rn, &r->one_line);
+  if (rn + RAW_KEY_MAX > b->capbytes - b->nbytes)
     return false;
+  char *dst = b->bytes + b->nbytes;
+  memcpy(dst, rb, rn);
+  b->nbytes += rn;
+  r->rec = dst;
+  const char *v[LF_COUNT];
+  size_t len[LF_COUNT];
+  uint64_t quoted;
+  cu_csv_fields(csv, p->cols, (size_t)p->nused, v, len, &quoted);
+  r->quoted = 0;
   for (int u = 0; u < p->nused; u++) {
     int f = p->fields[u];
-    size_t n;
-    const char *v = cu_csv_field(csv, (size_t)p->cols[u], &n);
-    char *dst = b->bytes + b->nbytes;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-    b->nbytes += n + 1;
-    r->raw.v[f] = dst;
-    r->raw.len[f] = n;
-    cu_csv_field_pos(csv, (size_t)p->cols[u], &r->fline[f], &r->fcol[f]);
+    r->raw.v[f] = dst + (v[u] - rb);
+    r->raw.len[f] = len[u];
+    if (r->one_line) {
+      r->quoted |= (uint32_t)((quoted >> u) & 1) << f;
+    } else {
+      cu_csv_field_pos(csv, (size_t)p->cols[u], &r->fline[f], &r->fcol[f]);
+    }
   }
   r->kind = ROW_REJECT;
   if (cu_ledger_row_amounts(&r->raw, &r->am, &r->bad, &r->reason) !=
@@ -842,7 +854,9 @@ static void *reader_main(void *arg) {
 
 static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
   uint64_t line = r->line, col = 0;
-  if (f >= 0 && g->ad.col[f] >= 0) {
+  if (f >= 0 && g->ad.col[f] >= 0 && r->one_line) {
+    col = (uint64_t)(r->raw.v[f] - r->rec) + 1 - ((r->quoted >> f) & 1);
+  } else if (f >= 0 && g->ad.col[f] >= 0) {
     line = r->fline[f];
     col = r->fcol[f];
   }
@@ -1071,7 +1085,7 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
   /* A batch holds any record the reader accepts, with its raw key. */
   for (int i = 0; i < NBATCH; i++) {
     p.b[i].rows = cu_calloc(BATCH_ROWS, sizeof *p.b[i].rows);
-    p.b[i].capbytes = o.max_record + LF_COUNT + RAW_KEY_MAX;
+    p.b[i].capbytes = o.max_record + 16 + RAW_KEY_MAX;
     p.b[i].bytes = cu_malloc(p.b[i].capbytes);
     if (!p.b[i].rows || !p.b[i].bytes) {
       rc = oom(d, g->path);
