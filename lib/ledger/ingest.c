@@ -84,6 +84,12 @@ typedef struct hent {
 
 typedef struct htab {
   hent **slots;
+  /* With tagged set before the first grow, hs[i] repeats the hash of
+   * slots[i], so that a probe reads the hashes in a row instead of
+   * following each slot's pointer to an entry that is most likely not
+   * in the cache; ht_set then stores both. */
+  uint64_t *hs;
+  bool tagged;
   size_t cap, n; /* cap a power of two */
 } htab;
 
@@ -112,6 +118,16 @@ static size_t ht_find(const htab *t, uint64_t h, const void *key, size_t n,
                       size_t keyoff) {
   size_t mask = t->cap - 1;
   size_t i = (size_t)h & mask;
+  if (t->hs) {
+    for (;; i = (i + 1) & mask) {
+      hent *e = t->slots[i];
+      if (!e)
+        return i;
+      if (t->hs[i] == h && e->klen == n &&
+          memcmp((const char *)e + keyoff, key, n) == 0)
+        return i;
+    }
+  }
   for (;;) {
     hent *e = t->slots[i];
     if (!e)
@@ -128,6 +144,14 @@ static custos_rc ht_grow(htab *t) {
   hent **ns = cu_calloc(nc, sizeof *ns);
   if (!ns)
     return CUSTOS_ENOMEM;
+  uint64_t *nh = NULL;
+  if (t->tagged) {
+    nh = cu_malloc(nc * sizeof *nh);
+    if (!nh) {
+      cu_free(ns);
+      return CUSTOS_ENOMEM;
+    }
+  }
   for (size_t i = 0; i < t->cap; i++) {
     hent *e = t->slots[i];
     if (!e)
@@ -136,15 +160,28 @@ static custos_rc ht_grow(htab *t) {
     while (ns[j])
       j = (j + 1) & (nc - 1);
     ns[j] = e;
+    if (nh)
+      nh[j] = e->h;
   }
   cu_free(t->slots);
+  cu_free(t->hs);
   t->slots = ns;
+  t->hs = nh;
   t->cap = nc;
   return CUSTOS_OK;
 }
 
+/* Puts e in the empty slot i that ht_find returned. */
+static void ht_set(htab *t, size_t i, hent *e) {
+  t->slots[i] = e;
+  if (t->hs)
+    t->hs[i] = e->h;
+  t->n++;
+}
+
 static void ht_free(htab *t) {
   cu_free(t->slots);
+  cu_free(t->hs);
   memset(t, 0, sizeof *t);
 }
 
@@ -531,8 +568,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
     p[gl] = '\0';
     r->sub = ru->ds->dim[D_SUB];
     r->first_day = r->last_day = ru->day;
-    g->resources.slots[i] = &r->e;
-    g->resources.n++;
+    ht_set(&g->resources, i, &r->e);
     *g->res_tail = r;
     g->res_tail = &r->next;
     g->nresources++;
@@ -874,37 +910,49 @@ static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
 #define AHEAD_SLOT 12
 #define AHEAD_ENTRY 6
 #define AHEAD_TABLE 3
+/* The slot of h's entry in t as far as the hashes tell (the key is not
+ * compared), or an empty one. */
+static size_t ht_probe(const htab *t, uint64_t h) {
+  size_t mask = t->cap - 1, i = (size_t)h & mask;
+  while (t->slots[i] && t->hs[i] != h)
+    i = (i + 1) & mask;
+  return i;
+}
+
 static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   const size_t n = b->nrows;
-  if (!g->raws.cap)
+  const htab *raws = &g->raws, *res = &g->resources;
+  if (!raws->hs)
     return;
-  const size_t mask = g->raws.cap - 1;
-  const size_t rmask = g->resources.cap ? g->resources.cap - 1 : 0;
+  const size_t mask = raws->cap - 1;
   if (i + AHEAD_SLOT < n) {
     const prow *r = &b->rows[i + AHEAD_SLOT];
-    __builtin_prefetch(&g->raws.slots[r->h & mask]);
-    if (r->has_res && rmask)
-      __builtin_prefetch(&g->resources.slots[r->rh & rmask]);
+    __builtin_prefetch(&raws->slots[r->h & mask]);
+    __builtin_prefetch(&raws->hs[r->h & mask]);
+    if (r->has_res && res->hs) {
+      __builtin_prefetch(&res->slots[r->rh & (res->cap - 1)]);
+      __builtin_prefetch(&res->hs[r->rh & (res->cap - 1)]);
+    }
   }
   if (i + AHEAD_ENTRY < n) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
-    const hent *e = g->raws.slots[r->h & mask];
+    const hent *e = raws->slots[ht_probe(raws, r->h)];
     if (e) {
       const char *x = (const char *)e;
       size_t kb = offsetof(rawent, key) + e->klen;
       for (size_t o = 0; o < kb; o += 64)
         __builtin_prefetch(x + o);
     }
-    if (r->has_res && rmask) {
-      const hent *re = g->resources.slots[r->rh & rmask];
+    if (r->has_res && res->hs) {
+      const hent *re = res->slots[ht_probe(res, r->rh)];
       if (re)
         __builtin_prefetch(re);
     }
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
-    const rawent *re = (const rawent *)g->raws.slots[r->h & mask];
-    if (re && re->e.h == r->h && re->ds) {
+    const rawent *re = (const rawent *)raws->slots[ht_probe(raws, r->h)];
+    if (re && re->ds) {
       const dimset *ds = re->ds;
       __builtin_prefetch(ds);
       if (ds->caprus && r->day_ok)
@@ -940,8 +988,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     memcpy(re->key, r->key, r->klen);
     if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
       return oom(d, g->path);
-    g->raws.slots[slot] = &re->e;
-    g->raws.n++;
+    ht_set(&g->raws, slot, &re->e);
   }
   /* Faults in the order cu_ledger_row_key finds them. */
   if (!re->ds && !re->late) {
@@ -1075,6 +1122,8 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
       goto fail_header;
     }
   }
+  g->raws.tagged = true;
+  g->resources.tagged = true;
   p.csv = csv;
   p.ad = &g->ad;
   for (int f = 0; f < LF_COUNT; f++)
