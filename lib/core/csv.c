@@ -594,9 +594,9 @@ static inline uint64_t prefix_xor(uint64_t x) {
   return x;
 }
 
-/* Which of 64 bytes are a quote, the delimiter, LF, CR, or >= 0x80. */
+/* Which of 64 bytes are a quote, the delimiter, LF, or >= 0x80. */
 typedef struct masks {
-  uint64_t q, d, n, r, h;
+  uint64_t q, d, n, h;
 } masks;
 
 #if defined(__SSE2__)
@@ -610,8 +610,6 @@ typedef struct masks {
               << (sh);                                                         \
     (m)->n |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x_, vn))   \
               << (sh);                                                         \
-    (m)->r |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x_, vr))   \
-              << (sh);                                                         \
     (m)->h |= (uint64_t)(uint32_t)_mm_movemask_epi8(x_) << (sh);              \
   } while (0)
 
@@ -619,8 +617,7 @@ static inline void masks64(const uint8_t *p, uint8_t delim, masks *m) {
   const __m128i vd = _mm_set1_epi8((char)delim);
   const __m128i vq = _mm_set1_epi8('"');
   const __m128i vn = _mm_set1_epi8('\n');
-  const __m128i vr = _mm_set1_epi8('\r');
-  m->q = m->d = m->n = m->r = m->h = 0;
+  m->q = m->d = m->n = m->h = 0;
   MASKS16(m, p, 0);
   MASKS16(m, p + 16, 16);
   MASKS16(m, p + 32, 32);
@@ -628,7 +625,7 @@ static inline void masks64(const uint8_t *p, uint8_t delim, masks *m) {
 }
 #else
 static inline void masks64(const uint8_t *p, uint8_t delim, masks *m) {
-  m->q = m->d = m->n = m->r = m->h = 0;
+  m->q = m->d = m->n = m->h = 0;
   for (unsigned i = 0; i < 64; i++) {
     uint64_t bit = (uint64_t)1 << i;
     uint8_t b = p[i];
@@ -638,8 +635,6 @@ static inline void masks64(const uint8_t *p, uint8_t delim, masks *m) {
       m->d |= bit;
     else if (b == '\n')
       m->n |= bit;
-    else if (b == '\r')
-      m->r |= bit;
     else if (b >= 0x80)
       m->h |= bit;
   }
@@ -668,24 +663,24 @@ static size_t unescape_from(cu_csv *c, uint8_t *s, uint8_t *q, size_t raw) {
   const __m128i vq = _mm_set1_epi8('"');
   const uint8_t *r = q, *e = s + raw;
   uint8_t *w = c->tmp;
-  while (e - r >= 16) {
+  /* The last load may read past e, into the buffer's padding at most,
+   * and the last store past the result, into the scratch's spare 16. */
+  while (r < e) {
+    size_t left = (size_t)(e - r);
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)r);
     unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vq));
+    if (left < 16)
+      m &= (1u << left) - 1;
     _mm_storeu_si128((__m128i *)(void *)w, x);
     if (!m) {
-      w += 16;
-      r += 16;
+      size_t k = left < 16 ? left : 16;
+      w += k;
+      r += k;
     } else {
       unsigned k = (unsigned)ctz64(m);
       w += k + 1;
       r += k + 2; /* past the pair's second quote */
     }
-  }
-  while (r < e) {
-    uint8_t b = *r++;
-    *w++ = b;
-    if (b == '"')
-      r++;
   }
   size_t k = (size_t)(w - c->tmp);
   memcpy(q, c->tmp, k);
@@ -746,9 +741,16 @@ static bool fast_record(cu_csv *c) {
     uint64_t after_close = (close << 1) | prev_close;
     /* A quote opens only a field or a doubled quote; after a closing
      * quote comes a quote, the delimiter, LF, or CR and then LF. */
-    uint64_t bad = (open & ~(fstart | after_close)) |
-                   (after_close & ~(q | s | m.r)) | (m.n & in);
-    uint64_t cr = after_close & m.r & upto;
+    uint64_t bad = (open & ~(fstart | after_close)) | (m.n & in);
+    uint64_t odd = after_close & ~(q | s) & upto;
+    /* which is fine only for CR then LF; CRs are looked for only here */
+    uint64_t cr = 0;
+    for (uint64_t t = odd; t; t &= t - 1) {
+      unsigned j = ctz64(t);
+      if (buf[base + j] == '\r')
+        cr |= (uint64_t)1 << j;
+    }
+    bad |= odd & ~cr;
     if (cr) {
       uint64_t next_lf = (m.n >> 1) | ((uint64_t)(buf[base + 64] == '\n') << 63);
       bad |= cr & ~next_lf;
