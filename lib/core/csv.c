@@ -24,6 +24,9 @@
 /* The read buffer starts at this size (or at the record cap when that is
  * smaller) and grows, up to the record cap, only for a longer record. */
 #define BUF_INIT ((size_t)1 << 20)
+/* Bytes of a mapped file kept mapped behind the reader; a multiple of
+ * the page size. */
+#define MAP_LAG ((size_t)32 << 20)
 /* Compressed input is read in chunks of this size. */
 #define ZBUF_SIZE ((size_t)256 << 10)
 /* The scanner reads 64 bytes at a time, possibly past the data's end, and
@@ -52,6 +55,7 @@ struct cu_csv {
   const uint8_t *mem;
   size_t mem_len;
   size_t mem_off;
+  size_t map_dropped; /* the mapping's pages before this are let go */
   uint64_t raw_read; /* raw bytes taken from the input so far */
   uint64_t raw_size; /* 0 when unknown */
   bool raw_eof;
@@ -852,6 +856,15 @@ static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
     memcpy(dst, c->mem + c->mem_off, k);
     c->mem_off += k;
     *got = k;
+    /* Pages copied long ago are let go (the file stays in the page
+     * cache), or the whole file would count as resident by the end.
+     * Should the hash not be past them yet, it maps them again. */
+    if (c->kind == SRC_MAP && c->mem_off - c->map_dropped >= 2 * MAP_LAG) {
+      size_t to = (c->mem_off - MAP_LAG) / MAP_LAG * MAP_LAG;
+      (void)madvise((void *)(uintptr_t)(c->mem + c->map_dropped),
+                    to - c->map_dropped, MADV_DONTNEED);
+      c->map_dropped = to;
+    }
   } else {
     ssize_t r;
     do {
