@@ -27,6 +27,9 @@
 /* Bytes of a mapped file kept mapped behind the reader; a multiple of
  * the page size. */
 #define MAP_LAG ((size_t)32 << 20)
+/* Bytes of a mapped file given to the hash ahead of the reader: the
+ * hash is faster, and given the whole file it would map all of it. */
+#define HASH_AHEAD ((size_t)32 << 20)
 /* Compressed input is read in chunks of this size. */
 #define ZBUF_SIZE ((size_t)256 << 10)
 /* The scanner reads 64 bytes at a time, possibly past the data's end, and
@@ -56,6 +59,8 @@ struct cu_csv {
   size_t mem_len;
   size_t mem_off;
   size_t map_dropped; /* the mapping's pages before this are let go */
+  size_t hashed_to;   /* mapped bytes before this are given to the hash */
+  bool hash_live;     /* the open succeeded: the hash may have the map */
   uint64_t raw_read; /* raw bytes taken from the input so far */
   uint64_t raw_size; /* 0 when unknown */
   bool raw_eof;
@@ -843,6 +848,17 @@ static custos_rc io_error(cu_csv *c, custos_diag *d, const char *what, int e) {
                      what, strerror(e));
 }
 
+/* Gives the hash the mapped bytes up to HASH_AHEAD past the reader. */
+static void hash_ahead(cu_csv *c) {
+  size_t to = c->mem_len - c->mem_off > HASH_AHEAD ? c->mem_off + HASH_AHEAD
+                                                    : c->mem_len;
+  if (to > c->hashed_to) {
+    cu_sha256_update_ref(c->o.sha256, c->mem + c->hashed_to,
+                         to - c->hashed_to);
+    c->hashed_to = to;
+  }
+}
+
 /* Reads up to n raw bytes (as stored) into dst; *got 0 means end. */
 static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
                           custos_diag *d) {
@@ -856,14 +872,25 @@ static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
     memcpy(dst, c->mem + c->mem_off, k);
     c->mem_off += k;
     *got = k;
-    /* Pages copied long ago are let go (the file stays in the page
-     * cache), or the whole file would count as resident by the end.
-     * Should the hash not be past them yet, it maps them again. */
+    if (c->kind == SRC_MAP && c->hash_live &&
+        c->mem_off + HASH_AHEAD / 2 > c->hashed_to)
+      hash_ahead(c);
+    /* Pages the reader copied long ago and the hash is done with are let
+     * go (the file stays in the page cache), or the whole file would
+     * count as resident by the end. */
     if (c->kind == SRC_MAP && c->mem_off - c->map_dropped >= 2 * MAP_LAG) {
-      size_t to = (c->mem_off - MAP_LAG) / MAP_LAG * MAP_LAG;
-      (void)madvise((void *)(uintptr_t)(c->mem + c->map_dropped),
-                    to - c->map_dropped, MADV_DONTNEED);
-      c->map_dropped = to;
+      size_t to = c->mem_off - MAP_LAG;
+      if (c->hash_live) {
+        size_t hashed = c->hashed_to - cu_sha256_queued(c->o.sha256);
+        if (hashed < to)
+          to = hashed;
+      }
+      to = to / MAP_LAG * MAP_LAG;
+      if (to > c->map_dropped) {
+        (void)madvise((void *)(uintptr_t)(c->mem + c->map_dropped),
+                      to - c->map_dropped, MADV_DONTNEED);
+        c->map_dropped = to;
+      }
     }
   } else {
     ssize_t r;
@@ -1034,11 +1061,16 @@ static custos_rc start(cu_csv *c, custos_diag *d) {
     if (c->raw_eof)
       c->eof = true;
   }
-  /* Input held in memory is hashed where it is, all of it at once, on
-   * the hash's own thread while the records are parsed; last, for the
-   * open fails no more. */
-  if (c->o.sha256 && c->kind != SRC_FD)
+  /* Input held in memory is hashed where it is, on the hash's own
+   * thread while the records are parsed: memory all at once, a mapped
+   * file a little ahead of the reader.  Last, for the open fails no
+   * more. */
+  if (c->o.sha256 && c->kind == SRC_MEM)
     cu_sha256_update_ref(c->o.sha256, c->mem, c->mem_len);
+  if (c->o.sha256 && c->kind == SRC_MAP) {
+    c->hash_live = true;
+    hash_ahead(c);
+  }
   return CUSTOS_OK;
 }
 

@@ -27,8 +27,9 @@ typedef struct cu_csv_opts {
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
    * in the same pass; the context stays the caller's.  Memory and regular
-   * files (which are mapped) are added whole when opened, with
-   * cu_sha256_update_ref; so the digest is the input's only when the
+   * files (which are mapped) are hashed where they lie, with
+   * cu_sha256_update_ref: memory whole when opened, a file up to 32 MiB
+   * ahead of the reader; so the digest is the input's only when the
    * reader took all of it (cu_csv_offset == cu_csv_size), and it must be
    * taken (cu_sha256_final) or given up (cu_sha256_abort) before
    * cu_csv_close unmaps what it reads.  Default NULL. */

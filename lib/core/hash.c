@@ -196,12 +196,27 @@ void cu_sha256_update_ref(cu_sha256_ctx *ctx, const void *p, size_t n) {
   if (n == 0)
     return;
   pthread_mutex_lock(&q->mu);
+  if (q->busy && q->ref && q->ref + q->reflen == (const unsigned char *)p) {
+    /* the bytes right after those being hashed: the worker goes on */
+    q->reflen += n;
+    pthread_mutex_unlock(&q->mu);
+    return;
+  }
   hashq_idle(q);
   q->ref = p;
   q->reflen = n;
   q->busy = true;
   pthread_cond_broadcast(&q->cv);
   pthread_mutex_unlock(&q->mu);
+}
+
+size_t cu_sha256_queued(cu_sha256_ctx *ctx) {
+  if (!ctx || !ctx->q)
+    return 0;
+  pthread_mutex_lock(&ctx->q->mu);
+  size_t n = ctx->q->busy ? ctx->q->reflen : 0;
+  pthread_mutex_unlock(&ctx->q->mu);
+  return n;
 }
 
 void cu_sha256_wait(cu_sha256_ctx *ctx) {
