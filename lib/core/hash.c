@@ -219,13 +219,6 @@ size_t cu_sha256_queued(cu_sha256_ctx *ctx) {
   return n;
 }
 
-void cu_sha256_wait(cu_sha256_ctx *ctx) {
-  if (!ctx || !ctx->q)
-    return;
-  pthread_mutex_lock(&ctx->q->mu);
-  hashq_idle(ctx->q);
-  pthread_mutex_unlock(&ctx->q->mu);
-}
 
 void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]) {
   hashq_stop(ctx);
