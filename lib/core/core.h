@@ -149,6 +149,16 @@ void cu_sha256_abort(cu_sha256_ctx *ctx);
  * hashed) and returns, so hashing a file overlaps with parsing it.  Used
  * like any context; without a thread it falls back to hashing in line. */
 custos_rc cu_sha256_init_async(cu_sha256_ctx **ctx) CUSTOS_WUR;
+/* An update that does not copy: on an asynchronous context the thread
+ * hashes p[0..n) where it is, so p must stay valid and unchanged until
+ * cu_sha256_final or _abort returns (abort skips what is not yet
+ * hashed).  Bytes that follow on from the previous update_ref's are
+ * queued without waiting.  On other contexts the same as
+ * cu_sha256_update. */
+void cu_sha256_update_ref(cu_sha256_ctx *ctx, const void *p, size_t n);
+/* Bytes given with cu_sha256_update_ref not yet hashed, at most (the
+ * rest of what was given is done with).  0 for NULL. */
+size_t cu_sha256_queued(cu_sha256_ctx *ctx);
 
 /* SHA-256 of a whole file, streaming, and its size. EIO with diag on error. */
 custos_rc cu_sha256_file(const char *path, uint8_t out[CU_SHA256_LEN],

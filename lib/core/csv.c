@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,13 +24,20 @@
 /* The read buffer starts at this size (or at the record cap when that is
  * smaller) and grows, up to the record cap, only for a longer record. */
 #define BUF_INIT ((size_t)1 << 20)
+/* Bytes of a mapped file kept mapped behind the reader; a multiple of
+ * the page size. */
+#define MAP_LAG ((size_t)32 << 20)
+/* Bytes of a mapped file given to the hash ahead of the reader: the
+ * hash is faster, and given the whole file it would map all of it. */
+#define HASH_AHEAD ((size_t)32 << 20)
 /* Compressed input is read in chunks of this size. */
 #define ZBUF_SIZE ((size_t)256 << 10)
 /* The scanner reads 64 bytes at a time, possibly past the data's end, and
  * the last field may be NUL-terminated one byte past it. */
 #define PAD 72
 
-typedef enum src_kind { SRC_MEM, SRC_FD } src_kind;
+/* Memory the caller gave, a regular file mapped, or any other file read. */
+typedef enum src_kind { SRC_MEM, SRC_MAP, SRC_FD } src_kind;
 
 typedef struct field {
   size_t off;    /* content start in buf */
@@ -50,6 +58,9 @@ struct cu_csv {
   const uint8_t *mem;
   size_t mem_len;
   size_t mem_off;
+  size_t map_dropped; /* the mapping's pages before this are let go */
+  size_t hashed_to;   /* mapped bytes before this are given to the hash */
+  bool hash_live;     /* the open succeeded: the hash may have the map */
   uint64_t raw_read; /* raw bytes taken from the input so far */
   uint64_t raw_size; /* 0 when unknown */
   bool raw_eof;
@@ -83,6 +94,12 @@ struct cu_csv {
    * inside quotes) store it.  This keeps two stores off the hot path. */
   size_t first_ml;
   uint64_t record;
+
+  /* the fast path's field ends, relative to the record's start */
+  uint32_t *ends;
+  size_t ecap;
+  uint8_t *tmp; /* scratch for unescaping */
+  size_t tcap;
 };
 
 void cu_csv_opts_default(cu_csv_opts *o) {
@@ -93,6 +110,7 @@ void cu_csv_opts_default(cu_csv_opts *o) {
   o->max_fields = 4096;
   o->delim = ',';
   o->check_utf8 = true;
+  o->slow_scan = false;
   o->sha256 = NULL;
 }
 
@@ -288,10 +306,13 @@ static custos_rc fields_reserve(cu_csv *c, size_t nf) {
   return CUSTOS_OK;
 }
 
-/* Collapses the doubled quotes of a quoted field in place. */
-static void unescape(uint8_t *s, size_t rawlen) {
+/* Collapses the doubled quotes of a quoted field in place; returns the
+ * field's length after that. */
+static size_t unescape(uint8_t *s, size_t rawlen) {
   uint8_t *w = memchr(s, '"', rawlen);
   const uint8_t *r = w, *e = s + rawlen;
+  if (!w)
+    return rawlen;
   while (r && r < e) {
     /* r is at the first quote of a pair */
     *w++ = '"';
@@ -302,6 +323,7 @@ static void unescape(uint8_t *s, size_t rawlen) {
     w += n;
     r = q;
   }
+  return (size_t)(w - s);
 }
 
 /*
@@ -510,7 +532,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
   for (size_t i = 0; any_esc && i < nf; i++) {
     field *f = &c->fields[i];
     if (f->esc) {
-      unescape(buf + f->off, f->len + f->esc);
+      (void)unescape(buf + f->off, f->len + f->esc);
       buf[f->off + f->len] = '\0';
     }
   }
@@ -555,6 +577,268 @@ too_long:
                      c->o.max_record);
 }
 
+
+/* ---- the fast path ------------------------------------------------------- */
+
+/*
+ * Most records are plain: one line, every quote either opening a field,
+ * closing it or doubled inside it, every field within its cap.  For them
+ * one pass over 64-byte windows finds the quoted regions (the parity of
+ * the quotes before each byte) and with them every field's end at once,
+ * checking the quoting with a few mask operations instead of a branch per
+ * byte class.  Anything else (a line break inside quotes, a record cut by
+ * the end of the buffered data, a fault, a cap reached) is left to
+ * parse_record, which then parses the record from its start as if the
+ * fast path had not looked, so every diagnostic stays the careful one.
+ */
+
+/* Bit i of the result is the parity of bits 0..i of x. */
+static inline uint64_t prefix_xor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+/* Which of 64 bytes are a quote, the delimiter, LF, or >= 0x80. */
+typedef struct masks {
+  uint64_t q, d, n, h;
+} masks;
+
+#if defined(__SSE2__)
+/* One 16-byte quarter of masks64, at bit offset sh. */
+#define MASKS16(m, p, sh)                                                      \
+  do {                                                                         \
+    __m128i x_ = _mm_loadu_si128((const __m128i *)(const void *)(p));         \
+    (m)->q |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x_, vq))   \
+              << (sh);                                                         \
+    (m)->d |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x_, vd))   \
+              << (sh);                                                         \
+    (m)->n |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x_, vn))   \
+              << (sh);                                                         \
+    (m)->h |= (uint64_t)(uint32_t)_mm_movemask_epi8(x_) << (sh);              \
+  } while (0)
+
+static inline void masks64(const uint8_t *p, uint8_t delim, masks *m) {
+  const __m128i vd = _mm_set1_epi8((char)delim);
+  const __m128i vq = _mm_set1_epi8('"');
+  const __m128i vn = _mm_set1_epi8('\n');
+  m->q = m->d = m->n = m->h = 0;
+  MASKS16(m, p, 0);
+  MASKS16(m, p + 16, 16);
+  MASKS16(m, p + 32, 32);
+  MASKS16(m, p + 48, 48);
+}
+#else
+static inline void masks64(const uint8_t *p, uint8_t delim, masks *m) {
+  m->q = m->d = m->n = m->h = 0;
+  for (unsigned i = 0; i < 64; i++) {
+    uint64_t bit = (uint64_t)1 << i;
+    uint8_t b = p[i];
+    if (b == '"')
+      m->q |= bit;
+    else if (b == delim)
+      m->d |= bit;
+    else if (b == '\n')
+      m->n |= bit;
+    else if (b >= 0x80)
+      m->h |= bit;
+  }
+}
+#endif
+
+/*
+ * Collapses the doubled quotes of the quoted field of raw bytes at s,
+ * whose first quote is at q, in place; returns the field's length after
+ * that.  A tag list has a doubled quote every few bytes, and a call per
+ * quote costs more than the copying, so the bytes go sixteen at a time
+ * into the scratch buffer (separate, so that no load reads a byte a store
+ * has already moved) and back.  Out of memory for the scratch it falls
+ * back to unescape.
+ */
+static size_t unescape_from(cu_csv *c, uint8_t *s, uint8_t *q, size_t raw) {
+#if defined(__SSE2__)
+  size_t n = raw - (size_t)(q - s);
+  if (n + 16 > c->tcap) {
+    uint8_t *t = cu_realloc(c->tmp, n + 16);
+    if (!t)
+      return unescape(s, raw);
+    c->tmp = t;
+    c->tcap = n + 16;
+  }
+  const __m128i vq = _mm_set1_epi8('"');
+  const uint8_t *r = q, *e = s + raw;
+  uint8_t *w = c->tmp;
+  /* The last load may read past e, into the buffer's padding at most,
+   * and the last store past the result, into the scratch's spare 16. */
+  while (r < e) {
+    size_t left = (size_t)(e - r);
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)r);
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vq));
+    if (left < 16)
+      m &= (1u << left) - 1;
+    _mm_storeu_si128((__m128i *)(void *)w, x);
+    if (!m) {
+      size_t k = left < 16 ? left : 16;
+      w += k;
+      r += k;
+    } else {
+      unsigned k = (unsigned)ctz64(m);
+      w += k + 1;
+      r += k + 2; /* past the pair's second quote */
+    }
+  }
+  size_t k = (size_t)(w - c->tmp);
+  memcpy(q, c->tmp, k);
+  return (size_t)(q - s) + k;
+#else
+  (void)c;
+  (void)q;
+  return unescape(s, raw);
+#endif
+}
+
+/* Room for need field ends; false when out of memory. */
+static bool ends_reserve(cu_csv *c, size_t need) {
+  if (need <= c->ecap)
+    return true;
+  size_t ncap = c->ecap ? c->ecap * 2 : 128;
+  if (ncap < need)
+    ncap = need;
+  uint32_t *e = cu_realloc(c->ends, ncap * sizeof *e);
+  if (!e)
+    return false;
+  c->ends = e;
+  c->ecap = ncap;
+  return true;
+}
+
+/*
+ * Parses the plain record at c->pos as parse_record would, and returns
+ * true; returns false, having changed nothing the slow path reads, when
+ * the record is not plain (see above).
+ */
+static bool fast_record(cu_csv *c) {
+  uint8_t *const buf = c->buf;
+  const uint8_t delim = (uint8_t)c->o.delim;
+  const size_t start = c->pos, end = c->len;
+  const size_t max_raw = c->o.max_record + 2;
+  size_t base = start, n = 0, rec_end;
+  uint64_t carry = 0;        /* all ones when the window starts in quotes */
+  uint64_t prev_struct = 1;  /* the byte before the window ends a field */
+  uint64_t prev_close = 0;   /* it is a closing quote */
+  size_t utf8_from = start;  /* bytes before this are validated */
+
+  for (;;) {
+    if (base >= end || base - start > max_raw)
+      return false;
+    masks m;
+    masks64(buf + base, delim, &m);
+    size_t k = end - base;
+    uint64_t valid = k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+    uint64_t q = m.q & valid;
+    uint64_t in = prefix_xor(q) ^ carry;
+    uint64_t nl = m.n & ~in & valid;
+    /* bits up to the record's end (its LF), or all valid ones */
+    uint64_t upto = nl ? ((nl & (0 - nl)) << 1) - 1 : valid;
+    uint64_t s = (m.d | m.n) & ~in & upto;
+    uint64_t open = q & in, close = q & ~in;
+    uint64_t fstart = (s << 1) | prev_struct;
+    uint64_t after_close = (close << 1) | prev_close;
+    /* A quote opens only a field or a doubled quote; after a closing
+     * quote comes a quote, the delimiter, LF, or CR and then LF. */
+    uint64_t bad = (open & ~(fstart | after_close)) | (m.n & in);
+    uint64_t odd = after_close & ~(q | s) & upto;
+    /* which is fine only for CR then LF; CRs are looked for only here */
+    uint64_t cr = 0;
+    for (uint64_t t = odd; t; t &= t - 1) {
+      unsigned j = ctz64(t);
+      if (buf[base + j] == '\r')
+        cr |= (uint64_t)1 << j;
+    }
+    bad |= odd & ~cr;
+    if (cr) {
+      uint64_t next_lf = (m.n >> 1) | ((uint64_t)(buf[base + 64] == '\n') << 63);
+      bad |= cr & ~next_lf;
+    }
+    if (bad & upto)
+      return false;
+    uint64_t h = m.h & upto;
+    if (h && c->o.check_utf8) {
+      if (utf8_from > base)
+        h &= utf8_from - base >= 64 ? 0 : ~(uint64_t)0 << (utf8_from - base);
+      while (h) {
+        size_t at = base + ctz64(h);
+        if (utf8_run(buf, &at, end, c->eof) != U8_OK)
+          return false;
+        utf8_from = at;
+        h = at - base >= 64 ? 0 : h & (~(uint64_t)0 << (at - base));
+      }
+    }
+    /* A window adds at most 64 ends. */
+    if (n > c->o.max_fields || !ends_reserve(c, n + 64))
+      return false;
+    uint32_t *ends = c->ends;
+    for (uint64_t t = s; t; t &= t - 1)
+      ends[n++] = (uint32_t)(base - start + ctz64(t));
+    if (nl) {
+      rec_end = base + ctz64(nl);
+      break;
+    }
+    carry = 0 - (in >> 63);
+    prev_struct = s >> 63;
+    prev_close = close >> 63;
+    base += 64;
+  }
+  if (n > c->o.max_fields || fields_reserve(c, n - 1) != CUSTOS_OK)
+    return false;
+  size_t lf = rec_end;
+  if (rec_end > start && buf[rec_end - 1] == '\r')
+    rec_end--;
+  if (rec_end - start > c->o.max_record)
+    return false;
+  const uint32_t *ends = c->ends;
+  if (rec_end - start > c->o.max_field) {
+    /* Some field may be too long: the slow path says which. */
+    for (size_t i = 0, fs = 0; i < n; fs = ends[i++] + 1)
+      if (ends[i] - fs > c->o.max_field)
+        return false;
+  }
+
+  /* The record is plain: make its fields. */
+  field *fields = c->fields;
+  size_t fs = start;
+  for (size_t i = 0; i < n; i++) {
+    size_t fe = i + 1 < n ? start + ends[i] : rec_end;
+    field *f = &fields[i];
+    f->esc = 0;
+    if (fe > fs && buf[fs] == '"') {
+      size_t raw = fe - fs - 2;
+      f->off = fs + 1;
+      f->quoted = true;
+      uint8_t *q = memchr(buf + fs + 1, '"', raw);
+      f->len = q ? unescape_from(c, buf + fs + 1, q, raw) : raw;
+    } else {
+      f->off = fs;
+      f->len = fe - fs;
+      f->quoted = false;
+    }
+    buf[f->off + f->len] = '\0';
+    fs = start + ends[i] + 1;
+  }
+  c->nf = n;
+  c->rec_line = c->line;
+  c->rec_start = start;
+  c->first_ml = SIZE_MAX;
+  c->line++;
+  c->pos = lf + 1;
+  c->record++;
+  return true;
+}
+
 /* ---- input --------------------------------------------------------------- */
 
 static custos_rc io_error(cu_csv *c, custos_diag *d, const char *what, int e) {
@@ -564,19 +848,50 @@ static custos_rc io_error(cu_csv *c, custos_diag *d, const char *what, int e) {
                      what, strerror(e));
 }
 
+/* Gives the hash the mapped bytes up to HASH_AHEAD past the reader. */
+static void hash_ahead(cu_csv *c) {
+  size_t to = c->mem_len - c->mem_off > HASH_AHEAD ? c->mem_off + HASH_AHEAD
+                                                    : c->mem_len;
+  if (to > c->hashed_to) {
+    cu_sha256_update_ref(c->o.sha256, c->mem + c->hashed_to,
+                         to - c->hashed_to);
+    c->hashed_to = to;
+  }
+}
+
 /* Reads up to n raw bytes (as stored) into dst; *got 0 means end. */
 static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
                           custos_diag *d) {
   *got = 0;
   if (c->raw_eof || n == 0)
     return CUSTOS_OK;
-  if (c->kind == SRC_MEM) {
+  if (c->kind != SRC_FD) {
     size_t k = c->mem_len - c->mem_off;
     if (k > n)
       k = n;
     memcpy(dst, c->mem + c->mem_off, k);
     c->mem_off += k;
     *got = k;
+    if (c->kind == SRC_MAP && c->hash_live &&
+        c->mem_off + HASH_AHEAD / 2 > c->hashed_to)
+      hash_ahead(c);
+    /* Pages the reader copied long ago and the hash is done with are let
+     * go (the file stays in the page cache), or the whole file would
+     * count as resident by the end. */
+    if (c->kind == SRC_MAP && c->mem_off - c->map_dropped >= 2 * MAP_LAG) {
+      size_t to = c->mem_off - MAP_LAG;
+      if (c->hash_live) {
+        size_t hashed = c->hashed_to - cu_sha256_queued(c->o.sha256);
+        if (hashed < to)
+          to = hashed;
+      }
+      to = to / MAP_LAG * MAP_LAG;
+      if (to > c->map_dropped) {
+        (void)madvise((void *)(uintptr_t)(c->mem + c->map_dropped),
+                      to - c->map_dropped, MADV_DONTNEED);
+        c->map_dropped = to;
+      }
+    }
   } else {
     ssize_t r;
     do {
@@ -588,7 +903,7 @@ static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
   }
   if (*got == 0)
     c->raw_eof = true;
-  else if (c->o.sha256)
+  else if (c->o.sha256 && c->kind == SRC_FD)
     cu_sha256_update(c->o.sha256, dst, *got);
   c->raw_read += *got;
   return CUSTOS_OK;
@@ -746,6 +1061,16 @@ static custos_rc start(cu_csv *c, custos_diag *d) {
     if (c->raw_eof)
       c->eof = true;
   }
+  /* Input held in memory is hashed where it is, on the hash's own
+   * thread while the records are parsed: memory all at once, a mapped
+   * file a little ahead of the reader.  Last, for the open fails no
+   * more. */
+  if (c->o.sha256 && c->kind == SRC_MEM)
+    cu_sha256_update_ref(c->o.sha256, c->mem, c->mem_len);
+  if (c->o.sha256 && c->kind == SRC_MAP) {
+    c->hash_live = true;
+    hash_ahead(c);
+  }
   return CUSTOS_OK;
 }
 
@@ -803,6 +1128,21 @@ custos_rc cu_csv_open(const char *path, const cu_csv_opts *opts, cu_csv **out,
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
+    /* A regular file is mapped: the records are copied out of the page
+     * cache without a system call per chunk, and the hash reads the
+     * mapping itself instead of a copy.  The compromise: a file cut
+     * short by someone else while it is read ends the process with
+     * SIGBUS, where read() would have seen a short file. */
+    if (st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX / 2) {
+      void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+                     c->fd, 0);
+      if (m != MAP_FAILED) {
+        (void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+        c->kind = SRC_MAP;
+        c->mem = m;
+        c->mem_len = (size_t)st.st_size;
+      }
+    }
   }
   rc = start(c, d);
   if (rc != CUSTOS_OK)
@@ -847,11 +1187,15 @@ void cu_csv_close(cu_csv *c) {
     return;
   if (c->z_init)
     inflateEnd(&c->z);
+  if (c->kind == SRC_MAP)
+    munmap((void *)(uintptr_t)c->mem, c->mem_len);
   if (c->fd >= 0)
     close(c->fd);
   cu_free(c->zbuf);
   cu_free(c->buf);
   cu_free(c->fields);
+  cu_free(c->ends);
+  cu_free(c->tmp);
   cu_free(c->name);
   cu_free(c);
 }
@@ -879,6 +1223,8 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
       c->bom_done = true;
     }
     if (c->bom_done && c->pos < c->len) {
+      if (!c->o.slow_scan && fast_record(c))
+        return CUSTOS_OK;
       bool more;
       rc = parse_record(c, &more, d);
       if (rc != CUSTOS_OK)
@@ -912,6 +1258,42 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
   if (len)
     *len = f->len;
   return (const char *)c->buf + f->off;
+}
+
+void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
+                   size_t *len, uint64_t *quoted) {
+  uint64_t q = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (size_t)idx[k];
+    if (!c || NEVER(idx[k] < 0 || i >= c->nf)) {
+      v[k] = "";
+      len[k] = 0;
+      continue;
+    }
+    const field *f = &c->fields[i];
+    v[k] = (const char *)c->buf + f->off;
+    len[k] = f->len;
+    if (f->quoted && ALWAYS(k < 64))
+      q |= (uint64_t)1 << k;
+  }
+  *quoted = q;
+}
+
+const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
+  if (!c || c->nf == 0) {
+    *n = 0;
+    if (one_line)
+      *one_line = true;
+    return "";
+  }
+  /* The last field's NUL lies past the record's end when the input ended
+   * without a line break. */
+  const field *f = &c->fields[c->nf - 1];
+  size_t end = f->off + f->len + 1 > c->pos ? f->off + f->len + 1 : c->pos;
+  *n = end - c->rec_start;
+  if (one_line)
+    *one_line = c->first_ml == SIZE_MAX;
+  return (const char *)c->buf + c->rec_start;
 }
 
 bool cu_csv_quoted(const cu_csv *c, size_t i) {

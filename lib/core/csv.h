@@ -21,9 +21,18 @@ typedef struct cu_csv_opts {
   size_t max_fields; /* fields in one record, default 4096 */
   char delim;        /* default ',' */
   bool check_utf8;   /* default true */
+  /* For tests: parse every record with the careful byte-by-byte scanner
+   * that otherwise handles only unusual records.  Default false. */
+  bool slow_scan;
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
-   * in the same pass; the context stays the caller's.  Default NULL. */
+   * in the same pass; the context stays the caller's.  Memory and regular
+   * files (which are mapped) are hashed where they lie, with
+   * cu_sha256_update_ref: memory whole when opened, a file up to 32 MiB
+   * ahead of the reader; so the digest is the input's only when the
+   * reader took all of it (cu_csv_offset == cu_csv_size), and it must be
+   * taken (cu_sha256_final) or given up (cu_sha256_abort) before
+   * cu_csv_close unmaps what it reads.  Default NULL. */
   cu_sha256_ctx *sha256;
 } cu_csv_opts;
 
@@ -61,6 +70,19 @@ size_t cu_csv_nfields(const cu_csv *c);
 /* Field i of the current record, NUL-terminated, unquoted; *len (may be
  * NULL) gets its length.  i must be < cu_csv_nfields. */
 const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len);
+/* Fields idx[0..n) of the current record at once, as cu_csv_field gives
+ * them: v[k] and len[k] for field idx[k], each index < cu_csv_nfields;
+ * bit k of *quoted (n <= 64) whether it was quoted. */
+void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
+                   size_t *len, uint64_t *quoted);
+/* The bytes of the current record as they lie in the reader's buffer,
+ * every field given out (with its NUL) inside them, so that one copy of
+ * them keeps every field: a field at v in the buffer is at
+ * copy + (v - start) in the copy.  *one_line (may be NULL) tells whether
+ * every field starts on the record's first line, when a field's column
+ * (cu_csv_field_pos) is its offset from the start plus one, less one for
+ * the opening quote of a quoted field.  Valid until the next call. */
+const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line);
 /* Whether field i was quoted (so "" differs from an empty unquoted field). */
 bool cu_csv_quoted(const cu_csv *c, size_t i);
 /* 1-based line on which the current record starts. */

@@ -25,8 +25,15 @@ typedef struct hashq {
   pthread_cond_t cv;
   unsigned char *buf; /* the chunk being hashed */
   size_t cap, len;
-  bool busy, done;
+  /* or the caller's bytes, hashed where they are, a piece at a time so
+   * that abort need not wait for the rest */
+  const unsigned char *ref;
+  size_t reflen;
+  bool busy, done, cancel;
 } hashq;
+
+/* Bytes of referenced memory hashed between looks at cancel. */
+#define REF_PIECE ((size_t)4 << 20)
 
 struct cu_sha256_ctx {
   EVP_MD_CTX *md;
@@ -79,9 +86,22 @@ static void *hashq_main(void *arg) {
       pthread_cond_wait(&q->cv, &q->mu);
     if (!q->busy)
       break;
-    pthread_mutex_unlock(&q->mu);
-    EVP_DigestUpdate(c->md, q->buf, q->len);
-    pthread_mutex_lock(&q->mu);
+    while (q->reflen > 0 && !q->cancel) {
+      const unsigned char *p = q->ref;
+      size_t n = q->reflen < REF_PIECE ? q->reflen : REF_PIECE;
+      pthread_mutex_unlock(&q->mu);
+      EVP_DigestUpdate(c->md, p, n);
+      pthread_mutex_lock(&q->mu);
+      q->ref += n;
+      q->reflen -= n;
+    }
+    if (q->len > 0) {
+      pthread_mutex_unlock(&q->mu);
+      EVP_DigestUpdate(c->md, q->buf, q->len);
+      pthread_mutex_lock(&q->mu);
+    }
+    q->ref = NULL;
+    q->reflen = q->len = 0;
     q->busy = false;
     pthread_cond_broadcast(&q->cv);
   }
@@ -167,6 +187,39 @@ void cu_sha256_update(cu_sha256_ctx *ctx, const void *p, size_t n) {
   pthread_mutex_unlock(&q->mu);
 }
 
+void cu_sha256_update_ref(cu_sha256_ctx *ctx, const void *p, size_t n) {
+  hashq *q = ctx->q;
+  if (!q) {
+    EVP_DigestUpdate(ctx->md, p, n);
+    return;
+  }
+  if (n == 0)
+    return;
+  pthread_mutex_lock(&q->mu);
+  if (q->busy && q->ref && q->ref + q->reflen == (const unsigned char *)p) {
+    /* the bytes right after those being hashed: the worker goes on */
+    q->reflen += n;
+    pthread_mutex_unlock(&q->mu);
+    return;
+  }
+  hashq_idle(q);
+  q->ref = p;
+  q->reflen = n;
+  q->busy = true;
+  pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+size_t cu_sha256_queued(cu_sha256_ctx *ctx) {
+  if (!ctx || !ctx->q)
+    return 0;
+  pthread_mutex_lock(&ctx->q->mu);
+  size_t n = ctx->q->busy ? ctx->q->reflen : 0;
+  pthread_mutex_unlock(&ctx->q->mu);
+  return n;
+}
+
+
 void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]) {
   hashq_stop(ctx);
   unsigned int len = 0;
@@ -177,6 +230,12 @@ void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]) {
 void cu_sha256_abort(cu_sha256_ctx *ctx) {
   if (!ctx)
     return;
+  if (ctx->q) {
+    /* the result is not wanted: skip what referenced memory is left */
+    pthread_mutex_lock(&ctx->q->mu);
+    ctx->q->cancel = true;
+    pthread_mutex_unlock(&ctx->q->mu);
+  }
   hashq_stop(ctx);
   EVP_MD_CTX_free(ctx->md);
   cu_free(ctx);

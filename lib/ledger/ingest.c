@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "core/csv.h"
 #include "ledgerInt.h"
@@ -82,6 +84,12 @@ typedef struct hent {
 
 typedef struct htab {
   hent **slots;
+  /* With tagged set before the first grow, hs[i] repeats the hash of
+   * slots[i], so that a probe reads the hashes in a row instead of
+   * following each slot's pointer to an entry that is most likely not
+   * in the cache; ht_set then stores both. */
+  uint64_t *hs;
+  bool tagged;
   size_t cap, n; /* cap a power of two */
 } htab;
 
@@ -110,6 +118,16 @@ static size_t ht_find(const htab *t, uint64_t h, const void *key, size_t n,
                       size_t keyoff) {
   size_t mask = t->cap - 1;
   size_t i = (size_t)h & mask;
+  if (t->hs) {
+    for (;; i = (i + 1) & mask) {
+      hent *e = t->slots[i];
+      if (!e)
+        return i;
+      if (t->hs[i] == h && e->klen == n &&
+          memcmp((const char *)e + keyoff, key, n) == 0)
+        return i;
+    }
+  }
   for (;;) {
     hent *e = t->slots[i];
     if (!e)
@@ -126,6 +144,14 @@ static custos_rc ht_grow(htab *t) {
   hent **ns = cu_calloc(nc, sizeof *ns);
   if (!ns)
     return CUSTOS_ENOMEM;
+  uint64_t *nh = NULL;
+  if (t->tagged) {
+    nh = cu_malloc(nc * sizeof *nh);
+    if (!nh) {
+      cu_free(ns);
+      return CUSTOS_ENOMEM;
+    }
+  }
   for (size_t i = 0; i < t->cap; i++) {
     hent *e = t->slots[i];
     if (!e)
@@ -134,15 +160,28 @@ static custos_rc ht_grow(htab *t) {
     while (ns[j])
       j = (j + 1) & (nc - 1);
     ns[j] = e;
+    if (nh)
+      nh[j] = e->h;
   }
   cu_free(t->slots);
+  cu_free(t->hs);
   t->slots = ns;
+  t->hs = nh;
   t->cap = nc;
   return CUSTOS_OK;
 }
 
+/* Puts e in the empty slot i that ht_find returned. */
+static void ht_set(htab *t, size_t i, hent *e) {
+  t->slots[i] = e;
+  if (t->hs)
+    t->hs[i] = e->h;
+  t->n++;
+}
+
 static void ht_free(htab *t) {
   cu_free(t->slots);
+  cu_free(t->hs);
   memset(t, 0, sizeof *t);
 }
 
@@ -240,10 +279,8 @@ typedef struct ingest {
   htab raws, dimsets, strs, resources, dirsubs;
   dimset *ds_head, **ds_tail;
   size_t ndimsets;
-  /* The last charge period start parsed, and the last month derived. */
-  char cs_last[64];
-  size_t cs_len;
-  int64_t cs_day, mo_day, mo_period;
+  /* The last month derived from a day. */
+  int64_t mo_day, mo_period;
   rollup *ru_head, **ru_tail;
   resource *res_head, **res_tail;
   istr *empty_unit;
@@ -430,9 +467,13 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   return CUSTOS_OK;
 }
 
+/* The slot of a rollup in its dimension set's table is its day: a set's
+ * rows come a day apart, so consecutive days share a cache line where a
+ * mixing hash put each new rollup on a line not touched before.  A day in
+ * two periods (rare) just probes on. */
 static uint32_t day_hash(int64_t day, int64_t period) {
-  uint64_t h = (uint64_t)day * 0x9e3779b97f4a7c15ull ^ (uint64_t)period;
-  return (uint32_t)(h >> 32);
+  (void)period;
+  return (uint32_t)(uint64_t)day;
 }
 
 /* Doubles the rollup table of ds; false when out of memory. */
@@ -481,13 +522,12 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   return ru;
 }
 
+/* Counts the row of raw (whose resource id hashes to h) for its
+ * resource, made when new. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              const rollup *ru) {
+                              uint64_t h, const rollup *ru) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
-  if (!id || cu_ledger_is_null(id, n) || n > 2048)
-    return CUSTOS_OK;
-  uint64_t h = hash_bytes(id, n);
   if ((g->resources.n + 1) * 2 > g->resources.cap &&
       ht_grow(&g->resources) != CUSTOS_OK)
     return CUSTOS_ENOMEM;
@@ -528,8 +568,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
     p[gl] = '\0';
     r->sub = ru->ds->dim[D_SUB];
     r->first_day = r->last_day = ru->day;
-    g->resources.slots[i] = &r->e;
-    g->resources.n++;
+    ht_set(&g->resources, i, &r->e);
     *g->res_tail = r;
     g->res_tail = &r->next;
     g->nresources++;
@@ -623,16 +662,32 @@ enum prow_kind {
 typedef struct prow {
   cu_ledger_raw raw;
   uint64_t line;              /* where the record starts */
-  uint64_t fline[LF_COUNT];   /* where each field starts (line, column) */
+  /* Where each field starts: on the record's line, at its offset from
+   * rec (less its opening quote) when one_line, else (line, column) as
+   * stored. */
+  const char *rec;
+  bool one_line;
+  uint32_t quoted;            /* bit f: field f was quoted */
+  uint64_t fline[LF_COUNT];
   uint64_t fcol[LF_COUNT];
   cu_ledger_amounts am;
   const char *key;            /* the raw key, in the batch's bytes */
   size_t klen;
   uint64_t h;                 /* hash of the raw key */
+  uint64_t rh;                /* hash of the resource id, when has_res */
+  bool has_res;
+  /* The day of the charge period start, or why there is none: parsed
+   * here, used by the aggregating thread where a single thread would
+   * parse it. */
+  bool day_ok;
+  int64_t day;
+  int day_bad;
+  const char *day_reason;
   enum prow_kind kind;
   int bad;
   const char *reason;
 } prow;
+_Static_assert(LF_COUNT <= 32, "prow.quoted has a bit per field");
 
 typedef struct pbatch {
   prow *rows;
@@ -654,9 +709,22 @@ typedef struct preader {
   bool stop;      /* the aggregating thread wants no more */
   custos_rc rc;   /* the reader's result, with d, once done */
   custos_diag d;
+  double cpu; /* seconds of CPU the reader took, once done */
+  /* The last charge period start parsed, and its day. */
+  char cs_last[64];
+  size_t cs_len;
+  int64_t cs_day;
   pthread_mutex_t mu;
   pthread_cond_t cv;
 } preader;
+
+/* Seconds of CPU time of the calling thread. */
+static double thread_cpu(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /*
  * Copies the current record's used fields into b and fills its row; false
@@ -677,25 +745,30 @@ static bool take_row(preader *p, pbatch *b) {
     b->nrows++;
     return true;
   }
-  size_t need = RAW_KEY_MAX;
-  for (int u = 0; u < p->nused; u++) {
-    size_t n;
-    (void)cu_csv_field(csv, (size_t)p->cols[u], &n);
-    need += n + 1;
-  }
-  if (need > b->capbytes - b->nbytes)
+  /* The record's bytes in one copy, which costs less than a copy per
+   * field used. */
+  size_t rn;
+  const char *rb = cu_csv_record_bytes(csv, &rn, &r->one_line);
+  if (rn + RAW_KEY_MAX > b->capbytes - b->nbytes)
     return false;
+  char *dst = b->bytes + b->nbytes;
+  memcpy(dst, rb, rn);
+  b->nbytes += rn;
+  r->rec = dst;
+  const char *v[LF_COUNT];
+  size_t len[LF_COUNT];
+  uint64_t quoted;
+  cu_csv_fields(csv, p->cols, (size_t)p->nused, v, len, &quoted);
+  r->quoted = 0;
   for (int u = 0; u < p->nused; u++) {
     int f = p->fields[u];
-    size_t n;
-    const char *v = cu_csv_field(csv, (size_t)p->cols[u], &n);
-    char *dst = b->bytes + b->nbytes;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-    b->nbytes += n + 1;
-    r->raw.v[f] = dst;
-    r->raw.len[f] = n;
-    cu_csv_field_pos(csv, (size_t)p->cols[u], &r->fline[f], &r->fcol[f]);
+    r->raw.v[f] = dst + (v[u] - rb);
+    r->raw.len[f] = len[u];
+    if (r->one_line) {
+      r->quoted |= (uint32_t)((quoted >> u) & 1) << f;
+    } else {
+      cu_csv_field_pos(csv, (size_t)p->cols[u], &r->fline[f], &r->fcol[f]);
+    }
   }
   r->kind = ROW_REJECT;
   if (cu_ledger_row_amounts(&r->raw, &r->am, &r->bad, &r->reason) !=
@@ -735,6 +808,29 @@ static bool take_row(preader *p, pbatch *b) {
   r->klen = kl;
   r->h = hash_bytes(kb, kl);
   r->kind = ROW_OK;
+  /* Exports have a row per resource and day, so the charge period start
+   * repeats from row to row. */
+  const char *cs = r->raw.v[LF_CHARGE_START];
+  size_t csl = cs ? r->raw.len[LF_CHARGE_START] : 0;
+  r->day_ok = true;
+  if (csl && csl == p->cs_len && memcmp(cs, p->cs_last, csl) == 0) {
+    r->day = p->cs_day;
+  } else if (cu_ledger_row_day(&r->raw, &r->day, &r->day_bad,
+                               &r->day_reason) != CUSTOS_OK) {
+    r->day_ok = false;
+  } else {
+    p->cs_day = r->day;
+    p->cs_len = 0;
+    if (csl <= sizeof p->cs_last) {
+      memcpy(p->cs_last, cs, csl);
+      p->cs_len = csl;
+    }
+  }
+  const char *id = r->raw.v[LF_RESOURCE_ID];
+  size_t idl = r->raw.len[LF_RESOURCE_ID];
+  r->has_res = id && !cu_ledger_is_null(id, idl) && idl <= 2048;
+  if (r->has_res)
+    r->rh = hash_bytes(id, idl);
   b->nrows++;
   return true;
 }
@@ -769,6 +865,7 @@ static void *reader_main(void *arg) {
     custos_rc rc = cu_csv_next(p->csv, &eof, &p->d);
     if (rc != CUSTOS_OK || eof) {
       p->rc = rc; /* read after the lock in publish */
+      p->cpu = thread_cpu();
       publish(p, true);
       return NULL;
     }
@@ -793,12 +890,75 @@ static void *reader_main(void *arg) {
 
 static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
   uint64_t line = r->line, col = 0;
-  if (f >= 0 && g->ad.col[f] >= 0) {
+  if (f >= 0 && g->ad.col[f] >= 0 && r->one_line) {
+    col = (uint64_t)(r->raw.v[f] - r->rec) + 1 - ((r->quoted >> f) & 1);
+  } else if (f >= 0 && g->ad.col[f] >= 0) {
     line = r->fline[f];
     col = r->fcol[f];
   }
   add_reject(g, line, col, f >= 0 ? g->ad.colname[f] : "",
              f >= 0 ? r->raw.v[f] : NULL, f >= 0 ? r->raw.len[f] : 0, reason);
+}
+
+/* Loads ahead of time what add_row will need for row i of b: the rows
+ * are hashed already, but each is at the end of a chain of pointers
+ * (table slot, raw entry, dimension set, its rollup table) that would
+ * otherwise miss the cache one link after the other, row after row.
+ * Each call starts each link for a later row, the deeper links for rows
+ * nearer i, whose earlier links have arrived by then.  Only hints: any
+ * pointer it follows is valid, and what it finds need not be the row's. */
+#define AHEAD_SLOT 12
+#define AHEAD_ENTRY 6
+#define AHEAD_TABLE 3
+/* The slot of h's entry in t as far as the hashes tell (the key is not
+ * compared), or an empty one. */
+static size_t ht_probe(const htab *t, uint64_t h) {
+  size_t mask = t->cap - 1, i = (size_t)h & mask;
+  while (t->slots[i] && t->hs[i] != h)
+    i = (i + 1) & mask;
+  return i;
+}
+
+static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
+  const size_t n = b->nrows;
+  const htab *raws = &g->raws, *res = &g->resources;
+  if (!raws->hs)
+    return;
+  const size_t mask = raws->cap - 1;
+  if (i + AHEAD_SLOT < n) {
+    const prow *r = &b->rows[i + AHEAD_SLOT];
+    __builtin_prefetch(&raws->slots[r->h & mask]);
+    __builtin_prefetch(&raws->hs[r->h & mask]);
+    if (r->has_res && res->hs) {
+      __builtin_prefetch(&res->slots[r->rh & (res->cap - 1)]);
+      __builtin_prefetch(&res->hs[r->rh & (res->cap - 1)]);
+    }
+  }
+  if (i + AHEAD_ENTRY < n) {
+    const prow *r = &b->rows[i + AHEAD_ENTRY];
+    const hent *e = raws->slots[ht_probe(raws, r->h)];
+    if (e) {
+      const char *x = (const char *)e;
+      size_t kb = offsetof(rawent, key) + e->klen;
+      for (size_t o = 0; o < kb; o += 64)
+        __builtin_prefetch(x + o);
+    }
+    if (r->has_res && res->hs) {
+      const hent *re = res->slots[ht_probe(res, r->rh)];
+      if (re)
+        __builtin_prefetch(re);
+    }
+  }
+  if (i + AHEAD_TABLE < n) {
+    const prow *r = &b->rows[i + AHEAD_TABLE];
+    const rawent *re = (const rawent *)raws->slots[ht_probe(raws, r->h)];
+    if (re && re->ds) {
+      const dimset *ds = re->ds;
+      __builtin_prefetch(ds);
+      if (ds->caprus && r->day_ok)
+        __builtin_prefetch(&ds->rus[day_hash(r->day, 0) & (ds->caprus - 1)]);
+    }
+  }
 }
 
 /* Adds one row the reader handed over to its rollup and resource; row
@@ -828,30 +988,18 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     memcpy(re->key, r->key, r->klen);
     if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
       return oom(d, g->path);
-    g->raws.slots[slot] = &re->e;
-    g->raws.n++;
+    ht_set(&g->raws, slot, &re->e);
   }
   /* Faults in the order cu_ledger_row_key finds them. */
   if (!re->ds && !re->late) {
     reject_row(g, r, re->bad, re->reason);
     return CUSTOS_OK;
   }
-  size_t csl = raw->v[LF_CHARGE_START] ? raw->len[LF_CHARGE_START] : 0;
-  if (!(csl && csl == g->cs_len &&
-        memcmp(raw->v[LF_CHARGE_START], g->cs_last, csl) == 0)) {
-    int64_t day;
-    if (cu_ledger_row_day(raw, &day, &bad, &reason) != CUSTOS_OK) {
-      reject_row(g, r, bad, reason);
-      return CUSTOS_OK;
-    }
-    g->cs_day = day;
-    g->cs_len = 0;
-    if (csl <= sizeof g->cs_last) {
-      memcpy(g->cs_last, raw->v[LF_CHARGE_START], csl);
-      g->cs_len = csl;
-    }
+  if (!r->day_ok) {
+    reject_row(g, r, r->day_bad, r->day_reason);
+    return CUSTOS_OK;
   }
-  int64_t day = g->cs_day, period = re->period;
+  int64_t day = r->day, period = re->period;
   if (!re->has_period) {
     if (day != g->mo_day || g->mo_period == INT64_MIN) {
       if (cu_ledger_month_of(day, &period, &bad, &reason) != CUSTOS_OK) {
@@ -889,15 +1037,48 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     g->first_day = ru->day;
   if (ru->day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = ru->day;
-  if (g->ad.col[LF_RESOURCE_ID] >= 0 &&
-      add_resource(g, raw, ru) != CUSTOS_OK)
+  if (r->has_res && add_resource(g, raw, r->rh, ru) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
 
+/* Seconds of wall time, and of CPU time of the whole process. */
+static void phase_clock(double *wall, double *cpu) {
+  struct timespec ts;
+  struct rusage ru;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  *wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  *cpu = 0;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    *cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static custos_rc read_file_timed(ingest *g, double *reader_cpu,
+                                 custos_diag *d);
+
 /* Reads the whole file into the rollups.  Errors of the file as a whole
- * (unreadable, not CSV, unknown header) fail; row errors become rejects. */
+ * (unreadable, not CSV, unknown header) fail; row errors become rejects.
+ * With CUSTOS_LEDGER_TIMES set, says on stderr how long that took (a
+ * benchmark knob, docs/internals.md). */
 static custos_rc read_file(ingest *g, custos_diag *d) {
+  const char *env = getenv("CUSTOS_LEDGER_TIMES");
+  double rd = 0;
+  if (!env || !*env)
+    return read_file_timed(g, &rd, d);
+  double w0, c0, w1, c1, m0 = thread_cpu();
+  phase_clock(&w0, &c0);
+  custos_rc rc = read_file_timed(g, &rd, d);
+  phase_clock(&w1, &c1);
+  fprintf(stderr,
+          "custos: read %s: %.3f s wall, %.3f s CPU (reader %.3f, "
+          "aggregator %.3f)\n",
+          g->path, w1 - w0, c1 - c0, rd, thread_cpu() - m0);
+  return rc;
+}
+
+static custos_rc read_file_timed(ingest *g, double *reader_cpu,
+                                 custos_diag *d) {
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
@@ -941,6 +1122,8 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       goto fail_header;
     }
   }
+  g->raws.tagged = true;
+  g->resources.tagged = true;
   p.csv = csv;
   p.ad = &g->ad;
   for (int f = 0; f < LF_COUNT; f++)
@@ -951,7 +1134,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
   /* A batch holds any record the reader accepts, with its raw key. */
   for (int i = 0; i < NBATCH; i++) {
     p.b[i].rows = cu_calloc(BATCH_ROWS, sizeof *p.b[i].rows);
-    p.b[i].capbytes = o.max_record + LF_COUNT + RAW_KEY_MAX;
+    p.b[i].capbytes = o.max_record + 16 + RAW_KEY_MAX;
     p.b[i].bytes = cu_malloc(p.b[i].capbytes);
     if (!p.b[i].rows || !p.b[i].bytes) {
       rc = oom(d, g->path);
@@ -985,6 +1168,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       if ((g->rows & 0xffff) == 0 && g->opts->progress)
         g->opts->progress(g->opts->progress_ud, g->path, b->offset,
                           cu_csv_size(csv));
+      prefetch_row(g, b, i);
       rc = add_row(g, &b->rows[i], d);
     }
     pthread_mutex_lock(&p.mu);
@@ -998,6 +1182,7 @@ static custos_rc read_file(ingest *g, custos_diag *d) {
       break;
   }
   pthread_join(th, NULL);
+  *reader_cpu = p.cpu;
   if (rc == CUSTOS_OK && p.rc != CUSTOS_OK) {
     rc = p.rc;
     if (d)
@@ -1026,8 +1211,9 @@ fail_batches:
     cu_free(p.b[i].bytes);
   }
 fail_header:
-  cu_csv_close(csv);
+  /* The hash may still read the reader's mapping of the file. */
   cu_sha256_abort(o.sha256);
+  cu_csv_close(csv);
   return rc;
 }
 

@@ -11,6 +11,57 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/*
+ * Reads data with the fast path and with the careful scanner alone, in
+ * step, and aborts when they say anything different: records, fields,
+ * quoting, positions, offsets, or the error with its position.
+ */
+static void same_both_ways(const uint8_t *data, size_t size,
+                           const cu_csv_opts *o) {
+  cu_csv_opts so = *o;
+  so.slow_scan = true;
+  cu_csv *a, *b;
+  custos_diag da, db;
+  custos_diag_clear(&da);
+  custos_diag_clear(&db);
+  custos_rc ra = cu_csv_open_mem("fuzz.csv", data, size, o, &a, &da);
+  custos_rc rb = cu_csv_open_mem("fuzz.csv", data, size, &so, &b, &db);
+  if (ra != rb)
+    abort();
+  while (ra == CUSTOS_OK) {
+    bool ea = false, eb = false;
+    ra = cu_csv_next(a, &ea, &da);
+    rb = cu_csv_next(b, &eb, &db);
+    if (ra != rb || ea != eb)
+      abort();
+    if (ra != CUSTOS_OK || ea)
+      break;
+    size_t nf = cu_csv_nfields(a);
+    if (nf != cu_csv_nfields(b) || cu_csv_line(a) != cu_csv_line(b) ||
+        cu_csv_record(a) != cu_csv_record(b) ||
+        cu_csv_offset(a) != cu_csv_offset(b))
+      abort();
+    for (size_t i = 0; i < nf; i++) {
+      size_t la, lb;
+      const char *fa = cu_csv_field(a, i, &la), *fb = cu_csv_field(b, i, &lb);
+      uint64_t lna, lnb, ca, cb;
+      cu_csv_field_pos(a, i, &lna, &ca);
+      cu_csv_field_pos(b, i, &lnb, &cb);
+      if (la != lb || memcmp(fa, fb, la) != 0 || lna != lnb || ca != cb ||
+          cu_csv_quoted(a, i) != cu_csv_quoted(b, i))
+        abort();
+    }
+  }
+  if (ra != CUSTOS_OK) {
+    char ma[2048], mb[2048];
+    if (strcmp(custos_diag_format(&da, ma, sizeof ma),
+               custos_diag_format(&db, mb, sizeof mb)) != 0)
+      abort();
+  }
+  cu_csv_close(a);
+  cu_csv_close(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cu_csv_opts o;
   cu_csv_opts_default(&o);
@@ -60,5 +111,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
   }
   cu_csv_close(c);
+  same_both_ways(data, size, &o);
   return 0;
 }

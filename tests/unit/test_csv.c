@@ -640,6 +640,210 @@ static void test_round_trip(void **state) {
   }
 }
 
+
+/* ---- the fast path against the careful scanner ------------------------- */
+
+/* Appends to a growing string; fails the test when out of memory. */
+static void sb_add(char **s, size_t *len, size_t *cap, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int k = vsnprintf(*s + *len, *cap - *len, fmt, ap);
+    va_end(ap);
+    assert_true(k >= 0);
+    if ((size_t)k < *cap - *len) {
+      *len += (size_t)k;
+      return;
+    }
+    *cap = *cap * 2 + (size_t)k;
+    *s = realloc(*s, *cap);
+    assert_non_null(*s);
+  }
+}
+
+/* Everything the reader says about in[0..n): each record's number, line,
+ * offset and fields with their quoting and position, cu_csv_fields and
+ * cu_csv_record_bytes agreeing with them, and the final error with its
+ * position, in one string the caller frees. */
+static char *trace(const void *in, size_t n, const cu_csv_opts *o) {
+  size_t len = 0, cap = 1024;
+  char *s = malloc(cap);
+  assert_non_null(s);
+  s[0] = '\0';
+  cu_csv *c = NULL;
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = cu_csv_open_mem("t.csv", in, n, o, &c, &d);
+  while (rc == CUSTOS_OK) {
+    bool eof;
+    rc = cu_csv_next(c, &eof, &d);
+    if (rc != CUSTOS_OK || eof)
+      break;
+    size_t nf = cu_csv_nfields(c), rn;
+    bool one_line;
+    const char *rb = cu_csv_record_bytes(c, &rn, &one_line);
+    sb_add(&s, &len, &cap, "#%llu@%llu+%llu:",
+           (unsigned long long)cu_csv_record(c),
+           (unsigned long long)cu_csv_line(c),
+           (unsigned long long)cu_csv_offset(c));
+    for (size_t i = 0; i < nf; i++) {
+      size_t fl, vl;
+      const char *f = cu_csv_field(c, i, &fl), *v;
+      int idx = (int)i;
+      uint64_t q, line, col;
+      cu_csv_fields(c, &idx, 1, &v, &vl, &q);
+      assert_ptr_equal(v, f);
+      assert_int_equal(vl, fl);
+      assert_int_equal(q != 0, cu_csv_quoted(c, i));
+      assert_true(f >= rb && f + fl < rb + rn);
+      assert_int_equal(f[fl], '\0');
+      cu_csv_field_pos(c, i, &line, &col);
+      if (one_line)
+        assert_int_equal(col, (uint64_t)(f - rb) + 1 - (q != 0));
+      sb_add(&s, &len, &cap, "%s%.*s%s@%llu:%llu", q ? "{" : "[", (int)fl,
+             f, q ? "}" : "]", (unsigned long long)line,
+             (unsigned long long)col);
+    }
+    sb_add(&s, &len, &cap, "\n");
+  }
+  if (rc != CUSTOS_OK) {
+    char msg[2048];
+    sb_add(&s, &len, &cap, "error %d %s\n", (int)rc,
+           custos_diag_format(&d, msg, sizeof msg));
+  }
+  cu_csv_close(c);
+  return s;
+}
+
+/* Says the same of in with and without the fast path, with the default
+ * caps and with small ones. */
+static void same_both_ways(const char *in, size_t n) {
+  for (int small = 0; small < 2; small++) {
+    cu_csv_opts o;
+    cu_csv_opts_default(&o);
+    if (small) {
+      o.max_field = 70;
+      o.max_record = 300;
+      o.max_fields = 20;
+    }
+    char *fast = trace(in, n, &o);
+    o.slow_scan = true;
+    char *slow = trace(in, n, &o);
+    if (strcmp(fast, slow) != 0)
+      fprintf(stderr, "input '%.*s'\nfast:\n%s\nslow:\n%s\n", (int)n, in,
+              fast, slow);
+    assert_string_equal(fast, slow);
+    free(fast);
+    free(slow);
+  }
+}
+
+static void test_fast_path(void **state) {
+  (void)state;
+  static const char *const cases[] = {
+      "a,b\n",
+      "a,\"b\"\r\n\"c\"\"d\",\n",
+      "\"x\"\r,y\n",                    /* CR after a closing quote */
+      "\"x\"\ry\n",
+      "\"x\"y,z\n",                     /* text after a closing quote */
+      "ab\"c,d\n",                      /* a quote inside a field */
+      "\"a\nb\",c\nd,e\n",              /* a line break inside quotes */
+      "\"unterminated,x\ny\n",
+      "\xc3\xa9,\xe2\x82\xac,\xf0\x9f\x98\x80\n",
+      "a,\xff\n",
+      "a,\xe2\x82\n",
+      "\"\xe2\x82\",b\n",
+      "last,line,no,newline",
+      "\"q\"",
+      "\n\r\n,\n",
+      "a\rb,c\r\n",
+      "\"{\"\"k\"\":\"\"v\"\",\"\"k2\"\":\"\"v2\"\"}\",x\n",
+      "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\n",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    same_both_ways(cases[i], strlen(cases[i]));
+
+  /* Random records around the 64-byte windows, the caps and refills. */
+  static const char *const atoms[] = {
+      "a", "bc", "12.5", ",", ",", ",", "\"", "\"\"", "\"x,y\"", "\"\"\"\"",
+      "\n", "\r\n", "\r", "\xc3\xa9", "\xff", "\xe2\x82", "\"p\nq\"",
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "\"{\"\"k\"\":1}\""};
+  static const char *const fields[] = {
+      "", "a", "bc", "12.5", "\xc3\xa9", "\"x,y\"", "\"q\"\"r\"", "\"\"",
+      "\"p\nq\"", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+  static const char *const seps[] = {",", ",", ",", ",", "\n", "\r\n"};
+  char buf[4096];
+  for (int iter = 0; iter < 3000; iter++) {
+    size_t n = 0;
+    int natoms = (int)rnd(120);
+    bool plain = rnd(4) != 0;
+    for (int k = 0; k < natoms; k++) {
+      /* mostly well-formed records, now and then anything */
+      const char *a =
+          !plain ? atoms[rnd(sizeof atoms / sizeof atoms[0])]
+          : k % 2 ? seps[rnd(sizeof seps / sizeof seps[0])]
+                  : fields[rnd(sizeof fields / sizeof fields[0])];
+      size_t al = strlen(a);
+      if (n + al >= sizeof buf)
+        break;
+      memcpy(buf + n, a, al);
+      n += al;
+    }
+    same_both_ways(buf, n);
+  }
+}
+
+/* A mapped file hashed where it lies gives the file's digest. */
+static void test_mapped_sha256(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/hashed.csv", tmpdir);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  size_t n = 0;
+  for (int i = 0; i < 20000; i++) {
+    int k = fprintf(f, "%d,\"v\"\"%d\",x\n", i, i * 7);
+    assert_true(k > 0);
+    n += (size_t)k;
+  }
+  fclose(f);
+  char *all = malloc(n);
+  assert_non_null(all);
+  f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fread(all, 1, n, f), n);
+  fclose(f);
+  uint8_t want[CU_SHA256_LEN], got[CU_SHA256_LEN];
+  cu_sha256(all, n, want);
+  free(all);
+
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  assert_int_equal(cu_sha256_init_async(&o.sha256), CUSTOS_OK);
+  cu_csv *c;
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(cu_csv_open(path, &o, &c, &d), CUSTOS_OK);
+  bool eof = false;
+  size_t rows = 0;
+  while (!eof) {
+    assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_OK);
+    rows += !eof;
+  }
+  assert_int_equal(rows, 20000);
+  assert_int_equal(cu_csv_offset(c), n);
+  cu_sha256_final(o.sha256, got);
+  cu_csv_close(c);
+  assert_memory_equal(got, want, CU_SHA256_LEN);
+
+  /* given up before the end: abort, then close */
+  assert_int_equal(cu_sha256_init_async(&o.sha256), CUSTOS_OK);
+  assert_int_equal(cu_csv_open(path, &o, &c, &d), CUSTOS_OK);
+  assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_OK);
+  cu_sha256_abort(o.sha256);
+  cu_csv_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -659,6 +863,8 @@ int main(void) {
       cmocka_unit_test(test_gzip_mem),
       cmocka_unit_test(test_alloc_failure),
       cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_fast_path),
+      cmocka_unit_test(test_mapped_sha256),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
