@@ -66,7 +66,8 @@ static const cu_migration steps[] = {
      * with 4 every page of the index was written again at each level, a
      * fifth of the writer's time at 200,000 messages.  With 8 a page is
      * merged half as often, and a search still reads at most 7 segments
-     * a level (15 would double the cost of a phrase search at 64). */
+     * a level; never merging (0) is cheaper still, but 64 segments
+     * doubled the CPU time of a phrase search (docs/internals.md). */
     {2, "INSERT INTO records_fts(records_fts, rank) VALUES('automerge', 8);"},
 };
 
