@@ -154,7 +154,7 @@ typedef void (*cu_rec_progress_fn)(void *ud, const cu_rec_stats *st,
 typedef struct cu_rec_opts {
   const char *custodian;  /* required */
   cu_source_class cls;    /* mail; or document, contract, invoice */
-  size_t batch_msgs;      /* commit every N records (0: 10,000) */
+  size_t batch_msgs;      /* commit every N records (0: 50,000) */
   uint64_t batch_bytes;   /* ... or every N bytes (0: 128 MiB) */
   size_t max_message;     /* parse cap (0: CU_REC_MAX_MESSAGE) */
   cu_rec_progress_fn progress;

@@ -61,6 +61,14 @@ static const cu_migration steps[] = {
         " expected INTEGER NOT NULL, accepted INTEGER NOT NULL,"
         " failed INTEGER NOT NULL, duplicates INTEGER NOT NULL,"
         " raw INTEGER NOT NULL, bytes INTEGER NOT NULL);"},
+    /* FTS5 merges the segments of a level once it holds 'automerge' of
+     * them (4 by default).  An ingest writes one segment per batch, so
+     * with 4 every page of the index was written again at each level, a
+     * fifth of the writer's time at 200,000 messages.  With 8 a page is
+     * merged half as often, and a search still reads at most 7 segments
+     * a level; never merging (0) is cheaper still, but 64 segments
+     * doubled the CPU time of a phrase search (docs/internals.md). */
+    {2, "INSERT INTO records_fts(records_fts, rank) VALUES('automerge', 8);"},
 };
 
 const cu_schema cu_records_schema = {"records", steps, CU_ARRAY_LEN(steps)};

@@ -20,9 +20,13 @@ enum {
 
 static const char *const sql[S_COUNT] = {
     "SELECT id FROM records WHERE content_id = ?1",
+    /* A record already stored under the content id is no error: the
+     * insert does nothing and the caller looks its id up.  This saves a
+     * lookup in the content_id index per new record, the common case. */
     "INSERT INTO records(id, kind, content_id, raw_sha256, size, message_id,"
     " in_reply_to, refs, date, type, flags, fts_rowid)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+    " ON CONFLICT(content_id) DO NOTHING",
     "INSERT INTO record_text(rowid, subject, sender, recipients, body,"
     " attachments) VALUES(?1,?2,?3,?4,?5,?6)",
     "INSERT INTO records_fts(rowid, subject, sender, recipients, body,"
@@ -108,19 +112,25 @@ static int64_t fts_key(int64_t date, int64_t id, int attempt) {
   return (date << 24) | (int64_t)low;
 }
 
-custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
-                            bool *dup, custos_diag *d) {
-  const cu_rec_msg *m = it->m;
+/* The id of the record stored under m's content id, into *id. */
+static custos_rc find(cu_rec_writer *w, const cu_rec_msg *m, int64_t *id,
+                      custos_diag *d) {
   sqlite3_stmt *st = w->st[S_FIND];
   sqlite3_bind_text(st, 1, m->content_id, -1, SQLITE_STATIC);
   int step = sqlite3_step(st);
-  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  *id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
-  if (step != SQLITE_ROW && step != SQLITE_DONE)
+  if (step != SQLITE_ROW)
     return cu_ws_dberr(w->ws, "cannot look up a record", d);
-  *dup = step == SQLITE_ROW;
-  if (*dup)
-    return place(w, id, it, d);
+  return CUSTOS_OK;
+}
+
+custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
+                            bool *dup, custos_diag *d) {
+  const cu_rec_msg *m = it->m;
+  sqlite3_stmt *st;
+  int step;
+  *dup = false;
 
   /* Another ingest may have stored records since our last transaction */
   if (w->next_id == 0 || w->next_tx != cu_ws_tx_serial(w->ws)) {
@@ -134,10 +144,13 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
       return cu_ws_dberr(w->ws, "cannot number a record", d);
     }
   }
-  id = w->next_id;
+  int64_t id = w->next_id;
   w->next_id = 0; /* known again once the record is stored */
 
+  /* The content id's conflict is checked first, so a duplicate whose
+   * index row is also taken is still found to be a duplicate. */
   int64_t key = 0;
+  int stored = 0;
   custos_rc rc = CUSTOS_EINTERNAL;
   for (int attempt = 0; attempt < 64 && rc != CUSTOS_OK; attempt++) {
     key = fts_key(m->date, id, attempt);
@@ -155,6 +168,8 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
     sqlite3_bind_int64(st, 11, m->flags);
     sqlite3_bind_int64(st, 12, key);
     step = sqlite3_step(st);
+    if (step == SQLITE_DONE)
+      stored = sqlite3_changes(sqlite3_db_handle(st));
     sqlite3_reset(st);
     if (step == SQLITE_DONE)
       rc = CUSTOS_OK;
@@ -163,6 +178,12 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
   }
   if (rc != CUSTOS_OK)
     return cu_diag_set(d, rc, "no free index row for a record");
+  if (stored == 0) {
+    *dup = true;
+    w->next_id = id; /* not taken */
+    rc = find(w, m, &id, d);
+    return rc == CUSTOS_OK ? place(w, id, it, d) : rc;
+  }
 
   for (int which = S_TEXT; which <= S_FTS; which++) {
     st = w->st[which];

@@ -417,6 +417,81 @@ static void test_ingest_and_threads(void **state) {
   assert_int_equal(st.expected, 0);
 }
 
+/* Writes a message with the given Message-ID into folder/cur/name. */
+static void put_mail(const char *folder, const char *name, const char *id) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/cur", folder);
+  assert_int_equal(cu_mkdirs(path, 0700, NULL), CUSTOS_OK);
+  snprintf(path, sizeof path, "%s/cur/%s", folder, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f,
+          "From: a@nimbus.example\nTo: b@nimbus.example\n"
+          "Subject: capacity %s\nMessage-ID: <%s>\n"
+          "Date: Mon, 1 Jan 2024 10:00:00 +0000\n\nstorage in region %s\n",
+          id, id, id);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* A copy of a maildir elsewhere is another source of duplicates: each is
+ * one more place of the stored record, found by the insert that does
+ * nothing on the content id, and a new message between duplicates takes
+ * the next id.  The index passes FTS5's own check afterwards, and the
+ * workspace has the merge policy of schema step 2.  It runs in a
+ * workspace of its own, so that record ids start at 1 and the other
+ * tests' counts are not changed. */
+static void test_ingest_copy(void **state) {
+  (void)state;
+  cu_ws *shared = ws;
+  char own[64], a[128], b[128];
+  assert_int_equal(fixture_ws_open("rec-copy", own, sizeof own, &ws), 0);
+  snprintf(a, sizeof a, "%s/a", own);
+  snprintf(b, sizeof b, "%s/b", own);
+  put_mail(a, "1", "m1@nimbus.example");
+  put_mail(a, "2", "m2@nimbus.example");
+  put_mail(a, "3", "m3@nimbus.example");
+  put_mail(b, "1", "m1@nimbus.example");
+  put_mail(b, "2", "new@nimbus.example");
+  put_mail(b, "3", "m3@nimbus.example");
+  const char *paths[] = {a, b};
+  cu_rec_opts o;
+  memset(&o, 0, sizeof o);
+  o.custodian = "account-team";
+  o.cls = CU_CLASS_MAIL;
+  o.batch_msgs = 2;
+  cu_rec_stats st;
+  memset(&st, 0, sizeof st);
+  assert_int_equal(cu_rec_ingest_mail(ws, paths, 2, &o, &st, NULL),
+                   CUSTOS_OK);
+  assert_int_equal(st.accepted, 6);
+  assert_int_equal(st.duplicates, 2);
+  assert_int_equal(one_int("SELECT count(*) FROM records WHERE ?1 IS NULL",
+                           NULL),
+                   4);
+  assert_int_equal(one_int("SELECT id FROM records WHERE message_id = ?1",
+                           "new@nimbus.example"),
+                   4);
+  assert_int_equal(one_int("SELECT count(*) FROM record_places p JOIN"
+                           " records r ON r.id = p.record_id"
+                           " WHERE r.message_id = ?1",
+                           "m3@nimbus.example"),
+                   2);
+  assert_int_equal(one_int("SELECT count(*) FROM records_fts WHERE"
+                           " records_fts MATCH ?1",
+                           "storage"),
+                   4);
+  assert_int_equal(cu_ws_exec(ws,
+                              "INSERT INTO records_fts(records_fts)"
+                              " VALUES('integrity-check')",
+                              NULL),
+                   CUSTOS_OK);
+  assert_int_equal(one_int("SELECT v FROM records_fts_config WHERE k = ?1",
+                           "automerge"),
+                   8);
+  assert_int_equal(fixture_ws_close(own, ws), 0);
+  ws = shared;
+}
+
 static void test_search(void **state) {
   (void)state;
   int64_t before = one_int("SELECT count(*) FROM events WHERE type = ?1",
@@ -511,6 +586,7 @@ int main(void) {
       cmocka_unit_test(test_html_text),
       cmocka_unit_test(test_query_rewrite),
       cmocka_unit_test(test_ingest_and_threads),
+      cmocka_unit_test(test_ingest_copy),
       cmocka_unit_test(test_search),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
