@@ -45,8 +45,13 @@ struct cu_rec_toks {
   cu_buf buf;
 };
 
-/* Each token is three unsigned LEB128 numbers and the term's bytes:
- * term length << 1 | colocated, start - previous start, end - start. */
+/* A token is a head and the term's bytes.  The usual one (the term as
+ * long as its text, under 128 bytes, no flag: any ASCII word) has a head
+ * of two bytes, its length and its start minus the previous token's
+ * start (under 256); any other has the byte 0x80 | flags and then three
+ * unsigned LEB128 numbers: term length, start - previous start, end -
+ * start.  The writer decodes every token it indexes, so the short form
+ * matters: it took a third of the replay's instructions. */
 static size_t put_num(char *p, uint32_t v) {
   size_t k = 0;
   while (v >= 0x80) {
@@ -82,12 +87,21 @@ static int capture_token(void *ctx, int flags, const char *term, int n,
   capture *c = ctx;
   if (n < 0 || start < c->prev_start || end < start)
     return SQLITE_MISMATCH; /* not what unicode61 makes: do not replay */
-  if (cu_buf_reserve(c->buf, 15 + (size_t)n) != CUSTOS_OK)
+  if (cu_buf_reserve(c->buf, 16 + (size_t)n) != CUSTOS_OK)
     return SQLITE_TOOBIG;
   char *p = c->buf->data + c->buf->len;
-  size_t k = put_num(p, (uint32_t)n << 1 | (flags & FTS5_TOKEN_COLOCATED));
-  k += put_num(p + k, (uint32_t)(start - c->prev_start));
-  k += put_num(p + k, (uint32_t)(end - start));
+  int dstart = start - c->prev_start;
+  size_t k;
+  if (flags == 0 && n < 0x80 && end - start == n && dstart < 0x100) {
+    p[0] = (char)n;
+    p[1] = (char)dstart;
+    k = 2;
+  } else {
+    p[0] = (char)(0x80 | (flags & FTS5_TOKEN_COLOCATED));
+    k = 1 + put_num(p + 1, (uint32_t)n);
+    k += put_num(p + k, (uint32_t)dstart);
+    k += put_num(p + k, (uint32_t)(end - start));
+  }
   memcpy(p + k, term, (size_t)n);
   c->buf->len += k + (size_t)n;
   c->prev_start = start;
@@ -275,16 +289,22 @@ static int replay(const cu_rec_toks *k, int i, void *ctx,
   const char *end = k->buf.data + k->col[i].end;
   int start = 0;
   while (p < end) {
-    uint32_t head, dstart, dlen;
-    p = get_num(p, end, &head);
-    p = p ? get_num(p, end, &dstart) : NULL;
-    p = p ? get_num(p, end, &dlen) : NULL;
-    uint32_t n = head >> 1;
+    unsigned char head = (unsigned char)*p++;
+    uint32_t n = head, dstart = 0, dlen = head;
+    if (head < 0x80) {
+      p = p < end ? p : NULL;
+      if (p)
+        dstart = (unsigned char)*p++;
+    } else {
+      p = get_num(p, end, &n);
+      p = p ? get_num(p, end, &dstart) : NULL;
+      p = p ? get_num(p, end, &dlen) : NULL;
+    }
     if (!p || (size_t)(end - p) < n)
       return SQLITE_CORRUPT; /* cannot happen: capture_token wrote it */
     start += (int)dstart;
-    int rc = xToken(ctx, (int)(head & 1), p, (int)n, start,
-                    start + (int)dlen);
+    int flags = head < 0x80 ? 0 : head & FTS5_TOKEN_COLOCATED;
+    int rc = xToken(ctx, flags, p, (int)n, start, start + (int)dlen);
     if (rc != SQLITE_OK)
       return rc;
     p += n;
