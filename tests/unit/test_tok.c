@@ -3,8 +3,9 @@
  * corpus with diacritics, CJK, mixed scripts and very long tokens is
  * ingested (replay), every search and the whole inverted index are taken
  * down, the index is rebuilt by FTS5 itself (no replay), and everything
- * must be the same.  Text that does not match the pending tokens, and a
- * table declared with other tokenizer arguments, get the real unicode61. */
+ * must be the same.  Text that does not match the pending tokens, a table
+ * declared with other tokenizer arguments, and a column whose tokens ran
+ * out of memory get the real unicode61. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -415,10 +416,66 @@ static void test_mismatch_falls_back(void **state) {
   cu_buf_free(&m.attach_text);
 }
 
+/* Out of memory while tokenising: no tokens at all, or a column without
+ * them; either way the writer indexes what unicode61 makes. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+  cu_rec_tok *tok = NULL;
+  assert_int_equal(cu_rec_tok_open(cu_ws_db(ws), &tok, NULL), CUSTOS_OK);
+  cu_rec_msg m;
+  memset(&m, 0, sizeof m);
+  m.subject = "oom";
+  m.from = "sender";
+  m.to = "recipients";
+  cu_buf_init(&m.body, 1 << 20);
+  cu_buf_init(&m.attach_text, 1 << 20);
+  /* one-letter words make more bytes of tokens than of text, so the
+   * buffer grows while the body is tokenised */
+  for (int i = 0; i < 3000; i++)
+    assert_int_equal(cu_buf_puts(&m.body, i % 2 ? "x " : "é "), CUSTOS_OK);
+  assert_int_equal(cu_buf_puts(&m.attach_text, "attached"), CUSTOS_OK);
+  const char *text[5] = {m.subject, m.from, m.to, m.body.data,
+                         m.attach_text.data};
+  int failed = 0, partial = 0;
+  for (long n = 0;; n++) {
+    cu_rec_toks *k = NULL;
+    cu_alloc_fail_after(n);
+    custos_rc rc = cu_rec_tok_msg(tok, &m, &k);
+    cu_alloc_fail_after(-1);
+    if (rc != CUSTOS_OK) {
+      assert_int_equal(rc, CUSTOS_ENOMEM);
+      assert_null(k);
+      failed++;
+      continue;
+    }
+    assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+    cu_rec_tok_counts c0 = cu_rec_tok_count();
+    cu_rec_tok_pending(k);
+    insert_text(((int64_t)1 << 41) + n, text);
+    cu_rec_tok_pending(NULL);
+    cu_rec_tok_counts c1 = cu_rec_tok_count();
+    exec("INSERT INTO records_fts(records_fts, rank)"
+         " VALUES('integrity-check', 1)");
+    cu_ws_rollback(ws);
+    cu_rec_toks_free(k);
+    uint64_t replayed = c1.replayed - c0.replayed;
+    assert_int_equal(replayed + c1.delegated - c0.delegated, 5);
+    if (replayed == 5)
+      break;
+    partial++;
+  }
+  assert_true(failed > 0);
+  assert_true(partial > 0);
+  cu_rec_tok_close(tok);
+  cu_buf_free(&m.body);
+  cu_buf_free(&m.attach_text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_equals_unicode61),
       cmocka_unit_test(test_mismatch_falls_back),
+      cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
