@@ -17,8 +17,9 @@
 static const char *const tok_args[] = {"remove_diacritics", "2"};
 #define NARGS ((int)CU_ARRAY_LEN(tok_args))
 
-/* A record's tokens take at most about twice its text (a one-letter token
- * and its separator give four bytes); the text is capped well below. */
+/* A record's tokens take at most about twice its text (a one-letter
+ * token and its separator, two bytes, give three or more); the text is
+ * capped well below (CU_REC_MAX_TEXT). */
 #define TOKS_MAX ((size_t)64 << 20)
 
 fts5_api *cu_rec_fts5(sqlite3 *db) {
@@ -50,8 +51,8 @@ struct cu_rec_toks {
  * of two bytes, its length and its start minus the previous token's
  * start (under 256); any other has the byte 0x80 | flags and then three
  * unsigned LEB128 numbers: term length, start - previous start, end -
- * start.  The writer decodes every token it indexes, so the short form
- * matters: it took a third of the replay's instructions. */
+ * start.  The writer decodes every token it indexes: the short form
+ * halved the replay's instructions. */
 static size_t put_num(char *p, uint32_t v) {
   size_t k = 0;
   while (v >= 0x80) {
@@ -196,7 +197,8 @@ custos_rc cu_rec_tok_msg(cu_rec_tok *t, const cu_rec_msg *m,
   size_t total = 0;
   for (int i = 0; i < CU_REC_TOK_COLS; i++)
     total += len[i];
-  /* Most text makes fewer bytes of tokens than it has: one allocation. */
+  /* Tokens take about as many bytes as their text: usually one
+   * allocation. */
   if (cu_buf_reserve(&k->buf, total < TOKS_MAX / 2 ? total + 64 : 64) !=
       CUSTOS_OK) {
     cu_rec_toks_free(k);
@@ -304,8 +306,8 @@ static int replay(const cu_rec_toks *k, int i, void *ctx,
       p = p ? get_num(p, end, &dstart) : NULL;
       p = p ? get_num(p, end, &dlen) : NULL;
     }
-    if (!p || (size_t)(end - p) < n)
-      return SQLITE_CORRUPT; /* cannot happen: capture_token wrote it */
+    if (NEVER(!p || (size_t)(end - p) < n))
+      return SQLITE_CORRUPT; /* capture_token wrote it */
     start += (int)dstart;
     int flags = head < 0x80 ? 0 : head & FTS5_TOKEN_COLOCATED;
     int rc = xToken(ctx, flags, p, (int)n, start, start + (int)dlen);
