@@ -639,6 +639,7 @@ static custos_rc finish_source(ictx *x, custos_diag *d) {
 
 typedef struct job {
   cu_rec_msg m;
+  cu_rec_toks *toks; /* m's tokens for FTS5, or NULL: FTS5 makes them */
   bool failed;       /* unreadable: a reject, not a record */
   char why[256];
   char sha[2 * CU_SHA256_LEN + 1];
@@ -662,11 +663,13 @@ typedef struct queue {
   /* what the producer reads */
   ictx *x;
   const container *c;
+  cu_rec_tok *tok; /* the producer's tokenizer */
 } queue;
 
 static void job_free(job *j) {
   if (!j)
     return;
+  cu_rec_toks_free(j->toks);
   cu_rec_msg_free(&j->m);
   cu_free(j->path);
   cu_free(j);
@@ -687,7 +690,8 @@ static bool q_full(const queue *q) {
 }
 
 static size_t job_weight(const job *j) {
-  return j->m.body.len + j->m.attach_text.len + 4096;
+  return j->m.body.len + j->m.attach_text.len + cu_rec_toks_size(j->toks) +
+         4096;
 }
 
 static void job_free_list(job *j) {
@@ -785,6 +789,14 @@ static job *job_new(const char *path) {
   return j;
 }
 
+/* Producer side: tokenises the parsed message j for FTS5, which the
+ * writer then only replays (tok.c).  Without memory for the tokens the
+ * job goes without them and FTS5 tokenises on the writer, as before. */
+static void tokenize(queue *q, job *j) {
+  if (cu_rec_tok_msg(q->tok, &j->m, &j->toks) != CUSTOS_OK)
+    j->toks = NULL;
+}
+
 static void *produce_mbox(void *arg) {
   queue *q = arg;
   pthread_setname_np(pthread_self(), "custos-parse");
@@ -814,6 +826,7 @@ static void *produce_mbox(void *arg) {
       job_free(j);
       break;
     }
+    tokenize(q, j);
     if (!q_put(q, j))
       break;
   }
@@ -864,6 +877,7 @@ static void *produce_files(void *arg) {
         job_free(j);
         break;
       }
+      tokenize(q, j);
     }
     if (!q_put(q, j))
       break;
@@ -888,7 +902,11 @@ static custos_rc store_job(ictx *x, job *j, custos_diag *d) {
                       j->total,  x->src.id,        j->path,   j->offset,
                       j->length};
     bool dup = false;
+    /* FTS5 replays the parse thread's tokens for the text that matches
+     * them byte for byte, and tokenises anything else itself. */
+    cu_rec_tok_pending(j->toks);
     rc = cu_rec_writer_put(x->w, &it, &dup, d);
+    cu_rec_tok_pending(NULL);
     if (rc == CUSTOS_OK) {
       x->c.accepted++;
       x->st->accepted++;
@@ -923,13 +941,16 @@ static custos_rc run(ictx *x, const container *c, void *(*producer)(void *),
   q->c = c;
   custos_diag_clear(&q->d);
   pthread_t th;
-  custos_rc rc = cu_ws_begin(x->ws, d);
+  custos_rc rc = cu_rec_tok_open(cu_ws_db(x->ws), &q->tok, d);
   if (rc != CUSTOS_OK)
     goto fail_q;
+  rc = cu_ws_begin(x->ws, d);
+  if (rc != CUSTOS_OK)
+    goto fail_tok;
   if (pthread_create(&th, NULL, producer, q) != 0) {
     cu_ws_rollback(x->ws);
     rc = cu_diag_set(d, CUSTOS_EINTERNAL, "cannot start a thread");
-    goto fail_q;
+    goto fail_tok;
   }
   size_t k;
   while (rc == CUSTOS_OK && (k = q_take(q, q->taken)) > 0) {
@@ -958,6 +979,8 @@ static custos_rc run(ictx *x, const container *c, void *(*producer)(void *),
     rc = finish_source(x, d);
   if (rc != CUSTOS_OK)
     cu_ws_rollback(x->ws);
+fail_tok:
+  cu_rec_tok_close(q->tok);
 fail_q:
   pthread_cond_destroy(&q->can_get);
   pthread_cond_destroy(&q->can_put);

@@ -113,21 +113,13 @@ static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
 }
 
 custos_rc cu_records_on_open(sqlite3 *db, custos_diag *d) {
-  fts5_api *api = NULL;
-  sqlite3_stmt *st = NULL;
-
-  int rc = sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_OK || !api || api->iVersion < 2)
+  fts5_api *api = cu_rec_fts5(db);
+  if (!api)
     return cu_diag_set(d, CUSTOS_EDB,
                        "this SQLite has no FTS5: install Debian's libsqlite3-0");
-  rc = api->xCreateFunction(api, "custos_rank", NULL, rank_fn, NULL);
+  int rc = api->xCreateFunction(api, "custos_rank", NULL, rank_fn, NULL);
   if (rc != SQLITE_OK)
     return cu_diag_set(d, CUSTOS_EDB, "cannot register custos_rank: %s",
                        sqlite3_errstr(rc));
-  return CUSTOS_OK;
+  return cu_rec_tok_register(db, d);
 }

@@ -43,8 +43,52 @@ custos_rc cu_rec_read_file(const char *path, size_t cap, cu_buf *buf,
                            char *scratch, char *sha, uint64_t *total,
                            char *why, size_t whyn) CUSTOS_WUR;
 
-/* Registers custos_rank() (rank.c), the relevance of `custos search`, on
- * a workspace connection; store calls it on every open. */
+/* ---- tokens made on the parse thread (tok.c) ---- */
+
+/* The indexed columns of records_fts: subject, sender, recipients, body,
+ * attachments. */
+#define CU_REC_TOK_COLS 5
+
+/* A unicode61 tokenizer instance for one thread, and the tokens it made
+ * of one record's columns. */
+typedef struct cu_rec_tok cu_rec_tok;
+typedef struct cu_rec_toks cu_rec_toks;
+
+/* The FTS5 API of connection db, or NULL when SQLite has no FTS5. */
+fts5_api *cu_rec_fts5(sqlite3 *db);
+/* Puts the replaying wrapper in place of unicode61 on connection db (the
+ * open hook calls it); the tables keep their stored definition. */
+custos_rc cu_rec_tok_register(sqlite3 *db, custos_diag *d) CUSTOS_WUR;
+/* A unicode61 instance with records_fts's arguments, made from what
+ * connection db has registered.  Called on any thread; afterwards used by
+ * one thread at a time, which may be another than db's.  *out is the
+ * caller's (cu_rec_tok_close), and must be closed before db is. */
+custos_rc cu_rec_tok_open(sqlite3 *db, cu_rec_tok **out,
+                          custos_diag *d) CUSTOS_WUR;
+void cu_rec_tok_close(cu_rec_tok *t);
+/* Tokenises the columns of m as the writer stores them.  *out (the
+ * caller's, cu_rec_toks_free) points into m's strings, so m must outlive
+ * it unchanged.  A column that cannot be tokenised (too large, any error)
+ * is marked so and left to FTS5.  Fails only with ENOMEM (*out NULL). */
+custos_rc cu_rec_tok_msg(cu_rec_tok *t, const cu_rec_msg *m,
+                         cu_rec_toks **out) CUSTOS_WUR;
+void cu_rec_toks_free(cu_rec_toks *k);
+/* Bytes held, for the ingest queue's bound; 0 for NULL. */
+size_t cu_rec_toks_size(const cu_rec_toks *k);
+/* Writer thread: the tokens FTS5 replays, on this thread, for a column
+ * whose text equals one of k's; NULL clears.  k must stay valid until it
+ * is cleared. */
+void cu_rec_tok_pending(const cu_rec_toks *k);
+/* Per thread since it started: columns replayed from pending tokens, and
+ * columns indexed while tokens were pending that matched none of them. */
+typedef struct cu_rec_tok_counts {
+  uint64_t replayed, delegated;
+} cu_rec_tok_counts;
+cu_rec_tok_counts cu_rec_tok_count(void);
+
+/* Registers custos_rank() (rank.c), the relevance of `custos search`, and
+ * the tokenizer wrapper on a workspace connection; store calls it on every
+ * open, before any statement reads records_fts. */
 custos_rc cu_records_on_open(sqlite3 *db, custos_diag *d) CUSTOS_WUR;
 /* How many hits custos_rank() ranked on this thread since the reset: the
  * hit count of a relevance-sorted query once its first row is read. */
