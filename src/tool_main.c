@@ -2,6 +2,7 @@
  * custos: the command-line entry point.  Parses the global options, picks
  * the command and turns results into the documented exit codes.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +218,30 @@ void tool_print_json(json_t *v) {
   json_decref(v);
 }
 
+/* Input files and the workspace database are read through memory maps.
+ * A mapped file cut short by another process (or a failing disk) turns a
+ * read into SIGBUS; say what happened instead of dying without a word.
+ * Nothing is lost: a usage or directory ingest writes only after its
+ * input is read, mail commits in whole batches, and SQLite rolls back an
+ * unfinished transaction at the next open. */
+static void on_sigbus(int sig) {
+  (void)sig;
+  static const char msg[] =
+      "custos: an input file or the workspace database became shorter while "
+      "it was being read (SIGBUS): another process truncated it, or the disk "
+      "failed.  Nothing past the last completed step was stored; run the "
+      "command again once the file is complete.\n";
+  ssize_t w = write(2, msg, sizeof msg - 1);
+  (void)w;
+  _exit(TOOL_EXIT_FAIL);
+}
+
 int main(int argc, char **argv) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigbus;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, NULL);
   const char *env = getenv("CUSTOS_WORKSPACE");
   tool_g.workspace = env && *env ? env : "custos-ws";
   tool_g.progress = isatty(2) != 0;
