@@ -26,7 +26,7 @@ dump() {
     SELECT class, sha256, expected, accepted, rejected, status FROM sources ORDER BY sha256;
     SELECT count(*) FROM thread_nodes;
     SELECT count(*) FROM records_fts WHERE records_fts MATCH 'storage';
-    INSERT INTO records_fts(records_fts) VALUES('integrity-check');"
+    INSERT INTO records_fts(records_fts, rank) VALUES('integrity-check', 1);"
 }
 
 # check_kill NAME PATH

@@ -481,8 +481,8 @@ static void test_ingest_copy(void **state) {
                            "storage"),
                    4);
   assert_int_equal(cu_ws_exec(ws,
-                              "INSERT INTO records_fts(records_fts)"
-                              " VALUES('integrity-check')",
+                              "INSERT INTO records_fts(records_fts, rank)"
+                              " VALUES('integrity-check', 1)",
                               NULL),
                    CUSTOS_OK);
   assert_int_equal(one_int("SELECT v FROM records_fts_config WHERE k = ?1",
