@@ -1453,12 +1453,14 @@ static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
   return rc;
 }
 
-/* A rollup on its way into a block: the block's period, the rollup
- * itself (for the monthly sums) and its fields as the block keeps them. */
+/* A rollup on its way into a block: the block's period, its dimension
+ * set (for the monthly sums) and its fields as the block keeps them.
+ * Everything after the sort reads these, not the rollup, which would be
+ * a cache miss per rollup once more. */
 typedef struct bent {
   int64_t period;
   size_t rank; /* of its dimension set's ids among the account and unit's */
-  const rollup *r;
+  const dimset *ds;
   cu_ledger_ru ru;
 } bent;
 
@@ -1481,7 +1483,7 @@ static void bent_fill(bent *e, const rollup *r, size_t rank) {
   int64_t *f = e->ru.v;
   e->period = r->period;
   e->rank = rank;
-  e->r = r;
+  e->ds = ds;
   f[CU_RU_SUB] = ds->dim[D_SUB]->dim;
   f[CU_RU_SERVICE] = ds->dim[D_SERVICE]->dim;
   f[CU_RU_METER] = ds->dim[D_METER]->dim;
@@ -1538,24 +1540,27 @@ typedef struct mlist {
   size_t n, cap;
 } mlist;
 
-/* Adds ru to the monthly rollups: to the last one when that has the same
- * dimension set, month and period (a dimension set's rollups come sorted
- * by day), else as a new one.  *m0 and *m1 cache the month of the last
- * day seen and the next month's first day.  ENOMEM or EPARSE with diag. */
-static custos_rc add_monthly(ingest *g, mlist *ml, const rollup *ru,
+/* Adds the rollup of e to the monthly rollups: to the last one when that
+ * has the same dimension set, month and period (a dimension set's rollups
+ * come sorted by day), else as a new one.  *m0 and *m1 cache the month of
+ * the last day seen and the next month's first day.  ENOMEM or EPARSE
+ * with diag. */
+static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
                              int64_t *m0, int64_t *m1, custos_diag *d) {
-  if (ru->day < *m0 || ru->day >= *m1) {
+  const int64_t *f = e->ru.v;
+  int64_t day = f[CU_RU_DAY];
+  if (day < *m0 || day >= *m1) {
     int bad;
     const char *reason;
-    if (cu_ledger_month_of(ru->day, m0, &bad, &reason) != CUSTOS_OK ||
+    if (cu_ledger_month_of(day, m0, &bad, &reason) != CUSTOS_OK ||
         cu_ledger_month_of(*m0 + 31, m1, &bad, &reason) != CUSTOS_OK) {
-      cu_diag_at(d, g->path, ru->first_line, 0);
+      cu_diag_at(d, g->path, (uint64_t)f[CU_RU_FIRST_LINE], 0);
       return cu_diag_set(d, CUSTOS_EPARSE, "%s", reason);
     }
   }
   mrollup *last = ml->n ? &ml->v[ml->n - 1] : NULL;
-  if (!last || last->ds != ru->ds || last->month != *m0 ||
-      last->period != ru->period) {
+  if (!last || last->ds != e->ds || last->month != *m0 ||
+      last->period != e->period) {
     if (ml->n == ml->cap) {
       size_t nc = ml->cap ? ml->cap * 2 : 1024;
       mrollup *p = cu_realloc(ml->v, nc * sizeof *p);
@@ -1566,21 +1571,19 @@ static custos_rc add_monthly(ingest *g, mlist *ml, const rollup *ru,
     }
     last = &ml->v[ml->n++];
     memset(last, 0, sizeof *last);
-    last->ds = ru->ds;
+    last->ds = e->ds;
     last->month = *m0;
-    last->period = ru->period;
+    last->period = e->period;
   }
-  /* fits() has checked that each amount is an int64. */
   const int64_t g9 = 1000000000;
-  int64_t q = (int64_t)ru->qty, b = (int64_t)ru->billed,
-          e = (int64_t)ru->effective;
+  int64_t q = f[CU_RU_QUANTITY], b = f[CU_RU_BILLED], c = f[CU_RU_EFFECTIVE];
   last->part[0] += q / g9;
   last->part[1] += q % g9;
   last->part[2] += b / g9;
   last->part[3] += b % g9;
-  last->part[4] += e / g9;
-  last->part[5] += e % g9;
-  last->rows += ru->rows;
+  last->part[4] += c / g9;
+  last->part[5] += c % g9;
+  last->rows += f[CU_RU_ROWS];
   return CUSTOS_OK;
 }
 
@@ -1737,9 +1740,9 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
         blk[b - a] = ents[b].ru;
-        rows += ents[b].r->rows;
-        billed += ents[b].r->billed;
-        rc = add_monthly(g, &ml, ents[b].r, &m0, &m1, d);
+        rows += ents[b].ru.v[CU_RU_ROWS];
+        billed += ents[b].ru.v[CU_RU_BILLED];
+        rc = add_monthly(g, &ml, &ents[b], &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
