@@ -943,6 +943,15 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   }
   if (i + AHEAD_ENTRY < n) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
+    /* The row's raw key and resource id, which the lookups compare, were
+     * written by the reader on the other core. */
+    if (r->kind == ROW_OK) {
+      for (size_t o = 0; o < r->klen; o += 64)
+        __builtin_prefetch(r->key + o);
+      if (r->has_res)
+        for (size_t o = 0; o < r->raw.len[LF_RESOURCE_ID]; o += 64)
+          __builtin_prefetch(r->raw.v[LF_RESOURCE_ID] + o);
+    }
     const hent *e = raws->slots[ht_probe(raws, r->h)];
     if (e) {
       const char *x = (const char *)e;
