@@ -92,11 +92,19 @@ static custos_rc from_cp1252(const char *s, size_t n, cu_buf *out,
   return CUSTOS_OK;
 }
 
-static bool has_8bit(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] >= 0x80)
-      return true;
-  return false;
+/* The length of the ASCII prefix of s[0..n), eight bytes at a time:
+ * most text is all ASCII, and then it needs no other pass. */
+static size_t ascii_len(const char *s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (w & UINT64_C(0x8080808080808080))
+      break;
+  }
+  while (i < n && (unsigned char)s[i] < 0x80)
+    i++;
+  return i;
 }
 
 /* Charsets whose every byte sequence is valid, so a conversion from them
@@ -211,7 +219,10 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
                          cu_buf *out, bool *fallback) {
   bool capped = false;
   pthread_once(&gmime_once, gmime_init); /* charset names come from GMime */
-  bool valid = cu_utf8_invalid_at(s, n) == n;
+  /* UTF-8 is valid as a whole when it is after its ASCII prefix. */
+  size_t a = ascii_len(s, n);
+  bool eight = a < n;
+  bool valid = !eight || cu_utf8_invalid_at(s + a, n - a) == n - a;
   const char *cs = charset && *charset ? g_mime_charset_iconv_name(charset)
                                        : NULL;
   if (!cs || !*cs) {
@@ -227,14 +238,14 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
     *fallback = true;
     return from_cp1252(s, n, out, &capped);
   }
-  if (single_byte(cs) && has_8bit(s, n) && valid) {
+  if (single_byte(cs) && eight && valid) {
     /* Declared as a single-byte charset but valid UTF-8 with multi-byte
      * sequences: a mislabelled UTF-8 text is far likelier than Latin-1
      * that happens to form valid sequences. */
     *fallback = true;
     return append_capped(out, s, n, &capped);
   }
-  if (!has_8bit(s, n) && !seven_bit_coded(cs) && (single_byte(cs) || valid))
+  if (!eight && !seven_bit_coded(cs) && (single_byte(cs) || valid))
     return append_capped(out, s, n, &capped);
   size_t start = out->len;
   custos_rc rc = CUSTOS_OK;
@@ -450,8 +461,11 @@ typedef struct canon_ctx {
 
 static void canon_collect(void *ud, const rawhdr *h) {
   canon_ctx *c = ud;
+  if (h->nlen < 2 || h->nlen > 7)
+    return; /* the lengths of canon_headers */
   for (size_t k = 0; k < NCANON; k++)
-    if (strlen(canon_headers[k]) == h->nlen &&
+    if ((h->name[0] | 0x20) == canon_headers[k][0] &&
+        strlen(canon_headers[k]) == h->nlen &&
         g_ascii_strncasecmp(h->name, canon_headers[k], h->nlen) == 0 &&
         c->n[k] < 8)
       c->h[k][c->n[k]++] = *h;
@@ -527,18 +541,21 @@ static void hash_relaxed_body(sink *o, const char *s, size_t n) {
     } else {
       for (; empty > 0; empty--)
         sink_put(o, "\r\n", 2);
-      bool space = false;
-      for (size_t j = 0; j < e; j++) {
-        char c = s[i + j];
-        if (is_wsp(c)) {
-          space = true;
-          continue;
-        }
-        if (space) {
-          sink_putc(o, ' ');
-          space = false;
-        }
-        sink_putc(o, c);
+      /* Runs of other bytes go to the sink whole; a WSP run (never at
+       * the end, which was cut above) becomes one space. */
+      const char *p = s + i;
+      size_t j = 0;
+      while (j < e) {
+        size_t r = j;
+        while (r < e && !is_wsp(p[r]))
+          r++;
+        sink_put(o, p + j, r - j);
+        if (r == e)
+          break;
+        while (is_wsp(p[r]))
+          r++;
+        sink_putc(o, ' ');
+        j = r;
       }
       sink_put(o, "\r\n", 2);
     }
@@ -546,12 +563,13 @@ static void hash_relaxed_body(sink *o, const char *s, size_t n) {
   }
 }
 
-void cu_rec_content_id(const char *data, size_t len, uint64_t total,
-                       char out[2 * CU_SHA256_LEN + 1]) {
+/* cu_rec_content_id, also telling whether data has a header block (as
+ * scan_headers does), which the parse would otherwise scan for again. */
+static void content_id(const char *data, size_t len, uint64_t total,
+                       char out[2 * CU_SHA256_LEN + 1], bool *headers) {
   canon_ctx c;
-  memset(&c, 0, sizeof c);
-  bool headers;
-  size_t body = scan_headers(data, len, canon_collect, &c, &headers);
+  memset(c.n, 0, sizeof c.n); /* c.h is read only where c.n says */
+  size_t body = scan_headers(data, len, canon_collect, &c, headers);
   uint8_t dg[CU_SHA256_LEN];
   cu_sha256_ctx *sh = NULL;
   if (cu_sha256_init(&sh) != CUSTOS_OK) {
@@ -583,6 +601,12 @@ void cu_rec_content_id(const char *data, size_t len, uint64_t total,
   sink_flush(&o);
   cu_sha256_final(sh, dg);
   cu_hex_encode(dg, CU_SHA256_LEN, out);
+}
+
+void cu_rec_content_id(const char *data, size_t len, uint64_t total,
+                       char out[2 * CU_SHA256_LEN + 1]) {
+  bool headers;
+  content_id(data, len, total, out, &headers);
 }
 
 /* ---- GMime ------------------------------------------------------------ */
@@ -924,14 +948,13 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
   cu_buf_init(&m->body, CU_REC_MAX_TEXT);
   cu_buf_init(&m->attach_text, CU_REC_MAX_TEXT);
   pthread_once(&gmime_once, gmime_init);
-  cu_rec_content_id(data, len, total, m->content_id);
+  bool headers;
+  content_id(data, len, total, m->content_id, &headers);
   if (truncated)
     m->flags |= CU_REC_TRUNCATED;
   bool fallback = false;
   custos_rc rc = CUSTOS_OK;
 
-  bool headers;
-  scan_headers(data, len, NULL, NULL, &headers);
   GMimeMessage *msg = NULL;
   /* GMime reads the caller's bytes in place: the stream does not own the
    * array, which only borrows data (g_byte_array_free(.., FALSE) below
