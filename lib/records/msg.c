@@ -541,23 +541,42 @@ static void hash_relaxed_body(sink *o, const char *s, size_t n) {
     } else {
       for (; empty > 0; empty--)
         sink_put(o, "\r\n", 2);
-      /* Runs of other bytes go to the sink whole; a WSP run (never at
-       * the end, which was cut above) becomes one space. */
+      /* The line is written straight into the sink's buffer when it fits
+       * there, without a room check per byte; a WSP run becomes one
+       * space (none ends the line: they were cut above). */
       const char *p = s + i;
-      size_t j = 0;
-      while (j < e) {
-        size_t r = j;
-        while (r < e && !is_wsp(p[r]))
-          r++;
-        sink_put(o, p + j, r - j);
-        if (r == e)
-          break;
-        while (is_wsp(p[r]))
-          r++;
-        sink_putc(o, ' ');
-        j = r;
+      if (e + 2 > sizeof o->buf - o->k)
+        sink_flush(o);
+      if (e + 2 <= sizeof o->buf) {
+        char *d = o->buf + o->k;
+        bool space = false;
+        for (size_t j = 0; j < e; j++) {
+          char c = p[j];
+          if (!is_wsp(c)) {
+            *d++ = c;
+            space = false;
+          } else if (!space) {
+            *d++ = ' ';
+            space = true;
+          }
+        }
+        *d++ = '\r';
+        *d++ = '\n';
+        o->k = (size_t)(d - o->buf);
+      } else {
+        bool space = false;
+        for (size_t j = 0; j < e; j++) {
+          char c = p[j];
+          if (!is_wsp(c)) {
+            sink_putc(o, c);
+            space = false;
+          } else if (!space) {
+            sink_putc(o, ' ');
+            space = true;
+          }
+        }
+        sink_put(o, "\r\n", 2);
       }
-      sink_put(o, "\r\n", 2);
     }
     i += ll;
   }
@@ -727,19 +746,51 @@ static bool text_like(GMimeContentType *ct) {
          g_ascii_strcasecmp(s, "csv") == 0;
 }
 
-/* Decoded (transfer encoding undone) content of a leaf part; the byte
- * array belongs to *stream, which the caller unrefs. */
-static GByteArray *part_bytes(GMimePart *part, GMimeStream **stream) {
-  *stream = g_mime_stream_mem_new();
+/*
+ * Decoded (transfer encoding undone) content of a leaf part, as the
+ * returned bytes and *n.  A part without a transfer encoding to undo is
+ * taken in place from the memory stream the parser gave it, which holds
+ * the message's bytes: g_mime_data_wrapper_write_to_stream would copy
+ * exactly that range (bound_start to bound_end) through two more GMime
+ * objects and a growing array.  Any other part is decoded into a new
+ * *stream, which then owns the bytes and which the caller unrefs when
+ * not NULL.  The bytes live as long as the message.
+ */
+static const guint8 *part_bytes(GMimePart *part, size_t *n,
+                                GMimeStream **stream) {
+  *stream = NULL;
+  *n = 0;
   GMimeDataWrapper *w = g_mime_part_get_content(part);
-  if (w)
-    g_mime_data_wrapper_write_to_stream(w, *stream);
-  return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*stream));
+  if (!w)
+    return (const guint8 *)"";
+  GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+  GMimeStream *src = w->stream;
+  if (G_OBJECT_TYPE(w) == GMIME_TYPE_DATA_WRAPPER && src &&
+      G_OBJECT_TYPE(src) == GMIME_TYPE_STREAM_MEM &&
+      GMIME_STREAM_MEM(src)->buffer && enc != GMIME_CONTENT_ENCODING_BASE64 &&
+      enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+      enc != GMIME_CONTENT_ENCODING_UUENCODE) {
+    const GByteArray *buf = GMIME_STREAM_MEM(src)->buffer;
+    gint64 end = src->bound_end != -1 ? src->bound_end : (gint64)buf->len;
+    if (end > (gint64)buf->len)
+      end = (gint64)buf->len;
+    gint64 start = src->bound_start;
+    if (start < 0 || start >= end)
+      return (const guint8 *)"";
+    *n = (size_t)(end - start);
+    return buf->data + start;
+  }
+  *stream = g_mime_stream_mem_new();
+  g_mime_data_wrapper_write_to_stream(w, *stream);
+  const GByteArray *ba =
+      g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*stream));
+  *n = ba->len;
+  return ba->data ? ba->data : (const guint8 *)"";
 }
 
 static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
-                                GMimeContentType *ct, const GByteArray *ba,
-                                bool *fallback) {
+                                GMimeContentType *ct, const guint8 *data,
+                                size_t n, bool *fallback) {
   cu_rec_attach *na = cu_realloc(m->att, (m->natt + 1) * sizeof *na);
   if (!na)
     return CUSTOS_ENOMEM;
@@ -753,9 +804,9 @@ static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
   g_free(type);
   if (!a->name || !a->type)
     return CUSTOS_ENOMEM;
-  a->size = ba->len;
+  a->size = n;
   uint8_t dg[CU_SHA256_LEN];
-  cu_sha256(ba->data, ba->len, dg);
+  cu_sha256(data, n, dg);
   cu_hex_encode(dg, CU_SHA256_LEN, a->sha256);
   m->flags |= CU_REC_HAS_ATTACH;
   bool capped = false;
@@ -767,7 +818,7 @@ static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
   }
   if (rc == CUSTOS_OK && text_like(ct)) {
     const char *cs = g_mime_content_type_get_parameter(ct, "charset");
-    rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &m->attach_text,
+    rc = cu_rec_to_utf8((const char *)data, n, cs, &m->attach_text,
                         fallback);
     if (rc == CUSTOS_OK)
       rc = append_capped(&m->attach_text, "\n", 1, &capped);
@@ -808,28 +859,29 @@ static custos_rc walk_parts(cu_rec_msg *m, GMimeMessage *msg, cu_buf *html,
       GMimePart *part = GMIME_PART(obj);
       GMimeContentType *ct = g_mime_object_get_content_type(obj);
       GMimeStream *ms = NULL;
-      GByteArray *ba = part_bytes(part, &ms);
+      size_t n = 0;
+      const guint8 *bytes = part_bytes(part, &n, &ms);
       bool att = g_mime_part_is_attachment(part);
       if (!att && g_mime_content_type_is_type(ct, "text", "plain")) {
         const char *cs = g_mime_content_type_get_parameter(ct, "charset");
         if (m->body.len)
           rc = append_capped(&m->body, "\n", 1, NULL);
         if (rc == CUSTOS_OK)
-          rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &m->body,
+          rc = cu_rec_to_utf8((const char *)bytes, n, cs, &m->body,
                               fallback);
       } else if (!att && g_mime_content_type_is_type(ct, "text", "html")) {
         cu_buf tmp;
         cu_buf_init(&tmp, CU_REC_MAX_TEXT);
         const char *cs = g_mime_content_type_get_parameter(ct, "charset");
-        rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &tmp,
-                            fallback);
+        rc = cu_rec_to_utf8((const char *)bytes, n, cs, &tmp, fallback);
         if (rc == CUSTOS_OK && tmp.len)
           rc = cu_rec_html_text(tmp.data, tmp.len, html);
         cu_buf_free(&tmp);
       } else {
-        rc = add_attachment(m, part, ct, ba, fallback);
+        rc = add_attachment(m, part, ct, bytes, n, fallback);
       }
-      g_object_unref(ms);
+      if (ms)
+        g_object_unref(ms);
     }
     if (!it)
       break;
