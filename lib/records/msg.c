@@ -92,11 +92,19 @@ static custos_rc from_cp1252(const char *s, size_t n, cu_buf *out,
   return CUSTOS_OK;
 }
 
-static bool has_8bit(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] >= 0x80)
-      return true;
-  return false;
+/* The length of the ASCII prefix of s[0..n), eight bytes at a time:
+ * most text is all ASCII, and then it needs no other pass. */
+static size_t ascii_len(const char *s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (w & UINT64_C(0x8080808080808080))
+      break;
+  }
+  while (i < n && (unsigned char)s[i] < 0x80)
+    i++;
+  return i;
 }
 
 /* Charsets whose every byte sequence is valid, so a conversion from them
@@ -211,7 +219,10 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
                          cu_buf *out, bool *fallback) {
   bool capped = false;
   pthread_once(&gmime_once, gmime_init); /* charset names come from GMime */
-  bool valid = cu_utf8_invalid_at(s, n) == n;
+  /* UTF-8 is valid as a whole when it is after its ASCII prefix. */
+  size_t a = ascii_len(s, n);
+  bool eight = a < n;
+  bool valid = !eight || cu_utf8_invalid_at(s + a, n - a) == n - a;
   const char *cs = charset && *charset ? g_mime_charset_iconv_name(charset)
                                        : NULL;
   if (!cs || !*cs) {
@@ -227,14 +238,14 @@ custos_rc cu_rec_to_utf8(const char *s, size_t n, const char *charset,
     *fallback = true;
     return from_cp1252(s, n, out, &capped);
   }
-  if (single_byte(cs) && has_8bit(s, n) && valid) {
+  if (single_byte(cs) && eight && valid) {
     /* Declared as a single-byte charset but valid UTF-8 with multi-byte
      * sequences: a mislabelled UTF-8 text is far likelier than Latin-1
      * that happens to form valid sequences. */
     *fallback = true;
     return append_capped(out, s, n, &capped);
   }
-  if (!has_8bit(s, n) && !seven_bit_coded(cs) && (single_byte(cs) || valid))
+  if (!eight && !seven_bit_coded(cs) && (single_byte(cs) || valid))
     return append_capped(out, s, n, &capped);
   size_t start = out->len;
   custos_rc rc = CUSTOS_OK;
@@ -450,8 +461,11 @@ typedef struct canon_ctx {
 
 static void canon_collect(void *ud, const rawhdr *h) {
   canon_ctx *c = ud;
+  if (h->nlen < 2 || h->nlen > 7)
+    return; /* the lengths of canon_headers */
   for (size_t k = 0; k < NCANON; k++)
-    if (strlen(canon_headers[k]) == h->nlen &&
+    if ((h->name[0] | 0x20) == canon_headers[k][0] &&
+        strlen(canon_headers[k]) == h->nlen &&
         g_ascii_strncasecmp(h->name, canon_headers[k], h->nlen) == 0 &&
         c->n[k] < 8)
       c->h[k][c->n[k]++] = *h;
@@ -527,31 +541,54 @@ static void hash_relaxed_body(sink *o, const char *s, size_t n) {
     } else {
       for (; empty > 0; empty--)
         sink_put(o, "\r\n", 2);
-      bool space = false;
-      for (size_t j = 0; j < e; j++) {
-        char c = s[i + j];
-        if (is_wsp(c)) {
-          space = true;
-          continue;
+      /* The line is written straight into the sink's buffer when it fits
+       * there, without a room check per byte; a WSP run becomes one
+       * space (none ends the line: they were cut above). */
+      const char *p = s + i;
+      if (e + 2 > sizeof o->buf - o->k)
+        sink_flush(o);
+      if (e + 2 <= sizeof o->buf) {
+        char *d = o->buf + o->k;
+        bool space = false;
+        for (size_t j = 0; j < e; j++) {
+          char c = p[j];
+          if (!is_wsp(c)) {
+            *d++ = c;
+            space = false;
+          } else if (!space) {
+            *d++ = ' ';
+            space = true;
+          }
         }
-        if (space) {
-          sink_putc(o, ' ');
-          space = false;
+        *d++ = '\r';
+        *d++ = '\n';
+        o->k = (size_t)(d - o->buf);
+      } else {
+        bool space = false;
+        for (size_t j = 0; j < e; j++) {
+          char c = p[j];
+          if (!is_wsp(c)) {
+            sink_putc(o, c);
+            space = false;
+          } else if (!space) {
+            sink_putc(o, ' ');
+            space = true;
+          }
         }
-        sink_putc(o, c);
+        sink_put(o, "\r\n", 2);
       }
-      sink_put(o, "\r\n", 2);
     }
     i += ll;
   }
 }
 
-void cu_rec_content_id(const char *data, size_t len, uint64_t total,
-                       char out[2 * CU_SHA256_LEN + 1]) {
+/* cu_rec_content_id, also telling whether data has a header block (as
+ * scan_headers does), which the parse would otherwise scan for again. */
+static void content_id(const char *data, size_t len, uint64_t total,
+                       char out[2 * CU_SHA256_LEN + 1], bool *headers) {
   canon_ctx c;
-  memset(&c, 0, sizeof c);
-  bool headers;
-  size_t body = scan_headers(data, len, canon_collect, &c, &headers);
+  memset(c.n, 0, sizeof c.n); /* c.h is read only where c.n says */
+  size_t body = scan_headers(data, len, canon_collect, &c, headers);
   uint8_t dg[CU_SHA256_LEN];
   cu_sha256_ctx *sh = NULL;
   if (cu_sha256_init(&sh) != CUSTOS_OK) {
@@ -583,6 +620,12 @@ void cu_rec_content_id(const char *data, size_t len, uint64_t total,
   sink_flush(&o);
   cu_sha256_final(sh, dg);
   cu_hex_encode(dg, CU_SHA256_LEN, out);
+}
+
+void cu_rec_content_id(const char *data, size_t len, uint64_t total,
+                       char out[2 * CU_SHA256_LEN + 1]) {
+  bool headers;
+  content_id(data, len, total, out, &headers);
 }
 
 /* ---- GMime ------------------------------------------------------------ */
@@ -703,19 +746,51 @@ static bool text_like(GMimeContentType *ct) {
          g_ascii_strcasecmp(s, "csv") == 0;
 }
 
-/* Decoded (transfer encoding undone) content of a leaf part; the byte
- * array belongs to *stream, which the caller unrefs. */
-static GByteArray *part_bytes(GMimePart *part, GMimeStream **stream) {
-  *stream = g_mime_stream_mem_new();
+/*
+ * Decoded (transfer encoding undone) content of a leaf part, as the
+ * returned bytes and *n.  A part without a transfer encoding to undo is
+ * taken in place from the memory stream the parser gave it, which holds
+ * the message's bytes: g_mime_data_wrapper_write_to_stream would copy
+ * exactly that range (bound_start to bound_end) through two more GMime
+ * objects and a growing array.  Any other part is decoded into a new
+ * *stream, which then owns the bytes and which the caller unrefs when
+ * not NULL.  The bytes live as long as the message.
+ */
+static const guint8 *part_bytes(GMimePart *part, size_t *n,
+                                GMimeStream **stream) {
+  *stream = NULL;
+  *n = 0;
   GMimeDataWrapper *w = g_mime_part_get_content(part);
-  if (w)
-    g_mime_data_wrapper_write_to_stream(w, *stream);
-  return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*stream));
+  if (!w)
+    return (const guint8 *)"";
+  GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+  GMimeStream *src = w->stream;
+  if (G_OBJECT_TYPE(w) == GMIME_TYPE_DATA_WRAPPER && src &&
+      G_OBJECT_TYPE(src) == GMIME_TYPE_STREAM_MEM &&
+      GMIME_STREAM_MEM(src)->buffer && enc != GMIME_CONTENT_ENCODING_BASE64 &&
+      enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+      enc != GMIME_CONTENT_ENCODING_UUENCODE) {
+    const GByteArray *buf = GMIME_STREAM_MEM(src)->buffer;
+    gint64 end = src->bound_end != -1 ? src->bound_end : (gint64)buf->len;
+    if (end > (gint64)buf->len)
+      end = (gint64)buf->len;
+    gint64 start = src->bound_start;
+    if (start < 0 || start >= end)
+      return (const guint8 *)"";
+    *n = (size_t)(end - start);
+    return buf->data + start;
+  }
+  *stream = g_mime_stream_mem_new();
+  g_mime_data_wrapper_write_to_stream(w, *stream);
+  const GByteArray *ba =
+      g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*stream));
+  *n = ba->len;
+  return ba->data ? ba->data : (const guint8 *)"";
 }
 
 static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
-                                GMimeContentType *ct, const GByteArray *ba,
-                                bool *fallback) {
+                                GMimeContentType *ct, const guint8 *data,
+                                size_t n, bool *fallback) {
   cu_rec_attach *na = cu_realloc(m->att, (m->natt + 1) * sizeof *na);
   if (!na)
     return CUSTOS_ENOMEM;
@@ -729,9 +804,9 @@ static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
   g_free(type);
   if (!a->name || !a->type)
     return CUSTOS_ENOMEM;
-  a->size = ba->len;
+  a->size = n;
   uint8_t dg[CU_SHA256_LEN];
-  cu_sha256(ba->data, ba->len, dg);
+  cu_sha256(data, n, dg);
   cu_hex_encode(dg, CU_SHA256_LEN, a->sha256);
   m->flags |= CU_REC_HAS_ATTACH;
   bool capped = false;
@@ -743,7 +818,7 @@ static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
   }
   if (rc == CUSTOS_OK && text_like(ct)) {
     const char *cs = g_mime_content_type_get_parameter(ct, "charset");
-    rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &m->attach_text,
+    rc = cu_rec_to_utf8((const char *)data, n, cs, &m->attach_text,
                         fallback);
     if (rc == CUSTOS_OK)
       rc = append_capped(&m->attach_text, "\n", 1, &capped);
@@ -784,28 +859,29 @@ static custos_rc walk_parts(cu_rec_msg *m, GMimeMessage *msg, cu_buf *html,
       GMimePart *part = GMIME_PART(obj);
       GMimeContentType *ct = g_mime_object_get_content_type(obj);
       GMimeStream *ms = NULL;
-      GByteArray *ba = part_bytes(part, &ms);
+      size_t n = 0;
+      const guint8 *bytes = part_bytes(part, &n, &ms);
       bool att = g_mime_part_is_attachment(part);
       if (!att && g_mime_content_type_is_type(ct, "text", "plain")) {
         const char *cs = g_mime_content_type_get_parameter(ct, "charset");
         if (m->body.len)
           rc = append_capped(&m->body, "\n", 1, NULL);
         if (rc == CUSTOS_OK)
-          rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &m->body,
+          rc = cu_rec_to_utf8((const char *)bytes, n, cs, &m->body,
                               fallback);
       } else if (!att && g_mime_content_type_is_type(ct, "text", "html")) {
         cu_buf tmp;
         cu_buf_init(&tmp, CU_REC_MAX_TEXT);
         const char *cs = g_mime_content_type_get_parameter(ct, "charset");
-        rc = cu_rec_to_utf8((const char *)ba->data, ba->len, cs, &tmp,
-                            fallback);
+        rc = cu_rec_to_utf8((const char *)bytes, n, cs, &tmp, fallback);
         if (rc == CUSTOS_OK && tmp.len)
           rc = cu_rec_html_text(tmp.data, tmp.len, html);
         cu_buf_free(&tmp);
       } else {
-        rc = add_attachment(m, part, ct, ba, fallback);
+        rc = add_attachment(m, part, ct, bytes, n, fallback);
       }
-      g_object_unref(ms);
+      if (ms)
+        g_object_unref(ms);
     }
     if (!it)
       break;
@@ -924,14 +1000,13 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
   cu_buf_init(&m->body, CU_REC_MAX_TEXT);
   cu_buf_init(&m->attach_text, CU_REC_MAX_TEXT);
   pthread_once(&gmime_once, gmime_init);
-  cu_rec_content_id(data, len, total, m->content_id);
+  bool headers;
+  content_id(data, len, total, m->content_id, &headers);
   if (truncated)
     m->flags |= CU_REC_TRUNCATED;
   bool fallback = false;
   custos_rc rc = CUSTOS_OK;
 
-  bool headers;
-  scan_headers(data, len, NULL, NULL, &headers);
   GMimeMessage *msg = NULL;
   /* GMime reads the caller's bytes in place: the stream does not own the
    * array, which only borrows data (g_byte_array_free(.., FALSE) below
