@@ -349,6 +349,19 @@ static custos_rc write_diff(cu_ws *ws, const forest *f, const cu_buf *dead,
   custos_rc rc = CUSTOS_OK;
   for (int k = 0; k < NST && rc == CUSTOS_OK; k++)
     rc = cu_ws_prepare(ws, sql[k], &st[k], d);
+  /* Many records to change (a first ingest) are cheaper changed by one
+   * statement after the nodes are written than by one UPDATE each: at
+   * 200,000 records the single updates made the whole rebuild about
+   * 0.3 CPU-s slower than the statement. */
+  size_t nrec = 0, nchanged = 0;
+  for (uint32_t i = 0; i < f->count; i++) {
+    const node *n = &f->n[i];
+    if (n->record) {
+      nrec++;
+      nchanged += n->rec_thread != f->n[n->thread].id;
+    }
+  }
+  bool bulk = nchanged > nrec / 8;
   const int64_t *ids = (const int64_t *)(const void *)dead->data;
   for (size_t k = 0; rc == CUSTOS_OK && k < dead->len / sizeof *ids; k++) {
     sqlite3_bind_int64(st[DEL], 1, ids[k]);
@@ -360,7 +373,7 @@ static custos_rc write_diff(cu_ws *ws, const forest *f, const cu_buf *dead,
       continue;
     int64_t thread = f->n[n->thread].id;
     int64_t parent = n->parent != NONE ? f->n[n->parent].id : 0;
-    if (n->record && n->rec_thread != thread) {
+    if (!bulk && n->record && n->rec_thread != thread) {
       sqlite3_bind_int64(st[REC], 1, n->record);
       sqlite3_bind_int64(st[REC], 2, thread);
       rc = step_done(ws, st[REC], d);
@@ -380,6 +393,14 @@ static custos_rc write_diff(cu_ws *ws, const forest *f, const cu_buf *dead,
   }
   for (int k = 0; k < NST; k++)
     sqlite3_finalize(st[k]);
+  if (rc == CUSTOS_OK && bulk)
+    rc = cu_ws_exec(ws,
+                    "UPDATE records SET thread_id = (SELECT thread_id FROM"
+                    " thread_nodes WHERE record_id = records.id)"
+                    " WHERE kind = 'mail' AND thread_id IS NOT (SELECT"
+                    " thread_id FROM thread_nodes WHERE"
+                    " record_id = records.id)",
+                    d);
   return rc;
 }
 
