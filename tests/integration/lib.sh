@@ -38,6 +38,17 @@ expect_grep() {
   fi
 }
 
+# join_usage GEN_DIR OUT: every monthly FOCUS export of a `custos gen`
+# output (some gzipped) as one file with one header, for a long ingest.
+join_usage() {
+  {
+    head -1 "$1/usage/focus-2024-03.csv"
+    for f in "$1"/usage/focus-*.csv*; do
+      case "$f" in *.gz) gzip -dc "$f" ;; *) cat "$f" ;; esac | tail -n +2
+    done
+  } >"$2"
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -5,12 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 expect_exit 0 "gen" -- "$CUSTOS" gen --seed 9 --scale 100000 --out "$T/g"
 F=$T/big.csv
-{
-  head -1 "$T/g/usage/focus-2024-03.csv"
-  for f in "$T"/g/usage/focus-*.csv*; do
-    case "$f" in *.gz) gzip -dc "$f" ;; *) cat "$f" ;; esac | tail -n +2
-  done
-} >"$F"
+join_usage "$T/g" "$F"
 W=$T/ws
 "$CUSTOS" -w "$W" init >/dev/null
 "$CUSTOS" -w "$W" ingest directory "$T"/g/directory/*.csv >/dev/null
