@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <ftw.h>
 #include <glob.h>
@@ -362,17 +364,6 @@ static int rm_one(const char *path, const struct stat *sb, int flag,
   return remove(path);
 }
 
-static int64_t count(cu_ws *ws, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  custos_diag d;
-  custos_diag_clear(&d);
-  check(cu_ws_prepare(ws, sql, &st, &d), &d);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return n;
-}
-
 /* A workspace in a new folder under tmp with the generated directory and
  * all usage files but restatements ingested.  tmp gets the folder. */
 static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
@@ -496,7 +487,7 @@ static void test_migration(void **state) {
   cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
   char before[NQUERIES][2 * CU_SHA256_LEN + 1];
   digests(ws, before);
-  int64_t n = count(ws, "SELECT count(*) FROM usage_rollups");
+  int64_t n = fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL);
   assert_true(n > 1000);
   custos_diag d;
   custos_diag_clear(&d);
@@ -526,34 +517,34 @@ static void test_migration(void **state) {
             "UPDATE schema_version SET version = 2 WHERE module = 'ledger';",
             &d),
         &d);
-  assert_int_equal(count(ws, "SELECT count(*) FROM usage_rollups"), n);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL), n);
   cu_ws_close(ws);
   ws = NULL;
   check(cu_ws_open(ws_dir, &ws, &d), &d);
-  assert_int_equal(count(ws, "SELECT version FROM schema_version WHERE"
-                             " module = 'ledger'"),
+  assert_int_equal(fixture_int(ws, "SELECT version FROM schema_version WHERE"
+                             " module = 'ledger'", NULL),
                    3);
-  assert_int_equal(count(ws, "SELECT count(*) FROM sqlite_master WHERE"
-                             " name = 'usage_rollups' AND type = 'view'"),
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM sqlite_master WHERE"
+                             " name = 'usage_rollups' AND type = 'view'", NULL),
                    1);
-  assert_int_equal(count(ws, "SELECT count(*) FROM sqlite_master WHERE"
-                             " name LIKE 'usage_rollups_%'"),
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM sqlite_master WHERE"
+                             " name LIKE 'usage_rollups_%'", NULL),
                    0);
-  assert_int_equal(count(ws, "SELECT count(*) FROM usage_rollups"), n);
-  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT * FROM"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL), n);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT * FROM"
                              " kept_rollups EXCEPT SELECT * FROM"
-                             " usage_rollups)"),
+                             " usage_rollups)", NULL),
                    0);
-  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT * FROM"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT * FROM"
                              " usage_rollups EXCEPT SELECT * FROM"
-                             " kept_rollups)"),
+                             " kept_rollups)", NULL),
                    0);
   /* Byte for byte the blocks the ingest wrote. */
-  assert_int_equal(count(ws, "SELECT count(*) FROM usage_blocks"),
-                   count(ws, "SELECT count(*) FROM kept_blocks"));
-  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT source_id,"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
+                   fixture_int(ws, "SELECT count(*) FROM kept_blocks", NULL));
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT source_id,"
                              " account, period, unit, data FROM usage_blocks"
-                             " EXCEPT SELECT * FROM kept_blocks)"),
+                             " EXCEPT SELECT * FROM kept_blocks)", NULL),
                    0);
   char after[NQUERIES][2 * CU_SHA256_LEN + 1];
   digests(ws, after);

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <ftw.h>
 #include <glob.h>
@@ -50,17 +52,6 @@ static void gen(const char *out, bool dirty) {
   custos_diag d;
   custos_diag_clear(&d);
   check(cu_gen_run(&o, NULL, &d), &d);
-}
-
-static int64_t count(cu_ws *ws, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  custos_diag d;
-  custos_diag_clear(&d);
-  check(cu_ws_prepare(ws, sql, &st, &d), &d);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return n;
 }
 
 /* Runs spec both ways, asserts that the results are the same row for row
@@ -147,12 +138,12 @@ static void same_as_migration(cu_ws *ws) {
                    "DELETE FROM usage_monthly;" CU_LEDGER_MONTHLY_FILL(""),
                    &d),
         &d);
-  assert_true(count(ws, "SELECT count(*) FROM kept") > 0);
-  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT * FROM kept"
-                             " EXCEPT SELECT * FROM usage_monthly)"),
+  assert_true(fixture_int(ws, "SELECT count(*) FROM kept", NULL) > 0);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT * FROM kept"
+                             " EXCEPT SELECT * FROM usage_monthly)", NULL),
                    0);
-  assert_int_equal(count(ws, "SELECT count(*) FROM (SELECT * FROM"
-                             " usage_monthly EXCEPT SELECT * FROM kept)"),
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT * FROM"
+                             " usage_monthly EXCEPT SELECT * FROM kept)", NULL),
                    0);
   check(cu_ws_exec(ws, "DROP TABLE kept;", &d), &d);
 }
@@ -198,8 +189,8 @@ static void run(bool dirty) {
   cu_ledger_opts_default(&o);
   o.custodian = "test";
   check(cu_ledger_ingest(ws, files, nf, &o, NULL, &d), &d);
-  assert_true(count(ws, "SELECT count(*) FROM usage_monthly") * 2 <
-              count(ws, "SELECT count(*) FROM usage_rollups"));
+  assert_true(fixture_int(ws, "SELECT count(*) FROM usage_monthly", NULL) * 2 <
+              fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL));
   char before[2 * CU_SHA256_LEN + 1], after[2 * CU_SHA256_LEN + 1];
   compare_all(ws, before);
   same_as_migration(ws);
@@ -220,7 +211,7 @@ static void run(bool dirty) {
         " c.source_id = m.source_id AND c.account = m.account AND"
         " c.period = m.period WHERE c.superseded_by IS NOT NULL"};
     for (size_t i = 0; i < 2; i++)
-      assert_int_equal(count(ws, left[i]), 0);
+      assert_int_equal(fixture_int(ws, left[i], NULL), 0);
     same_as_migration(ws);
   }
   /* The queries above did read the monthly rollups: with those altered,

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "http/http.h"
 #include "pdp/pdp.h"
 
@@ -266,15 +268,6 @@ static void test_snapshot(void **state) {
   rmdir(dir);
 }
 
-static int64_t scalar(cu_ws *ws, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(cu_ws_prepare(ws, sql, &st, NULL), CUSTOS_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 static void test_state(void **state) {
   (void)state;
   char dir[] = "/tmp/custos-pdp-XXXXXX";
@@ -312,9 +305,9 @@ static void test_state(void **state) {
   assert_int_equal(cu_pdp_lift(ws, &l, &d), CUSTOS_OK);
   assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
   assert_int_equal(l.revision, 2);
-  assert_int_equal(scalar(ws, "SELECT COUNT(*) FROM pdp_outbox"), 2);
+  assert_int_equal(fixture_int(ws, "SELECT COUNT(*) FROM pdp_outbox", NULL), 2);
   assert_int_equal(
-      scalar(ws, "SELECT COUNT(*) FROM events WHERE type LIKE 'block.%'"), 2);
+      fixture_int(ws, "SELECT COUNT(*) FROM events WHERE type LIKE 'block.%'", NULL), 2);
   /* bad inputs name their field */
   cu_pdp_block bad = blk(SUB, "storage", "atlantis-9", "aup",
                          CUSTOS_PDP_DENY_ALL, 0);

@@ -325,17 +325,6 @@ static void test_query_rewrite(void **state) {
 
 /* ---- through a workspace ---------------------------------------------- */
 
-static int64_t one_int(const char *sql, const char *arg) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(cu_ws_prepare(ws, sql, &st, NULL), CUSTOS_OK);
-  if (arg)
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 static void ingest_data(void) {
   const char *paths[] = {DATA};
   cu_rec_opts o;
@@ -358,47 +347,47 @@ static void test_ingest_and_threads(void **state) {
   (void)state;
   ingest_data();
   /* a duplicate is never hidden: one record, two places */
-  int64_t dup = one_int("SELECT id FROM records WHERE message_id = ?1",
+  int64_t dup = fixture_int(ws, "SELECT id FROM records WHERE message_id = ?1",
                         "dup1@nimbus.example");
   char ids[32];
   snprintf(ids, sizeof ids, "%lld", (long long)dup);
-  assert_int_equal(one_int("SELECT count(*) FROM record_places WHERE"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM record_places WHERE"
                            " record_id = CAST(?1 AS INTEGER)",
                            ids),
                    2);
   /* two different messages with one Message-ID: two records, two nodes */
-  assert_int_equal(one_int("SELECT count(*) FROM records WHERE"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM records WHERE"
                            " message_id = ?1",
                            "shared@nimbus.example"),
                    2);
-  assert_int_equal(one_int("SELECT count(DISTINCT thread_id) FROM records"
+  assert_int_equal(fixture_int(ws, "SELECT count(DISTINCT thread_id) FROM records"
                            " WHERE message_id = ?1",
                            "shared@nimbus.example"),
                    2);
   /* a reference loop ends as one thread with one root */
-  assert_int_equal(one_int("SELECT count(DISTINCT thread_id) FROM records"
+  assert_int_equal(fixture_int(ws, "SELECT count(DISTINCT thread_id) FROM records"
                            " WHERE message_id IN ('loopa@nimbus.example',"
                            " 'loopb@nimbus.example') AND ?1 IS NULL",
                            NULL),
                    1);
-  assert_int_equal(one_int("SELECT count(*) FROM thread_nodes WHERE"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM thread_nodes WHERE"
                            " message_id IN ('loopa@nimbus.example',"
                            " 'loopb@nimbus.example') AND parent_id IS NULL"
                            " AND ?1 IS NULL",
                            NULL),
                    1);
   /* a missing parent: a ghost node with the reply under it */
-  assert_int_equal(one_int("SELECT record_id IS NULL FROM thread_nodes"
+  assert_int_equal(fixture_int(ws, "SELECT record_id IS NULL FROM thread_nodes"
                            " WHERE message_id = ?1",
                            "never-archived@nimbus.example"),
                    1);
-  assert_int_equal(one_int("SELECT p.message_id = 'never-archived@nimbus."
+  assert_int_equal(fixture_int(ws, "SELECT p.message_id = 'never-archived@nimbus."
                            "example' FROM thread_nodes n JOIN thread_nodes p"
                            " ON p.id = n.parent_id WHERE n.message_id = ?1",
                            "orphan@nimbus.example"),
                    1);
   /* a reply is in its parent's thread */
-  assert_int_equal(one_int("SELECT count(DISTINCT thread_id) FROM records"
+  assert_int_equal(fixture_int(ws, "SELECT count(DISTINCT thread_id) FROM records"
                            " WHERE message_id IN ('q1@nimbus.example',"
                            " 'q2@nimbus.example') AND ?1 IS NULL",
                            NULL),
@@ -465,18 +454,18 @@ static void test_ingest_copy(void **state) {
                    CUSTOS_OK);
   assert_int_equal(st.accepted, 6);
   assert_int_equal(st.duplicates, 2);
-  assert_int_equal(one_int("SELECT count(*) FROM records WHERE ?1 IS NULL",
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM records WHERE ?1 IS NULL",
                            NULL),
                    4);
-  assert_int_equal(one_int("SELECT id FROM records WHERE message_id = ?1",
+  assert_int_equal(fixture_int(ws, "SELECT id FROM records WHERE message_id = ?1",
                            "new@nimbus.example"),
                    4);
-  assert_int_equal(one_int("SELECT count(*) FROM record_places p JOIN"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM record_places p JOIN"
                            " records r ON r.id = p.record_id"
                            " WHERE r.message_id = ?1",
                            "m3@nimbus.example"),
                    2);
-  assert_int_equal(one_int("SELECT count(*) FROM records_fts WHERE"
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM records_fts WHERE"
                            " records_fts MATCH ?1",
                            "storage"),
                    4);
@@ -485,7 +474,7 @@ static void test_ingest_copy(void **state) {
                               " VALUES('integrity-check', 1)",
                               NULL),
                    CUSTOS_OK);
-  assert_int_equal(one_int("SELECT v FROM records_fts_config WHERE k = ?1",
+  assert_int_equal(fixture_int(ws, "SELECT v FROM records_fts_config WHERE k = ?1",
                            "automerge"),
                    8);
   assert_int_equal(fixture_ws_close(own, ws), 0);
@@ -494,7 +483,7 @@ static void test_ingest_copy(void **state) {
 
 static void test_search(void **state) {
   (void)state;
-  int64_t before = one_int("SELECT count(*) FROM events WHERE type = ?1",
+  int64_t before = fixture_int(ws, "SELECT count(*) FROM events WHERE type = ?1",
                            "query.search");
   cu_rec_query q;
   memset(&q, 0, sizeof q);
@@ -562,10 +551,10 @@ static void test_search(void **state) {
   assert_int_equal(cu_rec_search(ws, &q, &r, &d), CUSTOS_EPARSE);
   cu_rec_result_free(&r);
   /* every successful search was recorded */
-  assert_int_equal(one_int("SELECT count(*) FROM events WHERE type = ?1",
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM events WHERE type = ?1",
                            "query.search"),
                    before + 9);
-  assert_int_equal(one_int("SELECT count(*) FROM events WHERE case_id = ?1",
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM events WHERE case_id = ?1",
                            "case-7"),
                    9);
 }

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "store/store.h"
 
 static char dir[64];
@@ -29,15 +31,6 @@ static int teardown(void **state) {
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strlen(dir) - 3), dir);
   return system(cmd) == 0 ? 0 : -1;
-}
-
-static int64_t count(cu_ws *ws, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(cu_ws_prepare(ws, sql, &st, NULL), CUSTOS_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return n;
 }
 
 static void test_create_layout(void **state) {
@@ -71,7 +64,7 @@ static void test_open_wal_and_events(void **state) {
   assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
   sqlite3_finalize(st);
   /* init recorded one event; the next ones follow gap-free */
-  assert_int_equal(count(ws, "SELECT COUNT(*) FROM events"), 1);
+  assert_int_equal(fixture_int(ws, "SELECT COUNT(*) FROM events", NULL), 1);
   cu_ws_set_actor(ws, "reviewer-a");
   assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
   int64_t seq = -1;
@@ -104,7 +97,7 @@ static void test_open_wal_and_events(void **state) {
                    CUSTOS_OK);
   assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
   assert_int_equal(seq, 3);
-  assert_int_equal(count(ws, "SELECT COUNT(*) FROM events WHERE type='test.gone'"),
+  assert_int_equal(fixture_int(ws, "SELECT COUNT(*) FROM events WHERE type='test.gone'", NULL),
                    0);
   cu_ws_close(ws);
   cu_ws_close(NULL);
@@ -115,13 +108,13 @@ static void test_record_query(void **state) {
   cu_ws *ws = NULL;
   assert_int_equal(cu_ws_open(dir, &ws, NULL), CUSTOS_OK);
   cu_ws_set_actor(ws, "reviewer-b");
-  int64_t before = count(ws, "SELECT COUNT(*) FROM events");
+  int64_t before = fixture_int(ws, "SELECT COUNT(*) FROM events", NULL);
   assert_int_equal(cu_ws_record_query(ws, "usage", "case-7",
                                       json_pack("{s:s}", "unit", "u-1"), 3,
                                       "00ff", NULL),
                    CUSTOS_OK);
   assert_false(cu_ws_in_tx(ws));
-  assert_int_equal(count(ws, "SELECT COUNT(*) FROM events"), before + 1);
+  assert_int_equal(fixture_int(ws, "SELECT COUNT(*) FROM events", NULL), before + 1);
   sqlite3_stmt *st = NULL;
   assert_int_equal(cu_ws_prepare(ws,
                                  "SELECT type, actor, case_id, payload FROM"

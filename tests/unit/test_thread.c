@@ -139,22 +139,11 @@ static void canon(cu_ws *ws, cu_buf *b) {
   }
 }
 
-static int64_t one_int(cu_ws *ws, const char *sql, const char *arg) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(cu_ws_prepare(ws, sql, &st, NULL), CUSTOS_OK);
-  if (arg)
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 /* Rows that only a consistent forest satisfies: roots are their own
  * thread, a node's thread is its parent's, records point at the thread of
  * their node, and every ghost has a child. */
 static void check_consistent(cu_ws *ws) {
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM thread_nodes n"
                            " LEFT JOIN thread_nodes p ON p.id = n.parent_id"
                            " WHERE (n.parent_id IS NULL AND n.thread_id <> n.id)"
@@ -163,13 +152,13 @@ static void check_consistent(cu_ws *ws) {
                            " OR ?1 IS NOT NULL",
                            NULL),
                    0);
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM records r WHERE ?1 IS NULL"
                            " AND r.thread_id IS NOT (SELECT thread_id FROM"
                            " thread_nodes WHERE record_id = r.id)",
                            NULL),
                    0);
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM thread_nodes g WHERE"
                            " g.record_id IS NULL AND ?1 IS NULL AND NOT"
                            " EXISTS (SELECT 1 FROM thread_nodes c"
@@ -228,13 +217,13 @@ static void test_stages_equal_one_ingest(void **state) {
   assert_string_equal(p, "late-parent@x");
   parent_of(ws, "late-parent@x", p, sizeof p);
   assert_string_equal(p, "late-root@x");
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM thread_nodes WHERE"
                            " message_id LIKE 'late-%' AND record_id IS NULL"
                            " AND ?1 IS NULL",
                            NULL),
                    0);
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(DISTINCT thread_id) FROM records"
                            " WHERE message_id IN ('left@x', 'right@x',"
                            " 'merger@x') AND ?1 IS NULL",
@@ -242,20 +231,20 @@ static void test_stages_equal_one_ingest(void **state) {
                    1);
   parent_of(ws, "gr@x", p, sizeof p);
   assert_string_equal(p, "gl@x?");
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM thread_nodes WHERE"
                            " message_id LIKE 'loop-%' AND parent_id IS NULL"
                            " AND ?1 IS NULL",
                            NULL),
                    1);
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM thread_nodes WHERE"
                            " message_id = ?1",
                            "dup@x"),
                    2);
   parent_of(ws, "dup-reply@x", p, sizeof p);
   assert_string_equal(p, "dup@x");
-  assert_int_equal(one_int(ws,
+  assert_int_equal(fixture_int(ws,
                            "SELECT count(*) FROM thread_nodes WHERE"
                            " message_id = ?1",
                            "ga@x"),
@@ -265,13 +254,13 @@ static void test_stages_equal_one_ingest(void **state) {
   /* a rebuild with nothing new leaves every row as it was */
   cu_buf before, after;
   canon(ws, &before);
-  int64_t rows = one_int(ws, "SELECT sum(id * 7 + thread_id * 3 +"
+  int64_t rows = fixture_int(ws, "SELECT sum(id * 7 + thread_id * 3 +"
                              " ifnull(parent_id, 0)) FROM thread_nodes"
                              " WHERE ?1 IS NULL", NULL);
   assert_int_equal(cu_rec_thread_all(ws, NULL), CUSTOS_OK);
   canon(ws, &after);
   assert_string_equal(before.data, after.data);
-  assert_int_equal(one_int(ws, "SELECT sum(id * 7 + thread_id * 3 +"
+  assert_int_equal(fixture_int(ws, "SELECT sum(id * 7 + thread_id * 3 +"
                                " ifnull(parent_id, 0)) FROM thread_nodes"
                                " WHERE ?1 IS NULL", NULL),
                    rows);
