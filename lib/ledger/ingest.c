@@ -1239,6 +1239,90 @@ fail_header:
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Where the write phase spends its time, for CUSTOS_LEDGER_TIMES (a
+ * benchmark knob, docs/internals.md).  Each mark charges the wall time
+ * since the previous mark to one part.  Sorting, encoding, inserting and
+ * the monthly sums alternate per block, so their marks read only the
+ * monotonic clock (vDSO, no system call); the CPU time is taken where the
+ * parts follow each other once (WT_CPU_AT marks those). */
+enum { WT_DIMS, WT_GATHER, WT_SORT, WT_ENCODE, WT_INSERT, WT_MONTHLY, WT_COVERAGE,
+       WT_RESOURCES, WT_SOURCE, WT_COMMIT, WT_CHECKPOINT, WT_N };
+static const char *const wt_names[WT_N] = {
+    "dims", "gather", "sort", "encode", "insert", "monthly", "coverage", "resources",
+    "source", "commit", "checkpoint"};
+
+typedef struct wtimer {
+  bool on;
+  double w;          /* the last mark's wall clock */
+  double c;          /* the last CPU mark's process CPU time */
+  double wall[WT_N]; /* seconds charged to each part */
+  double cpu[WT_N];  /* CPU seconds, of the parts marked with CPU */
+  double rollups_cpu; /* CPU of sort, encode, insert and monthly */
+  double w0, c0;     /* at the start */
+} wtimer;
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void wt_start(wtimer *t) {
+  const char *env = getenv("CUSTOS_LEDGER_TIMES");
+  memset(t, 0, sizeof *t);
+  t->on = env && *env;
+  if (t->on) {
+    phase_clock(&t->w, &t->c);
+    t->w0 = t->w;
+    t->c0 = t->c;
+  }
+}
+
+/* Charges the wall time since the last mark to part. */
+static void wt_mark(wtimer *t, int part) {
+  if (!t || !t->on)
+    return;
+  double now = mono_now();
+  t->wall[part] += now - t->w;
+  t->w = now;
+}
+
+/* The same, and the CPU time since the last CPU mark to part too. */
+static void wt_mark_cpu(wtimer *t, int part) {
+  if (!t || !t->on)
+    return;
+  double w, c;
+  phase_clock(&w, &c);
+  t->wall[part] += w - t->w;
+  t->cpu[part] += c - t->c;
+  t->w = w;
+  t->c = c;
+}
+
+/* Says on stderr where the write phase went. */
+static void wt_report(const wtimer *t, const char *path) {
+  if (!t->on)
+    return;
+  double w, c;
+  phase_clock(&w, &c);
+  char line[1024];
+  size_t o = 0;
+  for (int i = 0; i < WT_N && o < sizeof line; i++) {
+    int k = t->cpu[i] > 0
+                ? snprintf(line + o, sizeof line - o, "%s%s %.3f (%.3f CPU)",
+                           i ? ", " : "", wt_names[i], t->wall[i], t->cpu[i])
+                : snprintf(line + o, sizeof line - o, "%s%s %.3f",
+                           i ? ", " : "", wt_names[i], t->wall[i]);
+    if (k < 0)
+      break;
+    o += (size_t)k;
+  }
+  fprintf(stderr,
+          "custos: write %s: %.3f s wall, %.3f s CPU (%s; sort to monthly "
+          "%.3f CPU)\n",
+          path, w - t->w0, c - t->c0, line, t->rollups_cpu);
+}
+
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
   sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup, *cov_ins;
@@ -1678,7 +1762,7 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
  * file's order, so the rollup it names is the first too large in the file
  * whatever the storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
-                               custos_diag *d) {
+                               wtimer *t, custos_diag *d) {
   size_t n = 0;
   for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
     if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
@@ -1709,6 +1793,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   for (dimset *ds = g->ds_head; ds; ds = ds->next)
     dss[i++] = ds;
   qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
+  wt_mark(t, WT_SORT);
   size_t done = 0;
   int64_t m0 = 0, m1 = 0;
   /* One account and unit at a time: its rollups by period and in block
@@ -1745,19 +1830,24 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
           bent_fill(&ents[e++], rus[s], rank);
       }
     }
+    wt_mark(t, WT_GATHER);
     qsort(ents, e, sizeof *ents, bent_cmp);
+    wt_mark(t, WT_SORT);
     for (size_t a = 0, b; a < e && rc == CUSTOS_OK; a = b) {
-      int64_t rows = 0;
-      __int128 billed = 0;
       for (b = a; b < e && ents[b].period == ents[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
-        blk[b - a] = ents[b].ru;
-        rows += ents[b].ru.v[CU_RU_ROWS];
-        billed += ents[b].ru.v[CU_RU_BILLED];
         rc = add_monthly(g, &ml, &ents[b], &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
+      }
+      wt_mark(t, WT_MONTHLY);
+      int64_t rows = 0;
+      __int128 billed = 0;
+      for (size_t j = a; j < b; j++) {
+        blk[j - a] = ents[j].ru;
+        rows += ents[j].ru.v[CU_RU_ROWS];
+        billed += ents[j].ru.v[CU_RU_BILLED];
       }
       if (rc == CUSTOS_OK)
         rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], ents[a].period, rows,
@@ -1770,6 +1860,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         rc = cu_diag_set(d, rc, "cannot pack usage rollups");
         break;
       }
+      wt_mark(t, WT_ENCODE);
       sqlite3_bind_int64(ins, 1, src);
       sqlite3_bind_int64(ins, 2, acct);
       sqlite3_bind_int64(ins, 3, ents[a].period);
@@ -1778,6 +1869,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       if (sqlite3_step(ins) != SQLITE_DONE)
         rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
       sqlite3_reset(ins);
+      wt_mark(t, WT_INSERT);
       done += b - a;
     }
   }
@@ -1785,6 +1877,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   (void)done; /* only the assertion reads it */
   if (rc == CUSTOS_OK)
     rc = write_monthly(g, &ml, src, d);
+  wt_mark(t, WT_MONTHLY);
 out:
   cu_free(ml.v);
   sqlite3_finalize(ins);
@@ -1796,7 +1889,8 @@ out:
 }
 
 static custos_rc write_all(ingest *g, cu_source *src,
-                           cu_ledger_file_stats *fs, custos_diag *d) {
+                           cu_ledger_file_stats *fs, wtimer *t,
+                           custos_diag *d) {
   writer w;
   memset(&w, 0, sizeof w);
   custos_rc rc;
@@ -1844,6 +1938,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
       if (rc != CUSTOS_OK)
         goto out;
     }
+  wt_mark_cpu(t, WT_DIMS);
   json_t *replaced = json_array();
   if (!replaced) {
     rc = oom(d, g->path);
@@ -1853,10 +1948,17 @@ static custos_rc write_all(ingest *g, cu_source *src,
    * period, which then supersedes older sources (whose blocks and
    * monthly rollups have other source ids). */
   cvlist cl = {NULL, 0, 0};
-  rc = write_rollups(g, src->id, &cl, d);
+  rc = write_rollups(g, src->id, &cl, t, d);
+  if (t->on) {
+    double w0, c0;
+    phase_clock(&w0, &c0);
+    t->rollups_cpu = c0 - t->c;
+    t->c = c0;
+  }
   if (rc == CUSTOS_OK)
     rc = write_coverage(g, &w, src->id, &cl, &fs->superseded, replaced, d);
   cu_free(cl.v);
+  wt_mark_cpu(t, WT_COVERAGE);
   if (rc != CUSTOS_OK) {
     json_decref(replaced);
     goto out;
@@ -1905,6 +2007,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
       goto out;
     }
   }
+  wt_mark_cpu(t, WT_RESOURCES);
   /* The source's ledger record, its rejects and the event. */
   {
     sqlite3_stmt *st = NULL;
@@ -1960,6 +2063,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   src->accepted = g->rows - g->rejected;
   src->rejected = g->rejected;
   rc = cu_source_complete(g->ws, src, d);
+  wt_mark_cpu(t, WT_SOURCE);
 out:
   writer_free(&w);
   return rc;
@@ -1982,6 +2086,40 @@ static custos_rc set_cache_size(cu_ws *ws, int64_t v, custos_diag *d) {
   char sql[64];
   snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)v);
   return cu_ws_exec(ws, sql, d);
+}
+
+/* The WAL hook while committing: notes the frames in the WAL. */
+static int wal_frames(void *arg, sqlite3 *db, const char *schema,
+                      int frames) {
+  (void)db;
+  (void)schema;
+  *(int *)arg = frames;
+  return SQLITE_OK;
+}
+
+/* Commits the ingest's transaction, then checkpoints as SQLite's automatic
+ * checkpoint would have (PASSIVE, once the WAL holds wal_autocheckpoint
+ * frames), but as a step of its own, which the timer can tell apart.  A
+ * failed checkpoint is not an error: the WAL keeps the frames, and the
+ * next checkpoint copies them. */
+static custos_rc commit(cu_ws *ws, wtimer *t, custos_diag *d) {
+  sqlite3 *db = cu_ws_db(ws);
+  int every = 0, frames = 0;
+  sqlite3_stmt *st = NULL;
+  if (cu_ws_prepare(ws, "PRAGMA wal_autocheckpoint", &st, NULL) == CUSTOS_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    every = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_wal_hook(db, wal_frames, &frames);
+  custos_rc rc = cu_ws_commit(ws, d);
+  /* Puts SQLite's own hook back (with every <= 0, none). */
+  sqlite3_wal_autocheckpoint(db, every);
+  wt_mark_cpu(t, WT_COMMIT);
+  if (rc == CUSTOS_OK && every > 0 && frames >= every)
+    (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                    NULL);
+  wt_mark_cpu(t, WT_CHECKPOINT);
+  return rc;
 }
 
 static void show_rejects(const ingest *g) {
@@ -2060,6 +2198,8 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   /* The rollups go in as one transaction; with SQLite's default page
    * cache (2 MB) the indexes of a large file spill to the WAL and are read
    * back many times before the commit.  Pages are allocated as used. */
+  wtimer t;
+  wt_start(&t);
   int64_t cache = get_cache_size(ws);
   rc = set_cache_size(ws, -INGEST_CACHE_KIB, d);
   if (rc != CUSTOS_OK)
@@ -2086,12 +2226,14 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
     goto fail_tx;
   fs->source_id = src.id;
   fs->bytes = src.size;
-  rc = write_all(&g, &src, fs, d);
+  wt_mark_cpu(&t, WT_SOURCE);
+  rc = write_all(&g, &src, fs, &t, d);
   if (rc != CUSTOS_OK)
     goto fail_tx;
-  rc = cu_ws_commit(ws, d);
+  rc = commit(ws, &t, d);
   if (rc != CUSTOS_OK)
     goto fail_tx;
+  wt_report(&t, path);
   goto fail_cache;
 fail_tx:
   cu_ws_rollback(ws);
