@@ -1597,6 +1597,129 @@ static void bent_fill(bent *e, const rollup *r, size_t rank) {
   f[CU_RU_EFFECTIVE] = (int64_t)r->effective;
 }
 
+/* Sorts the entries of one account and unit into bent_cmp's order
+ * without qsort, whose merge buffer was a fresh allocation (and, for a
+ * large account, fresh pages) on every call and which moved 136-byte
+ * entries at every step.  The entries are ordered by index with a stable
+ * radix sort on each of day, rank and period (least significant first),
+ * each field as its offset from the field's least value, one pass per
+ * byte that offset needs (two for a day or period, one or two for a
+ * rank), then copied once into their order.  Entries equal in all three
+ * (only dimension sets with the same ids, rare) are then ordered by the
+ * rest with bent_cmp, so the order is bent_cmp's. */
+typedef struct bsort {
+  bent *out;          /* the sorted copy */
+  uint32_t *idx, *tmp; /* orders of the entries */
+  uint64_t *keys;     /* per entry: day, rank and period, as offsets */
+  size_t cap;         /* entries each array holds */
+} bsort;
+
+static void bsort_free(bsort *s) {
+  cu_free(s->out);
+  cu_free(s->idx);
+  cu_free(s->tmp);
+  cu_free(s->keys);
+  memset(s, 0, sizeof *s);
+}
+
+/* Makes room for n entries; false when out of memory (s stays valid). */
+static bool bsort_reserve(bsort *s, size_t n) {
+  if (n <= s->cap)
+    return true;
+  if (n > UINT32_MAX)
+    return false;
+  bent *out = cu_realloc(s->out, n * sizeof *out);
+  if (out)
+    s->out = out;
+  uint32_t *idx = cu_realloc(s->idx, n * sizeof *idx);
+  if (idx)
+    s->idx = idx;
+  uint32_t *tmp = cu_realloc(s->tmp, n * sizeof *tmp);
+  if (tmp)
+    s->tmp = tmp;
+  uint64_t *keys = cu_realloc(s->keys, n * 3 * sizeof *keys);
+  if (keys)
+    s->keys = keys;
+  if (!out || !idx || !tmp || !keys)
+    return false;
+  s->cap = n;
+  return true;
+}
+
+#define BSORT_SMALL 48 /* entries below which an insertion sort is used */
+
+/* Whether the keys x (day, rank, period offsets) sort before y's. */
+static bool bkey_less(const uint64_t *x, const uint64_t *y) {
+  if (x[2] != y[2])
+    return x[2] < y[2];
+  if (x[1] != y[1])
+    return x[1] < y[1];
+  return x[0] < y[0];
+}
+
+/* Sorts the n entries of e (n <= s->cap) into s->out. */
+static void bsort_run(bsort *s, const bent *e, size_t n) {
+  if (n == 0)
+    return;
+  uint64_t *k = s->keys;
+  int64_t lo[3] = {e[0].ru.v[CU_RU_DAY], (int64_t)e[0].rank, e[0].period};
+  for (size_t i = 1; i < n; i++) {
+    int64_t v[3] = {e[i].ru.v[CU_RU_DAY], (int64_t)e[i].rank, e[i].period};
+    for (int f = 0; f < 3; f++)
+      if (v[f] < lo[f])
+        lo[f] = v[f];
+  }
+  uint64_t span[3] = {0, 0, 0};
+  for (size_t i = 0; i < n; i++) {
+    int64_t v[3] = {e[i].ru.v[CU_RU_DAY], (int64_t)e[i].rank, e[i].period};
+    for (int f = 0; f < 3; f++) {
+      /* Modulo 2^64, the offset of v from the least value. */
+      k[i * 3 + f] = (uint64_t)v[f] - (uint64_t)lo[f];
+      span[f] |= k[i * 3 + f];
+    }
+    s->idx[i] = (uint32_t)i;
+  }
+  uint32_t *a = s->idx, *b = s->tmp;
+  if (n < BSORT_SMALL) {
+    /* Few entries: the 256 counters of a radix pass would cost more. */
+    for (size_t i = 1; i < n; i++) {
+      uint32_t x = a[i];
+      size_t j = i;
+      for (; j > 0 && bkey_less(&k[(size_t)x * 3], &k[(size_t)a[j - 1] * 3]);
+           j--)
+        a[j] = a[j - 1];
+      a[j] = x;
+    }
+  }
+  for (int f = 0; f < 3 && n >= BSORT_SMALL; f++) {
+    for (int shift = 0; shift < 64 && (span[f] >> shift) != 0; shift += 8) {
+      size_t count[257];
+      memset(count, 0, sizeof count);
+      for (size_t i = 0; i < n; i++)
+        count[((k[a[i] * 3 + (size_t)f] >> shift) & 0xff) + 1]++;
+      for (int c = 0; c < 256; c++)
+        count[c + 1] += count[c];
+      for (size_t i = 0; i < n; i++)
+        b[count[(k[a[i] * 3 + (size_t)f] >> shift) & 0xff]++] = a[i];
+      uint32_t *t = a;
+      a = b;
+      b = t;
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    s->out[i] = e[a[i]];
+  for (size_t i = 0, j; i < n; i = j) {
+    const uint64_t *ki = &k[(size_t)a[i] * 3];
+    for (j = i + 1; j < n; j++) {
+      const uint64_t *kj = &k[(size_t)a[j] * 3];
+      if (kj[0] != ki[0] || kj[1] != ki[1] || kj[2] != ki[2])
+        break;
+    }
+    if (j - i > 1)
+      qsort(s->out + i, j - i, sizeof *s->out, bent_cmp);
+  }
+}
+
 /* A monthly rollup of the file: its dimension set, month and period, and
  * its amounts as sums of their parts above and below 10^9 (see
  * CU_LEDGER_MONTHLY_FILL, whose results these equal). */
@@ -1779,6 +1902,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   cu_buf blob;
   cu_buf_init(&blob, (size_t)64 << 20);
   mlist ml = {NULL, 0, 0};
+  bsort bs;
+  memset(&bs, 0, sizeof bs);
   custos_rc rc = CUSTOS_OK;
   if (!dss || !blk)
     rc = oom(d, g->path);
@@ -1831,13 +1956,18 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       }
     }
     wt_mark(t, WT_GATHER);
-    qsort(ents, e, sizeof *ents, bent_cmp);
+    if (!bsort_reserve(&bs, e)) {
+      rc = oom(d, g->path);
+      break;
+    }
+    bsort_run(&bs, ents, e);
+    const bent *sorted = bs.out;
     wt_mark(t, WT_SORT);
     for (size_t a = 0, b; a < e && rc == CUSTOS_OK; a = b) {
-      for (b = a; b < e && ents[b].period == ents[a].period &&
+      for (b = a; b < e && sorted[b].period == sorted[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
-        rc = add_monthly(g, &ml, &ents[b], &m0, &m1, d);
+        rc = add_monthly(g, &ml, &sorted[b], &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
@@ -1845,12 +1975,12 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       int64_t rows = 0;
       __int128 billed = 0;
       for (size_t j = a; j < b; j++) {
-        blk[j - a] = ents[j].ru;
-        rows += ents[j].ru.v[CU_RU_ROWS];
-        billed += ents[j].ru.v[CU_RU_BILLED];
+        blk[j - a] = sorted[j].ru;
+        rows += sorted[j].ru.v[CU_RU_ROWS];
+        billed += sorted[j].ru.v[CU_RU_BILLED];
       }
       if (rc == CUSTOS_OK)
-        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], ents[a].period, rows,
+        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], sorted[a].period, rows,
                        billed, d);
       if (rc != CUSTOS_OK)
         break;
@@ -1863,7 +1993,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       wt_mark(t, WT_ENCODE);
       sqlite3_bind_int64(ins, 1, src);
       sqlite3_bind_int64(ins, 2, acct);
-      sqlite3_bind_int64(ins, 3, ents[a].period);
+      sqlite3_bind_int64(ins, 3, sorted[a].period);
       sqlite3_bind_int64(ins, 4, unit);
       sqlite3_bind_blob64(ins, 5, blob.data, blob.len, SQLITE_STATIC);
       if (sqlite3_step(ins) != SQLITE_DONE)
@@ -1879,6 +2009,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
     rc = write_monthly(g, &ml, src, d);
   wt_mark(t, WT_MONTHLY);
 out:
+  bsort_free(&bs);
   cu_free(ml.v);
   sqlite3_finalize(ins);
   cu_buf_free(&blob);
