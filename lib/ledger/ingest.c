@@ -1646,7 +1646,7 @@ static bool bsort_reserve(bsort *s, size_t n) {
   return true;
 }
 
-#define BSORT_SMALL 48 /* entries below which an insertion sort is used */
+#define BSORT_SMALL 16 /* entries below which an insertion sort is used */
 
 /* Whether the keys x (day, rank, period offsets) sort before y's. */
 static bool bkey_less(const uint64_t *x, const uint64_t *y) {
