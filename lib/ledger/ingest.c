@@ -1239,6 +1239,90 @@ fail_header:
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Where the write phase spends its time, for CUSTOS_LEDGER_TIMES (a
+ * benchmark knob, docs/internals.md).  Each mark charges the wall time
+ * since the previous mark to one part.  Sorting, encoding, inserting and
+ * the monthly sums alternate per block, so their marks read only the
+ * monotonic clock (vDSO, no system call); the CPU time is taken where the
+ * parts follow each other once (WT_CPU_AT marks those). */
+enum { WT_DIMS, WT_GATHER, WT_SORT, WT_ENCODE, WT_INSERT, WT_MONTHLY, WT_COVERAGE,
+       WT_RESOURCES, WT_SOURCE, WT_COMMIT, WT_CHECKPOINT, WT_N };
+static const char *const wt_names[WT_N] = {
+    "dims", "gather", "sort", "encode", "insert", "monthly", "coverage", "resources",
+    "source", "commit", "checkpoint"};
+
+typedef struct wtimer {
+  bool on;
+  double w;          /* the last mark's wall clock */
+  double c;          /* the last CPU mark's process CPU time */
+  double wall[WT_N]; /* seconds charged to each part */
+  double cpu[WT_N];  /* CPU seconds, of the parts marked with CPU */
+  double rollups_cpu; /* CPU of sort, encode, insert and monthly */
+  double w0, c0;     /* at the start */
+} wtimer;
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void wt_start(wtimer *t) {
+  const char *env = getenv("CUSTOS_LEDGER_TIMES");
+  memset(t, 0, sizeof *t);
+  t->on = env && *env;
+  if (t->on) {
+    phase_clock(&t->w, &t->c);
+    t->w0 = t->w;
+    t->c0 = t->c;
+  }
+}
+
+/* Charges the wall time since the last mark to part. */
+static void wt_mark(wtimer *t, int part) {
+  if (!t || !t->on)
+    return;
+  double now = mono_now();
+  t->wall[part] += now - t->w;
+  t->w = now;
+}
+
+/* The same, and the CPU time since the last CPU mark to part too. */
+static void wt_mark_cpu(wtimer *t, int part) {
+  if (!t || !t->on)
+    return;
+  double w, c;
+  phase_clock(&w, &c);
+  t->wall[part] += w - t->w;
+  t->cpu[part] += c - t->c;
+  t->w = w;
+  t->c = c;
+}
+
+/* Says on stderr where the write phase went. */
+static void wt_report(const wtimer *t, const char *path) {
+  if (!t->on)
+    return;
+  double w, c;
+  phase_clock(&w, &c);
+  char line[1024];
+  size_t o = 0;
+  for (int i = 0; i < WT_N && o < sizeof line; i++) {
+    int k = t->cpu[i] > 0
+                ? snprintf(line + o, sizeof line - o, "%s%s %.3f (%.3f CPU)",
+                           i ? ", " : "", wt_names[i], t->wall[i], t->cpu[i])
+                : snprintf(line + o, sizeof line - o, "%s%s %.3f",
+                           i ? ", " : "", wt_names[i], t->wall[i]);
+    if (k < 0)
+      break;
+    o += (size_t)k;
+  }
+  fprintf(stderr,
+          "custos: write %s: %.3f s wall, %.3f s CPU (%s; sort to monthly "
+          "%.3f CPU)\n",
+          path, w - t->w0, c - t->c0, line, t->rollups_cpu);
+}
+
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
   sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup, *cov_ins;
@@ -1513,6 +1597,129 @@ static void bent_fill(bent *e, const rollup *r, size_t rank) {
   f[CU_RU_EFFECTIVE] = (int64_t)r->effective;
 }
 
+/* Sorts the entries of one account and unit into bent_cmp's order
+ * without qsort, whose merge buffer was a fresh allocation (and, for a
+ * large account, fresh pages) on every call and which moved 136-byte
+ * entries at every step.  The entries are ordered by index with a stable
+ * radix sort on each of day, rank and period (least significant first),
+ * each field as its offset from the field's least value, one pass per
+ * byte that offset needs (two for a day or period, one or two for a
+ * rank), then copied once into their order.  Entries equal in all three
+ * (only dimension sets with the same ids, rare) are then ordered by the
+ * rest with bent_cmp, so the order is bent_cmp's. */
+typedef struct bsort {
+  bent *out;          /* the sorted copy */
+  uint32_t *idx, *tmp; /* orders of the entries */
+  uint64_t *keys;     /* per entry: day, rank and period, as offsets */
+  size_t cap;         /* entries each array holds */
+} bsort;
+
+static void bsort_free(bsort *s) {
+  cu_free(s->out);
+  cu_free(s->idx);
+  cu_free(s->tmp);
+  cu_free(s->keys);
+  memset(s, 0, sizeof *s);
+}
+
+/* Makes room for n entries; false when out of memory (s stays valid). */
+static bool bsort_reserve(bsort *s, size_t n) {
+  if (n <= s->cap)
+    return true;
+  if (n > UINT32_MAX)
+    return false;
+  bent *out = cu_realloc(s->out, n * sizeof *out);
+  if (out)
+    s->out = out;
+  uint32_t *idx = cu_realloc(s->idx, n * sizeof *idx);
+  if (idx)
+    s->idx = idx;
+  uint32_t *tmp = cu_realloc(s->tmp, n * sizeof *tmp);
+  if (tmp)
+    s->tmp = tmp;
+  uint64_t *keys = cu_realloc(s->keys, n * 3 * sizeof *keys);
+  if (keys)
+    s->keys = keys;
+  if (!out || !idx || !tmp || !keys)
+    return false;
+  s->cap = n;
+  return true;
+}
+
+#define BSORT_SMALL 16 /* entries below which an insertion sort is used */
+
+/* Whether the keys x (day, rank, period offsets) sort before y's. */
+static bool bkey_less(const uint64_t *x, const uint64_t *y) {
+  if (x[2] != y[2])
+    return x[2] < y[2];
+  if (x[1] != y[1])
+    return x[1] < y[1];
+  return x[0] < y[0];
+}
+
+/* Sorts the n entries of e (n <= s->cap) into s->out. */
+static void bsort_run(bsort *s, const bent *e, size_t n) {
+  if (n == 0)
+    return;
+  uint64_t *k = s->keys;
+  int64_t lo[3] = {e[0].ru.v[CU_RU_DAY], (int64_t)e[0].rank, e[0].period};
+  for (size_t i = 1; i < n; i++) {
+    int64_t v[3] = {e[i].ru.v[CU_RU_DAY], (int64_t)e[i].rank, e[i].period};
+    for (int f = 0; f < 3; f++)
+      if (v[f] < lo[f])
+        lo[f] = v[f];
+  }
+  uint64_t span[3] = {0, 0, 0};
+  for (size_t i = 0; i < n; i++) {
+    int64_t v[3] = {e[i].ru.v[CU_RU_DAY], (int64_t)e[i].rank, e[i].period};
+    for (int f = 0; f < 3; f++) {
+      /* Modulo 2^64, the offset of v from the least value. */
+      k[i * 3 + f] = (uint64_t)v[f] - (uint64_t)lo[f];
+      span[f] |= k[i * 3 + f];
+    }
+    s->idx[i] = (uint32_t)i;
+  }
+  uint32_t *a = s->idx, *b = s->tmp;
+  if (n < BSORT_SMALL) {
+    /* Few entries: the 256 counters of a radix pass would cost more. */
+    for (size_t i = 1; i < n; i++) {
+      uint32_t x = a[i];
+      size_t j = i;
+      for (; j > 0 && bkey_less(&k[(size_t)x * 3], &k[(size_t)a[j - 1] * 3]);
+           j--)
+        a[j] = a[j - 1];
+      a[j] = x;
+    }
+  }
+  for (int f = 0; f < 3 && n >= BSORT_SMALL; f++) {
+    for (int shift = 0; shift < 64 && (span[f] >> shift) != 0; shift += 8) {
+      size_t count[257];
+      memset(count, 0, sizeof count);
+      for (size_t i = 0; i < n; i++)
+        count[((k[a[i] * 3 + (size_t)f] >> shift) & 0xff) + 1]++;
+      for (int c = 0; c < 256; c++)
+        count[c + 1] += count[c];
+      for (size_t i = 0; i < n; i++)
+        b[count[(k[a[i] * 3 + (size_t)f] >> shift) & 0xff]++] = a[i];
+      uint32_t *t = a;
+      a = b;
+      b = t;
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    s->out[i] = e[a[i]];
+  for (size_t i = 0, j; i < n; i = j) {
+    const uint64_t *ki = &k[(size_t)a[i] * 3];
+    for (j = i + 1; j < n; j++) {
+      const uint64_t *kj = &k[(size_t)a[j] * 3];
+      if (kj[0] != ki[0] || kj[1] != ki[1] || kj[2] != ki[2])
+        break;
+    }
+    if (j - i > 1)
+      qsort(s->out + i, j - i, sizeof *s->out, bent_cmp);
+  }
+}
+
 /* A monthly rollup of the file: its dimension set, month and period, and
  * its amounts as sums of their parts above and below 10^9 (see
  * CU_LEDGER_MONTHLY_FILL, whose results these equal). */
@@ -1521,30 +1728,36 @@ typedef struct mrollup {
   int64_t month, period;
   int64_t part[6]; /* qty / 10^9, qty % 10^9, billed..., effective... */
   int64_t rows;
+  /* usage_monthly's key but the source: unit, month, account, period,
+   * then the ids of subscription to charge.  Taken once when the rollup
+   * is made, so that the sort compares integers in a row instead of
+   * following eleven pointers per side. */
+  int64_t key[11];
 } mrollup;
 
 #define MU_COLS 19
 #define MU_BATCH 64
 
-/* The order of usage_monthly's key (source_id is the same for all). */
+/* The order of usage_monthly's key (source_id is the same for all), of
+ * two pointers to monthly rollups. */
 static int mrollup_cmp(const void *a, const void *b) {
-  const mrollup *x = a, *y = b;
-  int64_t kx[11] = {x->ds->dim[D_UNIT]->dim,     x->month,
-                    x->ds->dim[D_ACCOUNT]->dim,  x->period,
-                    x->ds->dim[D_SUB]->dim,      x->ds->dim[D_SERVICE]->dim,
-                    x->ds->dim[D_METER]->dim,    x->ds->dim[D_REGION]->dim,
-                    x->ds->dim[D_QTYU]->dim,     x->ds->dim[D_CURRENCY]->dim,
-                    x->ds->dim[D_CHARGE]->dim};
-  int64_t ky[11] = {y->ds->dim[D_UNIT]->dim,     y->month,
-                    y->ds->dim[D_ACCOUNT]->dim,  y->period,
-                    y->ds->dim[D_SUB]->dim,      y->ds->dim[D_SERVICE]->dim,
-                    y->ds->dim[D_METER]->dim,    y->ds->dim[D_REGION]->dim,
-                    y->ds->dim[D_QTYU]->dim,     y->ds->dim[D_CURRENCY]->dim,
-                    y->ds->dim[D_CHARGE]->dim};
+  const int64_t *kx = (*(const mrollup *const *)a)->key;
+  const int64_t *ky = (*(const mrollup *const *)b)->key;
   for (int i = 0; i < 11; i++)
     if (kx[i] != ky[i])
       return kx[i] < ky[i] ? -1 : 1;
   return 0;
+}
+
+static void mrollup_key(mrollup *m) {
+  const dimset *ds = m->ds;
+  int64_t k[11] = {ds->dim[D_UNIT]->dim,     m->month,
+                   ds->dim[D_ACCOUNT]->dim,  m->period,
+                   ds->dim[D_SUB]->dim,      ds->dim[D_SERVICE]->dim,
+                   ds->dim[D_METER]->dim,    ds->dim[D_REGION]->dim,
+                   ds->dim[D_QTYU]->dim,     ds->dim[D_CURRENCY]->dim,
+                   ds->dim[D_CHARGE]->dim};
+  memcpy(m->key, k, sizeof k);
 }
 
 /* A growable array of monthly rollups. */
@@ -1587,6 +1800,7 @@ static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
     last->ds = e->ds;
     last->month = *m0;
     last->period = e->period;
+    mrollup_key(last);
   }
   const int64_t g9 = 1000000000;
   int64_t q = f[CU_RU_QUANTITY], b = f[CU_RU_BILLED], c = f[CU_RU_EFFECTIVE];
@@ -1613,37 +1827,39 @@ static custos_rc prepare_monthly_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
 
 static void bind_monthly(sqlite3_stmt *st, int at, int64_t src,
                          const mrollup *m) {
-  const dimset *ds = m->ds;
-  int64_t v[MU_COLS] = {ds->dim[D_UNIT]->dim,     m->month,
-                        ds->dim[D_ACCOUNT]->dim,  m->period,
-                        src,                      ds->dim[D_SUB]->dim,
-                        ds->dim[D_SERVICE]->dim,  ds->dim[D_METER]->dim,
-                        ds->dim[D_REGION]->dim,   ds->dim[D_QTYU]->dim,
-                        ds->dim[D_CURRENCY]->dim, ds->dim[D_CHARGE]->dim,
-                        m->part[0],               m->part[1],
-                        m->part[2],               m->part[3],
-                        m->part[4],               m->part[5],
+  const int64_t *k = m->key;
+  int64_t v[MU_COLS] = {k[0],      k[1],      k[2],      k[3],      src,
+                        k[4],      k[5],      k[6],      k[7],      k[8],
+                        k[9],      k[10],     m->part[0], m->part[1],
+                        m->part[2], m->part[3], m->part[4], m->part[5],
                         m->rows};
   for (int c = 0; c < MU_COLS; c++)
     sqlite3_bind_int64(st, at + c + 1, v[c]);
 }
 
 /* Stores the monthly rollups of ml under source src in key order, equal
- * keys (two dimension sets with the same ids) merged first.  Sorts ml. */
+ * keys (two dimension sets with the same ids) merged first (into one of
+ * the entries of ml, which keep their places). */
 static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
                                custos_diag *d) {
   if (ml->n == 0)
     return CUSTOS_OK;
-  qsort(ml->v, ml->n, sizeof *ml->v, mrollup_cmp);
+  /* Sorted by pointer: an element moves 8 bytes, not 168. */
+  mrollup **ord = cu_malloc(ml->n * sizeof *ord);
+  if (!ord)
+    return oom(d, g->path);
+  for (size_t i = 0; i < ml->n; i++)
+    ord[i] = &ml->v[i];
+  qsort(ord, ml->n, sizeof *ord, mrollup_cmp);
   size_t n = 1;
   for (size_t i = 1; i < ml->n; i++) {
-    mrollup *last = &ml->v[n - 1];
-    if (mrollup_cmp(last, &ml->v[i]) == 0) {
+    mrollup *last = ord[n - 1];
+    if (mrollup_cmp(&last, &ord[i]) == 0) {
       for (int k = 0; k < 6; k++)
-        last->part[k] += ml->v[i].part[k];
-      last->rows += ml->v[i].rows;
+        last->part[k] += ord[i]->part[k];
+      last->rows += ord[i]->rows;
     } else {
-      ml->v[n++] = ml->v[i];
+      ord[n++] = ord[i];
     }
   }
   sqlite3_stmt *batch = NULL, *one = NULL;
@@ -1656,13 +1872,13 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
   for (; rc == CUSTOS_OK && i + MU_BATCH <= n; i += MU_BATCH) {
     sqlite3_reset(batch);
     for (size_t b = 0; b < MU_BATCH; b++)
-      bind_monthly(batch, (int)(b * MU_COLS), src, &ml->v[i + b]);
+      bind_monthly(batch, (int)(b * MU_COLS), src, ord[i + b]);
     if (sqlite3_step(batch) != SQLITE_DONE)
       rc = cu_ws_dberr(g->ws, "cannot store monthly usage rollups", d);
   }
   for (; rc == CUSTOS_OK && i < n; i++) {
     sqlite3_reset(one);
-    bind_monthly(one, 0, src, &ml->v[i]);
+    bind_monthly(one, 0, src, ord[i]);
     if (sqlite3_step(one) != SQLITE_DONE)
       rc = cu_ws_dberr(g->ws, "cannot store monthly usage rollups", d);
   }
@@ -1670,6 +1886,7 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
     cu_diag_at(d, g->path, 0, 0);
   sqlite3_finalize(batch);
   sqlite3_finalize(one);
+  cu_free(ord);
   return rc;
 }
 
@@ -1678,7 +1895,7 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
  * file's order, so the rollup it names is the first too large in the file
  * whatever the storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
-                               custos_diag *d) {
+                               wtimer *t, custos_diag *d) {
   size_t n = 0;
   for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
     if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
@@ -1695,6 +1912,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   cu_buf blob;
   cu_buf_init(&blob, (size_t)64 << 20);
   mlist ml = {NULL, 0, 0};
+  bsort bs;
+  memset(&bs, 0, sizeof bs);
   custos_rc rc = CUSTOS_OK;
   if (!dss || !blk)
     rc = oom(d, g->path);
@@ -1709,6 +1928,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   for (dimset *ds = g->ds_head; ds; ds = ds->next)
     dss[i++] = ds;
   qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
+  wt_mark(t, WT_SORT);
   size_t done = 0;
   int64_t m0 = 0, m1 = 0;
   /* One account and unit at a time: its rollups by period and in block
@@ -1745,22 +1965,32 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
           bent_fill(&ents[e++], rus[s], rank);
       }
     }
-    qsort(ents, e, sizeof *ents, bent_cmp);
+    wt_mark(t, WT_GATHER);
+    if (!bsort_reserve(&bs, e)) {
+      rc = oom(d, g->path);
+      break;
+    }
+    bsort_run(&bs, ents, e);
+    const bent *sorted = bs.out;
+    wt_mark(t, WT_SORT);
     for (size_t a = 0, b; a < e && rc == CUSTOS_OK; a = b) {
-      int64_t rows = 0;
-      __int128 billed = 0;
-      for (b = a; b < e && ents[b].period == ents[a].period &&
+      for (b = a; b < e && sorted[b].period == sorted[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
-        blk[b - a] = ents[b].ru;
-        rows += ents[b].ru.v[CU_RU_ROWS];
-        billed += ents[b].ru.v[CU_RU_BILLED];
-        rc = add_monthly(g, &ml, &ents[b], &m0, &m1, d);
+        rc = add_monthly(g, &ml, &sorted[b], &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
+      wt_mark(t, WT_MONTHLY);
+      int64_t rows = 0;
+      __int128 billed = 0;
+      for (size_t j = a; j < b; j++) {
+        blk[j - a] = sorted[j].ru;
+        rows += sorted[j].ru.v[CU_RU_ROWS];
+        billed += sorted[j].ru.v[CU_RU_BILLED];
+      }
       if (rc == CUSTOS_OK)
-        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], ents[a].period, rows,
+        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], sorted[a].period, rows,
                        billed, d);
       if (rc != CUSTOS_OK)
         break;
@@ -1770,14 +2000,16 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         rc = cu_diag_set(d, rc, "cannot pack usage rollups");
         break;
       }
+      wt_mark(t, WT_ENCODE);
       sqlite3_bind_int64(ins, 1, src);
       sqlite3_bind_int64(ins, 2, acct);
-      sqlite3_bind_int64(ins, 3, ents[a].period);
+      sqlite3_bind_int64(ins, 3, sorted[a].period);
       sqlite3_bind_int64(ins, 4, unit);
       sqlite3_bind_blob64(ins, 5, blob.data, blob.len, SQLITE_STATIC);
       if (sqlite3_step(ins) != SQLITE_DONE)
         rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
       sqlite3_reset(ins);
+      wt_mark(t, WT_INSERT);
       done += b - a;
     }
   }
@@ -1785,7 +2017,9 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   (void)done; /* only the assertion reads it */
   if (rc == CUSTOS_OK)
     rc = write_monthly(g, &ml, src, d);
+  wt_mark(t, WT_MONTHLY);
 out:
+  bsort_free(&bs);
   cu_free(ml.v);
   sqlite3_finalize(ins);
   cu_buf_free(&blob);
@@ -1796,7 +2030,8 @@ out:
 }
 
 static custos_rc write_all(ingest *g, cu_source *src,
-                           cu_ledger_file_stats *fs, custos_diag *d) {
+                           cu_ledger_file_stats *fs, wtimer *t,
+                           custos_diag *d) {
   writer w;
   memset(&w, 0, sizeof w);
   custos_rc rc;
@@ -1844,6 +2079,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
       if (rc != CUSTOS_OK)
         goto out;
     }
+  wt_mark_cpu(t, WT_DIMS);
   json_t *replaced = json_array();
   if (!replaced) {
     rc = oom(d, g->path);
@@ -1853,10 +2089,17 @@ static custos_rc write_all(ingest *g, cu_source *src,
    * period, which then supersedes older sources (whose blocks and
    * monthly rollups have other source ids). */
   cvlist cl = {NULL, 0, 0};
-  rc = write_rollups(g, src->id, &cl, d);
+  rc = write_rollups(g, src->id, &cl, t, d);
+  if (t->on) {
+    double w0, c0;
+    phase_clock(&w0, &c0);
+    t->rollups_cpu = c0 - t->c;
+    t->c = c0;
+  }
   if (rc == CUSTOS_OK)
     rc = write_coverage(g, &w, src->id, &cl, &fs->superseded, replaced, d);
   cu_free(cl.v);
+  wt_mark_cpu(t, WT_COVERAGE);
   if (rc != CUSTOS_OK) {
     json_decref(replaced);
     goto out;
@@ -1905,6 +2148,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
       goto out;
     }
   }
+  wt_mark_cpu(t, WT_RESOURCES);
   /* The source's ledger record, its rejects and the event. */
   {
     sqlite3_stmt *st = NULL;
@@ -1960,6 +2204,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   src->accepted = g->rows - g->rejected;
   src->rejected = g->rejected;
   rc = cu_source_complete(g->ws, src, d);
+  wt_mark_cpu(t, WT_SOURCE);
 out:
   writer_free(&w);
   return rc;
@@ -1982,6 +2227,40 @@ static custos_rc set_cache_size(cu_ws *ws, int64_t v, custos_diag *d) {
   char sql[64];
   snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)v);
   return cu_ws_exec(ws, sql, d);
+}
+
+/* The WAL hook while committing: notes the frames in the WAL. */
+static int wal_frames(void *arg, sqlite3 *db, const char *schema,
+                      int frames) {
+  (void)db;
+  (void)schema;
+  *(int *)arg = frames;
+  return SQLITE_OK;
+}
+
+/* Commits the ingest's transaction, then checkpoints as SQLite's automatic
+ * checkpoint would have (PASSIVE, once the WAL holds wal_autocheckpoint
+ * frames), but as a step of its own, which the timer can tell apart.  A
+ * failed checkpoint is not an error: the WAL keeps the frames, and the
+ * next checkpoint copies them. */
+static custos_rc commit(cu_ws *ws, wtimer *t, custos_diag *d) {
+  sqlite3 *db = cu_ws_db(ws);
+  int every = 0, frames = 0;
+  sqlite3_stmt *st = NULL;
+  if (cu_ws_prepare(ws, "PRAGMA wal_autocheckpoint", &st, NULL) == CUSTOS_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    every = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_wal_hook(db, wal_frames, &frames);
+  custos_rc rc = cu_ws_commit(ws, d);
+  /* Puts SQLite's own hook back (with every <= 0, none). */
+  sqlite3_wal_autocheckpoint(db, every);
+  wt_mark_cpu(t, WT_COMMIT);
+  if (rc == CUSTOS_OK && every > 0 && frames >= every)
+    (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                    NULL);
+  wt_mark_cpu(t, WT_CHECKPOINT);
+  return rc;
 }
 
 static void show_rejects(const ingest *g) {
@@ -2060,6 +2339,8 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   /* The rollups go in as one transaction; with SQLite's default page
    * cache (2 MB) the indexes of a large file spill to the WAL and are read
    * back many times before the commit.  Pages are allocated as used. */
+  wtimer t;
+  wt_start(&t);
   int64_t cache = get_cache_size(ws);
   rc = set_cache_size(ws, -INGEST_CACHE_KIB, d);
   if (rc != CUSTOS_OK)
@@ -2086,12 +2367,14 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
     goto fail_tx;
   fs->source_id = src.id;
   fs->bytes = src.size;
-  rc = write_all(&g, &src, fs, d);
+  wt_mark_cpu(&t, WT_SOURCE);
+  rc = write_all(&g, &src, fs, &t, d);
   if (rc != CUSTOS_OK)
     goto fail_tx;
-  rc = cu_ws_commit(ws, d);
+  rc = commit(ws, &t, d);
   if (rc != CUSTOS_OK)
     goto fail_tx;
+  wt_report(&t, path);
   goto fail_cache;
 fail_tx:
   cu_ws_rollback(ws);

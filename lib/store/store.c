@@ -252,7 +252,7 @@ static custos_rc open_db(cu_ws *ws, int create, custos_diag *d) {
     return cu_diag_set(d, CUSTOS_EINVAL, "workspace path too long");
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
               (create ? SQLITE_OPEN_CREATE : 0);
-  if (sqlite3_open_v2(path, &ws->db, flags, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &ws->db, flags, cu_ws_vfs()) != SQLITE_OK) {
     custos_rc rc = cu_ws_dberr(ws, "cannot open workspace database", d);
     cu_diag_at(d, path, 0, 0);
     return rc;

@@ -51,6 +51,18 @@ custos_rc cu_ws_create(const char *dir, custos_diag *d) CUSTOS_WUR;
  */
 custos_rc cu_ws_open(const char *dir, cu_ws **out, custos_diag *d) CUSTOS_WUR;
 
+/*
+ * The name of the VFS every workspace connection uses (walbuf.c): SQLite's
+ * default VFS with the writes to the WAL gathered into large ones.  It is
+ * registered on the first call; NULL (the default VFS) when that failed.
+ * Other connections to the same database, through any VFS, see the same
+ * files and locks.
+ */
+#define CU_WS_VFS "custos-walbuf"
+const char *cu_ws_vfs(void);
+/* Writes the VFS has passed to the files so far (for tests). */
+uint64_t cu_ws_vfs_writes(void);
+
 /* Closes ws; NULL is fine.  An open transaction is rolled back. */
 void cu_ws_close(cu_ws *ws);
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "directory/directory.h"
 #include "gen/gen.h"
@@ -478,6 +479,135 @@ static void test_query_corrupt(void **state) {
   nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Appends the rows of the file at path to out, with its header only when
+ * header is set. */
+static void append_rows(FILE *out, const char *path, bool header) {
+  FILE *in = fopen(path, "rb");
+  assert_non_null(in);
+  char line[1 << 16];
+  bool first = true;
+  while (fgets(line, sizeof line, in)) {
+    if (!first || header)
+      assert_int_equal(fputs(line, out) >= 0, 1);
+    first = first && !strchr(line, '\n');
+  }
+  fclose(in);
+}
+
+/* One file of several billing periods (the plain monthly exports joined,
+ * in reverse order): each account, unit and period is one block, and
+ * each block holds its rollups in the order custos_pack_rollups gives
+ * them, which is what the ingest's sort (a radix sort by period, rank and
+ * day, an insertion sort for few rollups) must produce. */
+static void test_joined_periods(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300], pat[400], joined[400];
+  cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
+  cu_ws_close(ws);
+  snprintf(ws_dir, sizeof ws_dir, "%s/ws2", tmp);
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ws_create(ws_dir, &d), &d);
+  check(cu_ws_open(ws_dir, &ws, &d), &d);
+  glob_t g;
+  cu_dir_stats ds;
+  snprintf(pat, sizeof pat, "%s/g/directory/*.csv", tmp);
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
+                      "test", &ds, &d),
+        &d);
+  globfree(&g);
+  snprintf(pat, sizeof pat, "%s/g/usage/focus-*.csv", tmp);
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  assert_true(g.gl_pathc >= 3);
+  snprintf(joined, sizeof joined, "%s/joined.csv", tmp);
+  FILE *out = fopen(joined, "wb");
+  assert_non_null(out);
+  for (size_t i = g.gl_pathc; i-- > 0;)
+    append_rows(out, g.gl_pathv[i], i == g.gl_pathc - 1);
+  assert_int_equal(fclose(out), 0);
+  globfree(&g);
+  cu_ledger_opts lo;
+  cu_ledger_opts_default(&lo);
+  lo.custodian = "test";
+  const char *files[1] = {joined};
+  check(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d), &d);
+  assert_true(fixture_int(ws, "SELECT count(DISTINCT period) FROM"
+                              " usage_blocks", NULL) >= 3);
+  assert_true(fixture_int(ws, "SELECT max(n) FROM (SELECT count(*) n FROM"
+                              " usage_rollups GROUP BY account, unit)",
+                          NULL) >= 100);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT 1 FROM"
+                                   " usage_blocks GROUP BY source_id,"
+                                   " account, period, unit HAVING"
+                                   " count(*) > 1)", NULL),
+                   0);
+  assert_int_equal(
+      fixture_int(ws,
+                  "SELECT count(*) FROM usage_blocks b WHERE b.data IS NOT"
+                  " (SELECT custos_pack_rollups(r.day, r.subscription,"
+                  " r.service, r.meter, r.region, r.qty_unit, r.currency,"
+                  " r.charge, r.quantity, r.billed, r.effective, r.rows,"
+                  " r.first_line, r.last_line) FROM custos_rollups(b.data) r)",
+                  NULL),
+      0);
+  cu_ws_close(ws);
+  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The ingest checkpoints its own commit as SQLite's automatic checkpoint
+ * would (ingest.c commit()): once the WAL holds wal_autocheckpoint frames
+ * (here 1) the database file holds every page right after the ingest,
+ * and the automatic checkpoint is back at its setting. */
+static void test_ingest_checkpoints(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300], pat[400];
+  cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ws_exec(ws, "PRAGMA wal_autocheckpoint=1", &d), &d);
+  /* A restatement: the first month's export without its last row. */
+  snprintf(pat, sizeof pat, "%s/g/usage/focus-*.csv", tmp);
+  glob_t g;
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  assert_true(g.gl_pathc >= 1);
+  FILE *in = fopen(g.gl_pathv[0], "rb");
+  assert_non_null(in);
+  static char buf[64 << 20];
+  size_t n = fread(buf, 1, sizeof buf, in);
+  fclose(in);
+  globfree(&g);
+  assert_true(n > 2 && n < sizeof buf);
+  size_t end = n - 1;
+  while (end > 0 && buf[end - 1] != '\n')
+    end--;
+  char re[400];
+  snprintf(re, sizeof re, "%s/restated.csv", tmp);
+  FILE *out = fopen(re, "wb");
+  assert_non_null(out);
+  assert_int_equal(fwrite(buf, 1, end, out), end);
+  assert_int_equal(fclose(out), 0);
+  int64_t before = fixture_int(ws, "PRAGMA page_count", NULL);
+  cu_ledger_opts lo;
+  cu_ledger_opts_default(&lo);
+  lo.custodian = "test";
+  const char *files[1] = {re};
+  cu_ledger_file_stats fs;
+  check(cu_ledger_ingest(ws, files, 1, &lo, &fs, &d), &d);
+  assert_true(fs.superseded > 0);
+  int64_t pages = fixture_int(ws, "PRAGMA page_count", NULL);
+  int64_t size = fixture_int(ws, "PRAGMA page_size", NULL);
+  assert_true(pages > before);
+  char path[400];
+  snprintf(path, sizeof path, "%s/custos.db", ws_dir);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal((int64_t)sb.st_size, pages * size);
+  assert_int_equal(fixture_int(ws, "PRAGMA wal_autocheckpoint", NULL), 1);
+  cu_ws_close(ws);
+  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* A workspace of schema step 2 (daily rollups as rows) migrates to the
  * blocks: the same rollups, the blobs an ingest writes, the same
  * results. */
@@ -559,6 +689,8 @@ int main(void) {
       cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_pack),
       cmocka_unit_test(test_corrupt),      cmocka_unit_test(test_random_blobs),
       cmocka_unit_test(test_query_corrupt), cmocka_unit_test(test_migration),
+      cmocka_unit_test(test_ingest_checkpoints),
+      cmocka_unit_test(test_joined_periods),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

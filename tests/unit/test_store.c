@@ -201,6 +201,121 @@ static void test_open_oom(void **state) {
   }
 }
 
+/* Fills b with the bytes of row i of the WAL tests. */
+static void walbuf_row(unsigned char *b, size_t n, int i, int round) {
+  for (size_t k = 0; k < n; k++)
+    b[k] = (unsigned char)(k * 31u + (unsigned)i * 7u + (unsigned)round);
+}
+
+/* Writes rows 0..n-1 (round r) into walt, inserting or updating. */
+static void walbuf_write(cu_ws *ws, int n, int round, bool update) {
+  unsigned char b[3000];
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(
+      cu_ws_prepare(ws,
+                    update ? "UPDATE walt SET x=?2 WHERE id=?1"
+                           : "INSERT INTO walt(id, x) VALUES(?1,?2)",
+                    &st, NULL),
+      CUSTOS_OK);
+  for (int i = 0; i < n; i++) {
+    walbuf_row(b, sizeof b, i, round);
+    sqlite3_reset(st);
+    sqlite3_bind_int(st, 1, i);
+    sqlite3_bind_blob(st, 2, b, sizeof b, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  }
+  sqlite3_finalize(st);
+}
+
+/* Checks through db (another connection, SQLite's default VFS) that walt
+ * holds rows 0..n-1 of round r, byte for byte. */
+static void walbuf_check(sqlite3 *db, int n, int round) {
+  unsigned char b[3000];
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, x FROM walt ORDER BY id",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  int i = 0;
+  for (; sqlite3_step(st) == SQLITE_ROW; i++) {
+    assert_int_equal(sqlite3_column_int(st, 0), i);
+    walbuf_row(b, sizeof b, i, round);
+    assert_int_equal(sqlite3_column_bytes(st, 1), (int)sizeof b);
+    assert_memory_equal(sqlite3_column_blob(st, 1), b, sizeof b);
+  }
+  assert_int_equal(i, n);
+  sqlite3_finalize(st);
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st,
+                                      NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+  sqlite3_finalize(st);
+}
+
+/* The workspace VFS gathers WAL writes (walbuf.c): far fewer writes than
+ * frames, and another connection sees every committed byte: after a
+ * commit with a sync, after one without (synchronous=NORMAL: the commit
+ * frame is written out at once), and after a transaction that spilled
+ * pages into the WAL and wrote them again (reads of the WAL in between). */
+static void test_wal_buffered(void **state) {
+  (void)state;
+  /* A workspace of its own: an earlier test leaves dir refused. */
+  char wdir[128];
+  snprintf(wdir, sizeof wdir, "%.*s/wal", (int)(strlen(dir) - 3), dir);
+  assert_int_equal(cu_ws_create(wdir, NULL), CUSTOS_OK);
+  cu_ws *ws = NULL;
+  assert_int_equal(cu_ws_open(wdir, &ws, NULL), CUSTOS_OK);
+  assert_non_null(cu_ws_vfs());
+  char path[256];
+  assert_int_equal(cu_ws_path(ws, "custos.db", path, sizeof path), CUSTOS_OK);
+  sqlite3 *other = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL),
+                   SQLITE_OK);
+  assert_int_equal(cu_ws_exec(ws,
+                              "PRAGMA wal_autocheckpoint=0;"
+                              "CREATE TABLE walt(id INTEGER PRIMARY KEY,"
+                              " x BLOB)",
+                              NULL),
+                   CUSTOS_OK);
+  /* 2000 rows of 3000 bytes: about 1500 frames of 4 KiB, each written
+   * as two calls by SQLite. */
+  uint64_t w0 = cu_ws_vfs_writes();
+  assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+  walbuf_write(ws, 2000, 0, false);
+  assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
+  uint64_t writes = cu_ws_vfs_writes() - w0;
+  assert_true(writes > 0);
+  assert_true(writes < 200);
+  walbuf_check(other, 2000, 0);
+  /* No sync at commit: only the commit frame's own flush puts the frames
+   * in the file before the WAL index counts them. */
+  assert_int_equal(cu_ws_exec(ws, "PRAGMA synchronous=NORMAL", NULL),
+                   CUSTOS_OK);
+  assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+  walbuf_write(ws, 2000, 1, true);
+  assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
+  walbuf_check(other, 2000, 1);
+  /* A page cache of 10 pages: the transaction writes pages to the WAL,
+   * reads them back and writes them again in place. */
+  assert_int_equal(cu_ws_exec(ws, "PRAGMA synchronous=FULL;"
+                                  "PRAGMA cache_size=10", NULL),
+                   CUSTOS_OK);
+  assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+  walbuf_write(ws, 2000, 2, true);
+  walbuf_check(cu_ws_db(ws), 2000, 2);
+  walbuf_write(ws, 2000, 3, true);
+  assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
+  walbuf_check(other, 2000, 3);
+  /* And after a checkpoint, from the database file alone. */
+  assert_int_equal(sqlite3_wal_checkpoint_v2(cu_ws_db(ws), NULL,
+                                             SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                             NULL),
+                   SQLITE_OK);
+  walbuf_check(other, 2000, 3);
+  sqlite3_close(other);
+  cu_ws_close(ws);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_layout),
@@ -209,6 +324,7 @@ int main(void) {
       cmocka_unit_test(test_record_query),
       cmocka_unit_test(test_newer_schema_refused),
       cmocka_unit_test(test_missing_workspace),
+      cmocka_unit_test(test_wal_buffered),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
