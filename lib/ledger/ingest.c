@@ -775,9 +775,14 @@ static bool take_row(preader *p, pbatch *b) {
     int f = p->fields[u];
     r->raw.v[f] = dst + (v[u] - rb);
     r->raw.len[f] = len[u];
-    if (r->one_line) {
-      r->quoted |= (uint32_t)((quoted >> u) & 1) << f;
-    } else {
+  }
+  if (r->one_line) {
+    /* Few fields are quoted: visit only those. */
+    for (uint64_t t = quoted; t; t &= t - 1)
+      r->quoted |= (uint32_t)1 << p->fields[__builtin_ctzll(t)];
+  } else {
+    for (int u = 0; u < p->nused; u++) {
+      int f = p->fields[u];
       cu_csv_field_pos(csv, (size_t)p->cols[u], &r->fline[f], &r->fcol[f]);
     }
   }
