@@ -4,6 +4,7 @@
  * scanner (delimiter, quote, newline, non-ASCII) and its fields stay
  * pointers into the buffer, unescaped and NUL-terminated in place.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -94,6 +95,14 @@ struct cu_csv {
    * inside quotes) store it.  This keeps two stores off the hot path. */
   size_t first_ml;
   uint64_t record;
+
+  /* The fields the caller reads (cu_csv_select), when it said: want[i]
+   * for field i < nwant; sel lists them in order (field 0 first).
+   * partial says that the current record's other fields were not made. */
+  uint8_t *want;
+  int *sel;
+  size_t nwant, nsel;
+  bool partial;
 
   /* the fast path's field ends, relative to the record's start */
   uint32_t *ends;
@@ -537,6 +546,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
     }
   }
   c->nf = nf;
+  c->partial = false;
   c->rec_line = c->line;
   c->rec_start = start;
   c->first_ml = first_ml;
@@ -701,6 +711,25 @@ static size_t unescape_from(cu_csv *c, uint8_t *s, uint8_t *q, size_t raw) {
 #endif
 }
 
+/* Makes f of the plain field in buf[fs..fe): unquoted, its doubled quotes
+ * collapsed, NUL-terminated. */
+static inline void make_field(cu_csv *c, field *f, size_t fs, size_t fe) {
+  uint8_t *const buf = c->buf;
+  f->esc = 0;
+  if (fe > fs && buf[fs] == '"') {
+    size_t raw = fe - fs - 2;
+    f->off = fs + 1;
+    f->quoted = true;
+    uint8_t *q = memchr(buf + fs + 1, '"', raw);
+    f->len = q ? unescape_from(c, buf + fs + 1, q, raw) : raw;
+  } else {
+    f->off = fs;
+    f->len = fe - fs;
+    f->quoted = false;
+  }
+  buf[f->off + f->len] = '\0';
+}
+
 /* Room for need field ends; false when out of memory. */
 static bool ends_reserve(cu_csv *c, size_t need) {
   if (need <= c->ecap)
@@ -778,7 +807,8 @@ static bool fast_record(cu_csv *c) {
         h = at - base >= 64 ? 0 : h & (~(uint64_t)0 << (at - base));
       }
     }
-    /* A window adds at most 64 ends. */
+    /* A window adds at most 64 ends.  (Keeping only the ends that wanted
+     * fields need, and counting the others, cost more than it saved.) */
     if (n > c->o.max_fields || !ends_reserve(c, n + 64))
       return false;
     uint32_t *ends = c->ends;
@@ -808,27 +838,26 @@ static bool fast_record(cu_csv *c) {
         return false;
   }
 
-  /* The record is plain: make its fields. */
+  /* The record is plain: make its fields, or the wanted ones. */
   field *fields = c->fields;
+  if (c->nsel) {
+    for (size_t k = 0; k < c->nsel && (size_t)c->sel[k] < n; k++) {
+      size_t i = (size_t)c->sel[k];
+      size_t fs = i ? start + ends[i - 1] + 1 : start;
+      size_t fe = i + 1 < n ? start + ends[i] : rec_end;
+      make_field(c, &fields[i], fs, fe);
+    }
+    c->partial = true;
+    goto made;
+  }
   size_t fs = start;
   for (size_t i = 0; i < n; i++) {
     size_t fe = i + 1 < n ? start + ends[i] : rec_end;
-    field *f = &fields[i];
-    f->esc = 0;
-    if (fe > fs && buf[fs] == '"') {
-      size_t raw = fe - fs - 2;
-      f->off = fs + 1;
-      f->quoted = true;
-      uint8_t *q = memchr(buf + fs + 1, '"', raw);
-      f->len = q ? unescape_from(c, buf + fs + 1, q, raw) : raw;
-    } else {
-      f->off = fs;
-      f->len = fe - fs;
-      f->quoted = false;
-    }
-    buf[f->off + f->len] = '\0';
+    make_field(c, &fields[i], fs, fe);
     fs = start + ends[i] + 1;
   }
+  c->partial = false;
+made:
   c->nf = n;
   c->rec_line = c->line;
   c->rec_start = start;
@@ -1196,6 +1225,8 @@ void cu_csv_close(cu_csv *c) {
   cu_free(c->fields);
   cu_free(c->ends);
   cu_free(c->tmp);
+  cu_free(c->want);
+  cu_free(c->sel);
   cu_free(c->name);
   cu_free(c);
 }
@@ -1246,10 +1277,55 @@ fail:
   return rc;
 }
 
+custos_rc cu_csv_select(cu_csv *c, const int *cols, size_t n,
+                        custos_diag *d) {
+  if (!c || (n && !cols))
+    return cu_diag_set(d, CUSTOS_EINVAL, "cu_csv_select: no reader");
+  size_t nwant = 1;
+  for (size_t k = 0; k < n; k++) {
+    if (cols[k] < 0 || (size_t)cols[k] >= c->o.max_fields)
+      return cu_diag_set(d, CUSTOS_EINVAL,
+                         "cu_csv_select: column %d out of range", cols[k]);
+    if ((size_t)cols[k] + 1 > nwant)
+      nwant = (size_t)cols[k] + 1;
+  }
+  uint8_t *want = NULL;
+  int *sel = NULL;
+  size_t nsel = 0;
+  if (n) {
+    want = cu_calloc(nwant, 1);
+    sel = cu_calloc(nwant, sizeof *sel);
+    if (!want || !sel) {
+      cu_free(want);
+      cu_free(sel);
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory reading %s",
+                         c->name);
+    }
+    want[0] = 1; /* a caller tells an empty line by its field 0 */
+    for (size_t k = 0; k < n; k++)
+      want[cols[k]] = 1;
+    for (size_t i = 0; i < nwant; i++)
+      if (want[i])
+        sel[nsel++] = (int)i;
+  }
+  cu_free(c->want);
+  cu_free(c->sel);
+  c->want = want;
+  c->sel = sel;
+  c->nwant = n ? nwant : 0;
+  c->nsel = nsel;
+  return CUSTOS_OK;
+}
+
 size_t cu_csv_nfields(const cu_csv *c) { return c ? c->nf : 0; }
 
+/* Whether field i of the current record was made (see cu_csv_select). */
+static inline bool made(const cu_csv *c, size_t i) {
+  return !c->partial || (i < c->nwant && c->want[i]);
+}
+
 const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
-  if (!c || NEVER(i >= c->nf)) {
+  if (!c || NEVER(i >= c->nf) || NEVER(!made(c, i))) {
     if (len)
       *len = 0;
     return "";
@@ -1265,6 +1341,9 @@ void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
   uint64_t q = 0;
   for (size_t k = 0; k < n; k++) {
     size_t i = (size_t)idx[k];
+    /* The hot path of every ingest: whether the field was made is only
+     * asserted. */
+    assert(!c || idx[k] < 0 || i >= c->nf || made(c, i));
     if (!c || NEVER(idx[k] < 0 || i >= c->nf)) {
       v[k] = "";
       len[k] = 0;
@@ -1287,9 +1366,14 @@ const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
     return "";
   }
   /* The last field's NUL lies past the record's end when the input ended
-   * without a line break. */
-  const field *f = &c->fields[c->nf - 1];
-  size_t end = f->off + f->len + 1 > c->pos ? f->off + f->len + 1 : c->pos;
+   * without a line break (never so for a record of the fast path, whose
+   * last field may not have been made). */
+  size_t end = c->pos;
+  if (!c->partial) {
+    const field *f = &c->fields[c->nf - 1];
+    if (f->off + f->len + 1 > end)
+      end = f->off + f->len + 1;
+  }
   *n = end - c->rec_start;
   if (one_line)
     *one_line = c->first_ml == SIZE_MAX;
@@ -1297,7 +1381,7 @@ const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
 }
 
 bool cu_csv_quoted(const cu_csv *c, size_t i) {
-  if (!c || NEVER(i >= c->nf))
+  if (!c || NEVER(i >= c->nf) || NEVER(!made(c, i)))
     return false;
   return c->fields[i].quoted;
 }
@@ -1307,7 +1391,7 @@ uint64_t cu_csv_line(const cu_csv *c) { return c ? c->rec_line : 0; }
 void cu_csv_field_pos(const cu_csv *c, size_t i, uint64_t *line,
                       uint64_t *column) {
   uint64_t l = 0, k = 0;
-  if (c && ALWAYS(i < c->nf)) {
+  if (c && ALWAYS(i < c->nf) && ALWAYS(made(c, i))) {
     const field *f = &c->fields[i];
     if (i < c->first_ml) {
       l = c->rec_line;

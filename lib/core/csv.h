@@ -66,6 +66,23 @@ void cu_csv_close(cu_csv *c); /* NULL is fine */
  */
 custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) CUSTOS_WUR;
 
+/*
+ * Says that the caller reads only fields cols[0..n) of each record (and
+ * field 0, by which an empty line is told), so that the other fields of
+ * a plain record (one line, the fast path) are delimited but not
+ * unquoted or NUL-terminated.  Every record is still checked whole
+ * (quotes, UTF-8, caps, field count), so records, errors and positions
+ * are the same as without.  Until the next call, ask cu_csv_field,
+ * cu_csv_fields, cu_csv_quoted and cu_csv_field_pos only for those
+ * fields: for another, the first, third and fourth say an empty,
+ * unquoted field at 0:0 (and assert), while cu_csv_fields, the hot path,
+ * only asserts.  n 0 gives out every field again.  cols is copied.
+ * EINVAL for an index not below max_fields, ENOMEM (the selection as it
+ * was).
+ */
+custos_rc cu_csv_select(cu_csv *c, const int *cols, size_t n,
+                        custos_diag *d) CUSTOS_WUR;
+
 size_t cu_csv_nfields(const cu_csv *c);
 /* Field i of the current record, NUL-terminated, unquoted; *len (may be
  * NULL) gets its length.  i must be < cu_csv_nfields. */

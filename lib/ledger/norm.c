@@ -46,23 +46,30 @@ custos_rc cu_ledger_decimal(const char *s, size_t n, int scale, int64_t *out,
     neg = s[i] == '-';
     i++;
   }
-  /* Fast path: up to 18 digits with an optional point, no exponent. */
+  /* Fast path: up to 18 digits with an optional point, no exponent.
+   * The digits before and after the point in loops of their own, which
+   * count them by where they stop, not digit by digit. */
   {
     size_t j = i;
     uint64_t v = 0;
-    int nd = 0, frac = -1;
+    int nd, frac = -1;
     for (; j < n; j++) {
       unsigned c = (unsigned)(unsigned char)s[j] - '0';
-      if (c < 10) {
-        v = v * 10 + c;
-        nd++;
-        if (frac >= 0)
-          frac++;
-      } else if (s[j] == '.' && frac < 0) {
-        frac = 0;
-      } else {
+      if (c >= 10)
         break;
+      v = v * 10 + c;
+    }
+    nd = (int)(j - i < 64 ? j - i : 64);
+    if (j < n && s[j] == '.') {
+      size_t f0 = ++j;
+      for (; j < n; j++) {
+        unsigned c = (unsigned)(unsigned char)s[j] - '0';
+        if (c >= 10)
+          break;
+        v = v * 10 + c;
       }
+      frac = (int)(j - f0 < 64 ? j - f0 : 64);
+      nd += frac;
     }
     if (j == n && nd > 0 && nd <= 18 && (frac < 0 || frac <= scale)) {
       int f = frac < 0 ? 0 : frac;

@@ -174,6 +174,9 @@ expect_grep "not a decimal number" "$T/err" "reason named"
 refuse bad-region.csv 5 "2:"
 expect_grep "atlantis-9" "$T/err" "bad region value named"
 refuse bad-amount.csv 5 "2:"
+# A quoted field's column is that of its opening quote, after other
+# quoted fields on the line.
+refuse bad-quoted.csv 5 "2:125:"
 refuse bad-date.csv 5 "2:"
 refuse bad-header.csv 3 "1:"
 expect_exit 0 "accept with a higher ratio" -- "$CUSTOS" -w "$W" ingest usage "$U/bad-rows.csv" --max-reject-ratio 0.2
