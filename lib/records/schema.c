@@ -23,6 +23,8 @@ static const cu_migration steps[] = {
          * rowid range. */
         " fts_rowid INTEGER NOT NULL UNIQUE,"
         " thread_id INTEGER);"
+        /* thread.c drops and creates it again around a bulk update of
+         * thread_id: a change here must be made there too. */
         "CREATE INDEX records_thread ON records(thread_id);"
         "CREATE TABLE record_places("
         " record_id INTEGER NOT NULL REFERENCES records(id),"

@@ -165,6 +165,24 @@ static void check_consistent(cu_ws *ws) {
                            " WHERE c.parent_id = g.id)",
                            NULL),
                    0);
+  /* The rebuild builds the index on records.thread_id again after a bulk
+   * update: it is there, on that column alone, and agrees with the table. */
+  assert_int_equal(fixture_int(ws,
+                           "SELECT count(*) FROM pragma_index_info("
+                           "'records_thread') WHERE ?1 IS NULL",
+                           NULL),
+                   1);
+  assert_int_equal(fixture_int(ws,
+                           "SELECT count(*) FROM sqlite_master WHERE"
+                           " name = 'records_thread' AND tbl_name = 'records'"
+                           " AND sql LIKE '%(thread_id)' AND ?1 IS NULL",
+                           NULL),
+                   1);
+  assert_int_equal(fixture_int(ws,
+                           "SELECT count(*) FROM pragma_integrity_check"
+                           " WHERE integrity_check <> 'ok' AND ?1 IS NULL",
+                           NULL),
+                   0);
 }
 
 /* The parent's Message-ID of the first record with Message-ID id, with
