@@ -46,6 +46,8 @@ static const cu_migration steps[] = {
         " parent_id INTEGER,"
         " message_id TEXT NOT NULL,"
         " record_id INTEGER);" /* NULL: a ghost, referenced but missing */
+        /* thread.c drops and creates these again around filling an
+         * empty thread_nodes: a change here must be made there too. */
         "CREATE INDEX thread_nodes_thread ON thread_nodes(thread_id);"
         "CREATE INDEX thread_nodes_record ON thread_nodes(record_id);"
         "CREATE TABLE record_text("
