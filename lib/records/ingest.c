@@ -587,7 +587,9 @@ static custos_rc batch_step(ictx *x, bool force, bool last, custos_diag *d) {
   uint64_t max_bytes = x->o->batch_bytes ? x->o->batch_bytes : (128u << 20);
   if (!force && x->in_batch < max_msgs && x->batch_bytes < max_bytes)
     return CUSTOS_OK;
-  custos_rc rc = save_progress(x, d);
+  custos_rc rc = cu_rec_writer_flush(x->w, d);
+  if (rc == CUSTOS_OK)
+    rc = save_progress(x, d);
   if (rc == CUSTOS_OK)
     rc = cu_ws_commit(x->ws, d);
   if (rc != CUSTOS_OK)
@@ -614,7 +616,9 @@ static custos_rc finish_source(ictx *x, custos_diag *d) {
   x->src.expected = x->c.expected;
   x->src.accepted = x->c.accepted;
   x->src.rejected = x->c.failed;
-  custos_rc rc = save_progress(x, d);
+  custos_rc rc = cu_rec_writer_flush(x->w, d);
+  if (rc == CUSTOS_OK)
+    rc = save_progress(x, d);
   if (rc == CUSTOS_OK)
     rc = cu_source_complete(x->ws, &x->src, d);
   if (rc == CUSTOS_OK)
@@ -902,11 +906,7 @@ static custos_rc store_job(ictx *x, job *j, custos_diag *d) {
                       j->total,  x->src.id,        j->path,   j->offset,
                       j->length};
     bool dup = false;
-    /* FTS5 replays the parse thread's tokens for the text that matches
-     * them byte for byte, and tokenises anything else itself. */
-    cu_rec_tok_pending(j->toks);
-    rc = cu_rec_writer_put(x->w, &it, &dup, d);
-    cu_rec_tok_pending(NULL);
+    rc = cu_rec_writer_put_toks(x->w, &it, &j->toks, &dup, d);
     if (rc == CUSTOS_OK) {
       x->c.accepted++;
       x->st->accepted++;
@@ -1118,6 +1118,8 @@ custos_rc cu_rec_ingest_mail(cu_ws *ws, const char *const *paths, size_t n,
     rc = cu_rec_writer_open(ws, &x.w, d);
   if (rc != CUSTOS_OK)
     goto fail;
+  /* Mail comes in the order of its files, not of its dates. */
+  cu_rec_writer_defer(x.w, o->defer_bytes ? o->defer_bytes : (128u << 20));
   /* From here on the WAL is checkpointed after every commit by a thread
    * beside the writer, or, failing that, by the writer every 256 MiB
    * rather than every 4 MiB (a large index written in batches would

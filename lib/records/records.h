@@ -156,6 +156,8 @@ typedef struct cu_rec_opts {
   cu_source_class cls;    /* mail; or document, contract, invoice */
   size_t batch_msgs;      /* commit every N records (0: 50,000) */
   uint64_t batch_bytes;   /* ... or every N bytes (0: 128 MiB) */
+  uint64_t defer_bytes;   /* tokens held to index mail in date order
+                           * (0: 128 MiB) */
   size_t max_message;     /* parse cap (0: CU_REC_MAX_MESSAGE) */
   cu_rec_progress_fn progress;
   void *progress_ud;

@@ -8,6 +8,8 @@
 
 #include "records.h"
 
+typedef struct cu_rec_toks cu_rec_toks;
+
 /* What is stored for one message or document found at one place. */
 typedef struct cu_rec_item {
   const char *kind;       /* "mail" or "document" */
@@ -30,6 +32,23 @@ void cu_rec_writer_close(cu_rec_writer *w);
  * existed (same content id) and only a place was added. */
 custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
                             bool *dup, custos_diag *d) CUSTOS_WUR;
+/* The same with m's tokens (tok.c), *toks the caller's or NULL, which FTS5
+ * replays.  A writer that defers (below) may take *toks, setting it to
+ * NULL, and index the record before the commit. */
+custos_rc cu_rec_writer_put_toks(cu_rec_writer *w, const cu_rec_item *it,
+                                 cu_rec_toks **toks, bool *dup,
+                                 custos_diag *d) CUSTOS_WUR;
+/* From now on, a record whose FTS row is below one already indexed in the
+ * transaction is indexed by cu_rec_writer_flush, in row order, holding
+ * at most cap bytes of tokens (over that, it flushes early).  FTS5 writes
+ * its pending terms out as a segment whenever a row comes below the one
+ * before, so mail out of date order made a segment per descent. */
+void cu_rec_writer_defer(cu_rec_writer *w, uint64_t cap);
+/* Indexes the deferred records; call before every commit of a
+ * transaction that stored records.  A rollback drops them. */
+custos_rc cu_rec_writer_flush(cu_rec_writer *w, custos_diag *d) CUSTOS_WUR;
+/* Records this thread has deferred since it started (for tests). */
+uint64_t cu_rec_writer_deferred(void);
 
 /* Marks the threads as needing a rebuild (inside the caller's
  * transaction), and rebuilds them when marked (own transaction). */
@@ -52,7 +71,6 @@ custos_rc cu_rec_read_file(const char *path, size_t cap, cu_buf *buf,
 /* A unicode61 tokenizer instance for one thread, and the tokens it made
  * of one record's columns. */
 typedef struct cu_rec_tok cu_rec_tok;
-typedef struct cu_rec_toks cu_rec_toks;
 
 /* The FTS5 API of connection db, or NULL when SQLite has no FTS5. */
 fts5_api *cu_rec_fts5(sqlite3 *db);
@@ -73,6 +91,11 @@ void cu_rec_tok_close(cu_rec_tok *t);
 custos_rc cu_rec_tok_msg(cu_rec_tok *t, const cu_rec_msg *m,
                          cu_rec_toks **out) CUSTOS_WUR;
 void cu_rec_toks_free(cu_rec_toks *k);
+/* Points column col of k at text[0..len), the same bytes stored again
+ * elsewhere (once m is gone); a column of another length is left to
+ * FTS5. */
+void cu_rec_toks_retext(cu_rec_toks *k, int col, const char *text,
+                        size_t len);
 /* Bytes held, for the ingest queue's bound; 0 for NULL. */
 size_t cu_rec_toks_size(const cu_rec_toks *k);
 /* Writer thread: the tokens FTS5 replays, on this thread, for a column

@@ -23,6 +23,8 @@ static const cu_migration steps[] = {
          * rowid range. */
         " fts_rowid INTEGER NOT NULL UNIQUE,"
         " thread_id INTEGER);"
+        /* thread.c drops and creates it again around a bulk update of
+         * thread_id: a change here must be made there too. */
         "CREATE INDEX records_thread ON records(thread_id);"
         "CREATE TABLE record_places("
         " record_id INTEGER NOT NULL REFERENCES records(id),"
@@ -44,6 +46,8 @@ static const cu_migration steps[] = {
         " parent_id INTEGER,"
         " message_id TEXT NOT NULL,"
         " record_id INTEGER);" /* NULL: a ghost, referenced but missing */
+        /* thread.c drops and creates these again around filling an
+         * empty thread_nodes: a change here must be made there too. */
         "CREATE INDEX thread_nodes_thread ON thread_nodes(thread_id);"
         "CREATE INDEX thread_nodes_record ON thread_nodes(record_id);"
         "CREATE TABLE record_text("

@@ -6,6 +6,7 @@
  * (queries, highlights, deletes, rebuild, integrity-check) runs the real
  * unicode61.  See "Tokens made on the parse thread" in docs/internals.md.
  */
+#include <assert.h>
 #include <limits.h>
 #include <string.h>
 
@@ -115,6 +116,14 @@ static int capture_token(void *ctx, int flags, const char *term, int n,
 
 size_t cu_rec_toks_size(const cu_rec_toks *k) {
   return k ? sizeof *k + k->buf.cap : 0;
+}
+
+void cu_rec_toks_retext(cu_rec_toks *k, int col, const char *text,
+                        size_t len) {
+  assert(col >= 0 && col < CU_REC_TOK_COLS);
+  if (k->col[col].len != len)
+    k->col[col].ok = false;
+  k->col[col].text = text;
 }
 
 void cu_rec_toks_free(cu_rec_toks *k) {

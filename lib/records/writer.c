@@ -3,6 +3,7 @@
  * copy found, the text in record_text and its FTS5 index.  Prepared once
  * per ingest; every call runs inside the caller's transaction.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "records_int.h"
@@ -15,6 +16,7 @@ enum {
   S_ATTACH,
   S_PLACE,
   S_MAXID,
+  S_READTEXT,
   S_COUNT
 };
 
@@ -36,7 +38,17 @@ static const char *const sql[S_COUNT] = {
     "INSERT OR IGNORE INTO record_places(record_id, source_id, path, offset,"
     " length, raw_sha256) VALUES(?1,?2,?3,?4,?5,?6)",
     "SELECT COALESCE(MAX(id), 0) + 1 FROM records",
+    "SELECT subject, sender, recipients, body, attachments FROM record_text"
+    " WHERE rowid = ?1",
 };
+
+/* A record whose FTS row waits for cu_rec_writer_flush. */
+typedef struct deferred {
+  int64_t key;
+  cu_rec_toks *toks; /* NULL: FTS5 tokenises */
+} deferred;
+
+#define DEFER_MAX ((size_t)1 << 20) /* records held; a batch is smaller */
 
 struct cu_rec_writer {
   cu_ws *ws;
@@ -47,7 +59,29 @@ struct cu_rec_writer {
    * forgets it, since the caller then rolls back. */
   int64_t next_id;  /* 0: unknown */
   uint64_t next_tx; /* the transaction next_id was learned in */
+  /* The FTS row indexed last in transaction fts_tx (fts_any: one was),
+   * and the records deferred since, up to defer_cap bytes of tokens. */
+  uint64_t fts_tx;
+  bool fts_any;
+  int64_t fts_last;
+  uint64_t defer_cap; /* 0: never defer */
+  deferred *dfr;
+  size_t ndfr, capdfr;
+  uint64_t dfr_bytes;
 };
+
+static _Thread_local uint64_t ndeferred;
+
+uint64_t cu_rec_writer_deferred(void) { return ndeferred; }
+
+/* Forgets the deferred records (after a commit they are none; after a
+ * rollback they were never indexed, nor stored). */
+static void drop_deferred(cu_rec_writer *w) {
+  for (size_t i = 0; i < w->ndfr; i++)
+    cu_rec_toks_free(w->dfr[i].toks);
+  w->ndfr = 0;
+  w->dfr_bytes = 0;
+}
 
 custos_rc cu_rec_writer_open(cu_ws *ws, cu_rec_writer **out, custos_diag *d) {
   cu_rec_writer *w = cu_calloc(1, sizeof *w);
@@ -70,7 +104,13 @@ void cu_rec_writer_close(cu_rec_writer *w) {
     return;
   for (int i = 0; i < S_COUNT; i++)
     sqlite3_finalize(w->st[i]);
+  drop_deferred(w);
+  cu_free(w->dfr);
   cu_free(w);
+}
+
+void cu_rec_writer_defer(cu_rec_writer *w, uint64_t cap) {
+  w->defer_cap = cap;
 }
 
 /* Runs a statement that returns no rows; resets it. */
@@ -125,8 +165,100 @@ static custos_rc find(cu_rec_writer *w, const cu_rec_msg *m, int64_t *id,
   return CUSTOS_OK;
 }
 
+static int cmp_deferred(const void *a, const void *b) {
+  int64_t x = ((const deferred *)a)->key, y = ((const deferred *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+/* Indexes one deferred record from its stored text, with its tokens. */
+static custos_rc index_stored(cu_rec_writer *w, deferred *e, custos_diag *d) {
+  sqlite3_stmt *rd = w->st[S_READTEXT], *st = w->st[S_FTS];
+  sqlite3_bind_int64(rd, 1, e->key);
+  int step = sqlite3_step(rd);
+  custos_rc rc = CUSTOS_OK;
+  if (step != SQLITE_ROW) {
+    rc = step == SQLITE_DONE
+             ? cu_diag_set(d, CUSTOS_EINTERNAL, "a record's text is missing")
+             : cu_ws_dberr(w->ws, "cannot read a record's text", d);
+    sqlite3_reset(rd);
+    return rc;
+  }
+  sqlite3_bind_int64(st, 1, e->key);
+  for (int c = 0; c < CU_REC_TOK_COLS && rc == CUSTOS_OK; c++) {
+    const char *text = (const char *)sqlite3_column_text(rd, c);
+    int n = sqlite3_column_bytes(rd, c);
+    if (!text)
+      rc = cu_ws_dberr(w->ws, "cannot read a record's text", d);
+    else if (e->toks)
+      cu_rec_toks_retext(e->toks, c, text, (size_t)n);
+    if (text)
+      sqlite3_bind_text(st, c + 2, text, n, SQLITE_STATIC);
+  }
+  if (rc == CUSTOS_OK) {
+    cu_rec_tok_pending(e->toks);
+    rc = run(w, S_FTS, "cannot index a record", d);
+    cu_rec_tok_pending(NULL);
+  }
+  sqlite3_clear_bindings(st);
+  sqlite3_reset(rd);
+  return rc;
+}
+
+custos_rc cu_rec_writer_flush(cu_rec_writer *w, custos_diag *d) {
+  if (w->ndfr == 0)
+    return CUSTOS_OK;
+  qsort(w->dfr, w->ndfr, sizeof *w->dfr, cmp_deferred);
+  for (size_t i = 0; i < w->ndfr; i++) {
+    custos_rc rc = index_stored(w, &w->dfr[i], d);
+    if (rc != CUSTOS_OK)
+      return rc; /* the caller rolls back; the next transaction drops */
+    cu_rec_toks_free(w->dfr[i].toks);
+    w->dfr[i].toks = NULL;
+  }
+  /* FTS5 wrote the first of them below fts_last, so it wrote out its
+   * pending terms once; from here on rows above the last are in order. */
+  w->fts_any = true;
+  w->fts_last = w->dfr[w->ndfr - 1].key;
+  drop_deferred(w);
+  return CUSTOS_OK;
+}
+
+/* Takes *toks and holds the record for cu_rec_writer_flush; flushes when
+ * the tokens held pass the cap. */
+static custos_rc defer(cu_rec_writer *w, int64_t key, cu_rec_toks **toks,
+                       custos_diag *d) {
+  if (w->ndfr == DEFER_MAX) {
+    custos_rc rc = cu_rec_writer_flush(w, d);
+    if (rc != CUSTOS_OK)
+      return rc;
+  }
+  if (w->ndfr == w->capdfr) {
+    size_t nc = w->capdfr ? w->capdfr * 2 : 1024;
+    deferred *nd = cu_realloc(w->dfr, nc * sizeof *nd);
+    if (!nd)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+    w->dfr = nd;
+    w->capdfr = nc;
+  }
+  w->dfr[w->ndfr].key = key;
+  w->dfr[w->ndfr].toks = *toks;
+  w->ndfr++;
+  w->dfr_bytes += cu_rec_toks_size(*toks);
+  *toks = NULL;
+  ndeferred++;
+  if (w->dfr_bytes > w->defer_cap)
+    return cu_rec_writer_flush(w, d);
+  return CUSTOS_OK;
+}
+
 custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
                             bool *dup, custos_diag *d) {
+  return cu_rec_writer_put_toks(w, it, NULL, dup, d);
+}
+
+custos_rc cu_rec_writer_put_toks(cu_rec_writer *w, const cu_rec_item *it,
+                                 cu_rec_toks **toks, bool *dup,
+                                 custos_diag *d) {
   const cu_rec_msg *m = it->m;
   sqlite3_stmt *st;
   int step;
@@ -146,6 +278,12 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
   }
   int64_t id = w->next_id;
   w->next_id = 0; /* known again once the record is stored */
+  if (w->fts_tx != cu_ws_tx_serial(w->ws)) {
+    /* a new transaction: FTS5 has written out its pending terms */
+    drop_deferred(w);
+    w->fts_tx = cu_ws_tx_serial(w->ws);
+    w->fts_any = false;
+  }
 
   /* The content id's conflict is checked first, so a duplicate whose
    * index row is also taken is still found to be a duplicate. */
@@ -185,7 +323,8 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
     return rc == CUSTOS_OK ? place(w, id, it, d) : rc;
   }
 
-  for (int which = S_TEXT; which <= S_FTS; which++) {
+  bool later = w->defer_cap && toks && w->fts_any && key < w->fts_last;
+  for (int which = S_TEXT; which <= (later ? S_TEXT : S_FTS); which++) {
     st = w->st[which];
     sqlite3_bind_int64(st, 1, key);
     bind_str(st, 2, m->subject);
@@ -195,10 +334,23 @@ custos_rc cu_rec_writer_put(cu_rec_writer *w, const cu_rec_item *it,
                       (int)m->body.len, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, m->attach_text.data ? m->attach_text.data : "",
                       (int)m->attach_text.len, SQLITE_STATIC);
+    /* FTS5 replays the parse thread's tokens for the text that matches
+     * them byte for byte, and tokenises anything else itself. */
+    if (which == S_FTS)
+      cu_rec_tok_pending(toks ? *toks : NULL);
     rc = run(w, which, "cannot index a record", d);
+    cu_rec_tok_pending(NULL);
     if (rc != CUSTOS_OK)
       return rc;
   }
+  if (later) {
+    rc = defer(w, key, toks, d);
+  } else {
+    w->fts_any = true;
+    w->fts_last = key;
+  }
+  if (rc != CUSTOS_OK)
+    return rc;
   st = w->st[S_ATTACH];
   for (size_t i = 0; i < m->natt; i++) {
     sqlite3_bind_int64(st, 1, id);

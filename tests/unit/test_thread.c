@@ -165,6 +165,39 @@ static void check_consistent(cu_ws *ws) {
                            " WHERE c.parent_id = g.id)",
                            NULL),
                    0);
+  /* The rebuild builds the index on records.thread_id again after a bulk
+   * update, and those of thread_nodes after filling it empty: they are
+   * there, each on its column alone, and agree with the tables. */
+  static const char *const idx[][2] = {{"records_thread", "thread_id"},
+                                       {"thread_nodes_thread", "thread_id"},
+                                       {"thread_nodes_record", "record_id"}};
+  for (size_t i = 0; i < CU_ARRAY_LEN(idx); i++) {
+    assert_int_equal(fixture_int(ws,
+                             "SELECT count(*) FROM pragma_index_info(?1)",
+                             idx[i][0]),
+                     1);
+    assert_int_equal(fixture_int(ws,
+                             "SELECT count(*) FROM pragma_index_info(?1)"
+                             " WHERE name = 'thread_id'",
+                             idx[i][0]),
+                     strcmp(idx[i][1], "thread_id") == 0);
+    assert_int_equal(fixture_int(ws,
+                             "SELECT count(*) FROM sqlite_master WHERE"
+                             " type = 'index' AND name = ?1",
+                             idx[i][0]),
+                     1);
+  }
+  assert_int_equal(fixture_int(ws,
+                           "SELECT count(*) FROM sqlite_master WHERE"
+                           " name = 'records_thread' AND tbl_name = 'records'"
+                           " AND sql LIKE '%(thread_id)' AND ?1 IS NULL",
+                           NULL),
+                   1);
+  assert_int_equal(fixture_int(ws,
+                           "SELECT count(*) FROM pragma_integrity_check"
+                           " WHERE integrity_check <> 'ok' AND ?1 IS NULL",
+                           NULL),
+                   0);
 }
 
 /* The parent's Message-ID of the first record with Message-ID id, with
