@@ -365,6 +365,43 @@ static void test_plain_fast(void **state) {
   }
 }
 
+/* Parsed Content-Type values are kept for the next message with the
+ * same value (CT_KEPT of them): messages that alternate between more
+ * values than are kept, and values that differ only in a parameter,
+ * must each get their own type and charset. */
+static void test_content_type_kept(void **state) {
+  (void)state;
+  static const char *const types[] = {
+      "text/plain; charset=iso-8859-1", "text/plain; charset=utf-8",
+      "text/plain; charset=windows-1252", "text/html; charset=iso-8859-1",
+      "text/plain; charset=iso-8859-15", "text/plain; charset=koi8-r",
+      "text/plain; charset=iso-8859-2", "text/plain; charset=iso-8859-5",
+      "text/html; charset=utf-8", "text/plain; charset=\"ISO-8859-1\"",
+      "text/plain; charset=x-unknown", "text/plain"};
+  for (int round = 0; round < 3; round++)
+    for (size_t i = 0; i < CU_ARRAY_LEN(types); i++) {
+      char msg[256];
+      int n = snprintf(msg, sizeof msg,
+                       "Subject: kept %zu\nContent-Type: %s\n\n"
+                       "<p>caf\xe9 \xa4 \xc3\xa9</p>\n",
+                       i, types[i]);
+      cu_rec_msg a, b;
+      assert_int_equal(
+          cu_rec_msg_parse(msg, (size_t)n, false, (size_t)n, &a, NULL),
+          CUSTOS_OK);
+      bool was = cu_rec_msg_fast(false);
+      assert_int_equal(
+          cu_rec_msg_parse(msg, (size_t)n, false, (size_t)n, &b, NULL),
+          CUSTOS_OK);
+      cu_rec_msg_fast(was);
+      same_record(&a, &b);
+      if (i == 5) /* KOI8-R: 0xE9 is a Cyrillic letter */
+        assert_non_null(strstr(a.body.data, "caf\xd0\x98"));
+      cu_rec_msg_free(&a);
+      cu_rec_msg_free(&b);
+    }
+}
+
 static void test_html_text(void **state) {
   (void)state;
   cu_buf b;
@@ -660,6 +697,7 @@ int main(void) {
       cmocka_unit_test(test_missing_boundary),
       cmocka_unit_test(test_attachments),
       cmocka_unit_test(test_plain_fast),
+      cmocka_unit_test(test_content_type_kept),
       cmocka_unit_test(test_html_text),
       cmocka_unit_test(test_query_rewrite),
       cmocka_unit_test(test_ingest_and_threads),
