@@ -1124,6 +1124,83 @@ static char *fast_value(const rawhdr *h) {
   return unfolded;
 }
 
+/*
+ * Parsed values kept for the next message with the same value: mail
+ * from one source repeats a handful of Content-Type values ("text/plain;
+ * charset=utf-8") and of senders and recipients, and parsing one and
+ * freeing the GMime objects again cost some 20,000 instructions a
+ * message for the content type and more for the addresses.  A parse
+ * depends on nothing but the value and popts, and the objects are only
+ * read, so a kept one serves any thread (each takes a reference).
+ * Values of KEPT_VAL bytes or more are parsed every time.  The objects
+ * live until the process exits, like GMime's tables.
+ */
+#define KEPT_VAL 120
+
+typedef struct kept {
+  char val[KEPT_VAL];
+  gpointer obj; /* a GObject */
+} kept;
+
+typedef struct kept_set {
+  pthread_mutex_t mu;
+  size_t n, next; /* slots, and the one to replace next */
+  kept *k;
+} kept_set;
+
+static kept ct_slots[8], addr_slots[16];
+static kept_set ct_kept = {PTHREAD_MUTEX_INITIALIZER, 8, 0, ct_slots};
+static kept_set addr_kept = {PTHREAD_MUTEX_INITIALIZER, 16, 0, addr_slots};
+
+/* A new reference to the object kept in s for the value v, or NULL. */
+static gpointer kept_find(kept_set *s, const char *v) {
+  gpointer obj = NULL;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->n && !obj; i++)
+    if (s->k[i].obj && strcmp(s->k[i].val, v) == 0)
+      obj = g_object_ref(s->k[i].obj);
+  pthread_mutex_unlock(&s->mu);
+  return obj;
+}
+
+/* Keeps a reference to obj, parsed from v (shorter than KEPT_VAL), in
+ * place of the oldest kept one. */
+static void kept_put(kept_set *s, const char *v, gpointer obj) {
+  pthread_mutex_lock(&s->mu);
+  kept *slot = &s->k[s->next++ % s->n];
+  gpointer old = slot->obj;
+  snprintf(slot->val, sizeof slot->val, "%s", v);
+  slot->obj = g_object_ref(obj);
+  pthread_mutex_unlock(&s->mu);
+  if (old)
+    g_object_unref(old);
+}
+
+/* The parsed content type of the unfolded value v, a new reference. */
+static GMimeContentType *content_type(const char *v) {
+  bool keep = strlen(v) < KEPT_VAL;
+  GMimeContentType *ct = keep ? kept_find(&ct_kept, v) : NULL;
+  if (ct)
+    return ct;
+  ct = g_mime_content_type_parse(popts, v);
+  if (ct && keep)
+    kept_put(&ct_kept, v, ct);
+  return ct;
+}
+
+/* The parsed address list of the raw value v, a new reference; NULL
+ * when it does not parse whole. */
+static InternetAddressList *address_list(const char *v) {
+  bool keep = strlen(v) < KEPT_VAL;
+  InternetAddressList *l = keep ? kept_find(&addr_kept, v) : NULL;
+  if (l)
+    return l;
+  l = internet_address_list_parse(popts, v);
+  if (l && keep)
+    kept_put(&addr_kept, v, l);
+  return l;
+}
+
 /* The addresses of an address field h into *l (NULL when absent or
  * empty), parsed from the raw value as GMime's message does: a name
  * folded over two lines keeps its line break.  False when part of the
@@ -1135,7 +1212,7 @@ static bool fast_addrs(const rawhdr *h, InternetAddressList **l) {
   if (!h->name)
     return true;
   char *v = g_strndup(h->val, h->vlen);
-  *l = internet_address_list_parse(popts, v);
+  *l = address_list(v);
   bool ok = *l != NULL || v[strspn(v, " \t\r\n")] == '\0';
   g_free(v);
   return ok;
@@ -1179,52 +1256,6 @@ static custos_rc fast_decode(GMimeContentEncoding enc, const char *s,
   *out = (const guint8 *)*own;
   *outn = k;
   return CUSTOS_OK;
-}
-
-/*
- * Parsed Content-Type values, kept for the next message with the same
- * value: mail from one source repeats a handful of them ("text/plain;
- * charset=utf-8"), and parsing one and freeing the object cost some
- * 15,000 instructions a message.  A parse depends on nothing but the
- * value and popts, and the objects are only read, so a kept one serves
- * any thread (each takes a reference).  Values longer than the slot are
- * parsed every time.  The objects live until the process exits, like
- * GMime's tables.
- */
-#define CT_KEPT 8
-
-static struct {
-  char val[120];
-  GMimeContentType *ct;
-} ct_kept[CT_KEPT];
-static size_t ct_next;
-static pthread_mutex_t ct_mu = PTHREAD_MUTEX_INITIALIZER;
-
-/* The parsed content type of the unfolded value v, a new reference. */
-static GMimeContentType *content_type(const char *v) {
-  size_t n = strlen(v);
-  if (n >= sizeof ct_kept[0].val)
-    return g_mime_content_type_parse(popts, v);
-  GMimeContentType *ct = NULL;
-  pthread_mutex_lock(&ct_mu);
-  for (size_t i = 0; i < CT_KEPT && !ct; i++)
-    if (ct_kept[i].ct && strcmp(ct_kept[i].val, v) == 0)
-      ct = g_object_ref(ct_kept[i].ct);
-  pthread_mutex_unlock(&ct_mu);
-  if (ct)
-    return ct;
-  ct = g_mime_content_type_parse(popts, v);
-  if (!ct)
-    return NULL;
-  pthread_mutex_lock(&ct_mu);
-  size_t k = ct_next++ % CT_KEPT;
-  GMimeContentType *old = ct_kept[k].ct;
-  memcpy(ct_kept[k].val, v, n + 1);
-  ct_kept[k].ct = g_object_ref(ct);
-  pthread_mutex_unlock(&ct_mu);
-  if (old)
-    g_object_unref(old);
-  return ct;
 }
 
 /*

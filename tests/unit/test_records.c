@@ -365,11 +365,11 @@ static void test_plain_fast(void **state) {
   }
 }
 
-/* Parsed Content-Type values are kept for the next message with the
- * same value (CT_KEPT of them): messages that alternate between more
- * values than are kept, and values that differ only in a parameter,
- * must each get their own type and charset. */
-static void test_content_type_kept(void **state) {
+/* Parsed Content-Type and address values are kept for the next message
+ * with the same value (8 and 16 of them): messages that alternate
+ * between more values than are kept, and values that differ only in a
+ * parameter or one character, must each get their own. */
+static void test_values_kept(void **state) {
   (void)state;
   static const char *const types[] = {
       "text/plain; charset=iso-8859-1", "text/plain; charset=utf-8",
@@ -379,12 +379,13 @@ static void test_content_type_kept(void **state) {
       "text/html; charset=utf-8", "text/plain; charset=\"ISO-8859-1\"",
       "text/plain; charset=x-unknown", "text/plain"};
   for (int round = 0; round < 3; round++)
-    for (size_t i = 0; i < CU_ARRAY_LEN(types); i++) {
+    for (size_t i = 0; i < 2 * CU_ARRAY_LEN(types); i++) {
       char msg[256];
       int n = snprintf(msg, sizeof msg,
-                       "Subject: kept %zu\nContent-Type: %s\n\n"
+                       "Subject: kept %zu\nFrom: N%zu <u%zu@x>\n"
+                       "To: a@x, N <b%zu@x>\nContent-Type: %s\n\n"
                        "<p>caf\xe9 \xa4 \xc3\xa9</p>\n",
-                       i, types[i]);
+                       i, i % 3, i, i, types[i % CU_ARRAY_LEN(types)]);
       cu_rec_msg a, b;
       assert_int_equal(
           cu_rec_msg_parse(msg, (size_t)n, false, (size_t)n, &a, NULL),
@@ -397,6 +398,9 @@ static void test_content_type_kept(void **state) {
       same_record(&a, &b);
       if (i == 5) /* KOI8-R: 0xE9 is a Cyrillic letter */
         assert_non_null(strstr(a.body.data, "caf\xd0\x98"));
+      char want[64];
+      snprintf(want, sizeof want, "N%zu <u%zu@x>", i % 3, i);
+      assert_string_equal(a.from, want);
       cu_rec_msg_free(&a);
       cu_rec_msg_free(&b);
     }
@@ -697,7 +701,7 @@ int main(void) {
       cmocka_unit_test(test_missing_boundary),
       cmocka_unit_test(test_attachments),
       cmocka_unit_test(test_plain_fast),
-      cmocka_unit_test(test_content_type_kept),
+      cmocka_unit_test(test_values_kept),
       cmocka_unit_test(test_html_text),
       cmocka_unit_test(test_query_rewrite),
       cmocka_unit_test(test_ingest_and_threads),
