@@ -828,6 +828,30 @@ static custos_rc add_attachment(cu_rec_msg *m, GMimePart *part,
   return rc;
 }
 
+/* Adds an inline text/plain part (ct) to the body, or the text of a
+ * text/html part to html, which becomes the body when there is no plain
+ * text.  bytes[0..n) is the part's decoded content. */
+static custos_rc add_text(cu_rec_msg *m, GMimeContentType *ct,
+                          const guint8 *bytes, size_t n, cu_buf *html,
+                          bool *fallback) {
+  const char *cs = g_mime_content_type_get_parameter(ct, "charset");
+  custos_rc rc = CUSTOS_OK;
+  if (g_mime_content_type_is_type(ct, "text", "plain")) {
+    if (m->body.len)
+      rc = append_capped(&m->body, "\n", 1, NULL);
+    if (rc == CUSTOS_OK)
+      rc = cu_rec_to_utf8((const char *)bytes, n, cs, &m->body, fallback);
+    return rc;
+  }
+  cu_buf tmp;
+  cu_buf_init(&tmp, CU_REC_MAX_TEXT);
+  rc = cu_rec_to_utf8((const char *)bytes, n, cs, &tmp, fallback);
+  if (rc == CUSTOS_OK && tmp.len)
+    rc = cu_rec_html_text(tmp.data, tmp.len, html);
+  cu_buf_free(&tmp);
+  return rc;
+}
+
 /* Walks the MIME tree: inline text/plain parts make the body, text/html
  * the body when there is no plain text, everything else an attachment. */
 static custos_rc walk_parts(cu_rec_msg *m, GMimeMessage *msg, cu_buf *html,
@@ -862,24 +886,11 @@ static custos_rc walk_parts(cu_rec_msg *m, GMimeMessage *msg, cu_buf *html,
       size_t n = 0;
       const guint8 *bytes = part_bytes(part, &n, &ms);
       bool att = g_mime_part_is_attachment(part);
-      if (!att && g_mime_content_type_is_type(ct, "text", "plain")) {
-        const char *cs = g_mime_content_type_get_parameter(ct, "charset");
-        if (m->body.len)
-          rc = append_capped(&m->body, "\n", 1, NULL);
-        if (rc == CUSTOS_OK)
-          rc = cu_rec_to_utf8((const char *)bytes, n, cs, &m->body,
-                              fallback);
-      } else if (!att && g_mime_content_type_is_type(ct, "text", "html")) {
-        cu_buf tmp;
-        cu_buf_init(&tmp, CU_REC_MAX_TEXT);
-        const char *cs = g_mime_content_type_get_parameter(ct, "charset");
-        rc = cu_rec_to_utf8((const char *)bytes, n, cs, &tmp, fallback);
-        if (rc == CUSTOS_OK && tmp.len)
-          rc = cu_rec_html_text(tmp.data, tmp.len, html);
-        cu_buf_free(&tmp);
-      } else {
+      if (!att && (g_mime_content_type_is_type(ct, "text", "plain") ||
+                   g_mime_content_type_is_type(ct, "text", "html")))
+        rc = add_text(m, ct, bytes, n, html, fallback);
+      else
         rc = add_attachment(m, part, ct, bytes, n, fallback);
-      }
       if (ms)
         g_object_unref(ms);
     }
@@ -975,6 +986,377 @@ static custos_rc parse_raw(const char *data, size_t len, cu_rec_msg *m,
   return cu_rec_to_utf8(data + body, len - body, NULL, &m->body, fallback);
 }
 
+/* ---- plain single-part messages without the object tree --------------- */
+
+/*
+ * Most mail is one text/plain (or text/html) part under a plain header
+ * block, and for it GMime's object tree is nearly all of the parse cost:
+ * a GMimeHeader object per field, header lists, content-type and
+ * disposition objects, six address lists, a part, a data wrapper and
+ * streams, built and freed again per message (about half of the parse
+ * thread's time).  Such a message is read here from the raw header block
+ * with the same GMime functions the object tree would apply to the same
+ * values, so the record is the same.  Anything this does not recognise
+ * as plain goes to GMime whole: a field repeated, a control character in
+ * the header block, a name with other characters than letters, digits,
+ * '-' and '_', a space before the colon, a header block not ended by an
+ * empty line, a Content-Disposition, a content type other than
+ * text/plain and text/html, uuencode, an encoded word or a byte over
+ * 0x7F in a field other than Subject, From, To and Cc, or an address
+ * list that does not parse whole.  cu_rec_msg_fast() turns it off; the
+ * message fuzz target and test_records compare the two.
+ */
+enum {
+  FH_FROM, FH_TO, FH_CC, FH_SUBJECT, FH_DATE, FH_MSGID, FH_IRT, FH_REFS,
+  FH_CTYPE, FH_CTE, FH_CDISP, FH_N
+};
+
+static const char *const fast_names[FH_N] = {
+    "from",         "to",         "cc",
+    "subject",      "date",       "message-id",
+    "in-reply-to",  "references", "content-type",
+    "content-transfer-encoding",  "content-disposition"};
+
+static bool fast_on = true;
+
+bool cu_rec_msg_fast(bool on) {
+  bool was = fast_on;
+  fast_on = on;
+  return was;
+}
+
+static bool fast_name_char(char c) {
+  return g_ascii_isalnum(c) || c == '-' || c == '_';
+}
+
+/* Checks that the line s[0..n) (its LF included) holds no control
+ * characters but tabs, ended by LF or CRLF.  Bytes over 0x7F are let
+ * through: raw UTF-8 names in From and To are common, and GMime keeps
+ * them in the raw value as they are. */
+static bool fast_line_ok(const char *s, size_t n) {
+  if (n == 0 || s[n - 1] != '\n')
+    return false; /* the header block ends without an empty line */
+  size_t e = n - 1;
+  if (e > 0 && s[e - 1] == '\r')
+    e--;
+  for (size_t i = 0; i < e; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7F)
+      return false;
+  }
+  return true;
+}
+
+/* Scans the header block of data[0..len) from start for the fields of
+ * fast_names; *body is where the body starts.  False when the block is
+ * not plain in the sense above. */
+static bool fast_headers(const char *data, size_t len, size_t start,
+                         rawhdr h[FH_N], size_t *body) {
+  memset(h, 0, FH_N * sizeof *h);
+  rawhdr *cur = NULL;
+  size_t i = start;
+  while (i < len) {
+    size_t ll = line_len(data + i, len - i);
+    if (!fast_line_ok(data + i, ll))
+      return false;
+    if (blank_line(data + i, ll)) {
+      *body = i + ll;
+      return true;
+    }
+    if (is_wsp(data[i])) {
+      /* a continuation: not first, and not white space alone, which
+       * parsers may take for the end of the block */
+      size_t k = 0;
+      while (k < ll && (is_wsp(data[i + k]) || data[i + k] == '\r'))
+        k++;
+      if (i == start || k + 1 >= ll)
+        return false;
+      if (cur)
+        cur->vlen = (size_t)(data + i + ll - cur->val);
+      i += ll;
+      continue;
+    }
+    size_t nl = 0;
+    while (nl < ll && fast_name_char(data[i + nl]))
+      nl++;
+    if (nl == 0 || data[i + nl] != ':')
+      return false;
+    cur = NULL;
+    for (size_t k = 0; k < FH_N; k++)
+      if (strlen(fast_names[k]) == nl &&
+          g_ascii_strncasecmp(data + i, fast_names[k], nl) == 0) {
+        if (h[k].name)
+          return false; /* repeated: GMime's rules for which one counts */
+        cur = &h[k];
+        cur->name = data + i;
+        cur->nlen = nl;
+        cur->val = data + i + nl + 1;
+        cur->vlen = ll - nl - 1;
+      }
+    i += ll;
+  }
+  return false;
+}
+
+/* g_mime_utils_header_decode_text(popts, s), which takes s over as the
+ * result.  Text in ASCII without "=?" has nothing to decode and comes
+ * back as it was; GMime would copy it word by word through a GString
+ * (some 4,000 instructions a field). */
+static char *decode_text(char *s) {
+  size_t n = strlen(s);
+  if (ascii_len(s, n) == n && !strstr(s, "=?"))
+    return s;
+  char *v = g_mime_utils_header_decode_text(popts, s);
+  g_free(s);
+  return v;
+}
+
+/* A field's value unfolded (g_mime_utils_header_unfold), g_malloc'ed;
+ * NULL when the field is absent.  This is what GMime decodes once for
+ * the subject: an encoded word that decodes to another one stays
+ * encoded. */
+static char *fast_value(const rawhdr *h) {
+  if (!h->name)
+    return NULL;
+  char *raw = g_strndup(h->val, h->vlen);
+  char *unfolded = g_mime_utils_header_unfold(raw);
+  g_free(raw);
+  return unfolded;
+}
+
+/*
+ * Parsed values kept for the next message with the same value: mail
+ * from one source repeats a handful of Content-Type values ("text/plain;
+ * charset=utf-8") and of senders and recipients, and parsing one and
+ * freeing the GMime objects again cost some 20,000 instructions a
+ * message for the content type and more for the addresses.  A parse
+ * depends on nothing but the value and popts, and the objects are only
+ * read, so a kept one serves any thread (each takes a reference).
+ * Values of KEPT_VAL bytes or more are parsed every time.  The objects
+ * live until the process exits, like GMime's tables.
+ */
+#define KEPT_VAL 120
+
+typedef struct kept {
+  char val[KEPT_VAL];
+  gpointer obj; /* a GObject */
+} kept;
+
+typedef struct kept_set {
+  pthread_mutex_t mu;
+  size_t n, next; /* slots, and the one to replace next */
+  kept *k;
+} kept_set;
+
+static kept ct_slots[8], addr_slots[16];
+static kept_set ct_kept = {PTHREAD_MUTEX_INITIALIZER, 8, 0, ct_slots};
+static kept_set addr_kept = {PTHREAD_MUTEX_INITIALIZER, 16, 0, addr_slots};
+
+/* A new reference to the object kept in s for the value v, or NULL. */
+static gpointer kept_find(kept_set *s, const char *v) {
+  gpointer obj = NULL;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->n && !obj; i++)
+    if (s->k[i].obj && strcmp(s->k[i].val, v) == 0)
+      obj = g_object_ref(s->k[i].obj);
+  pthread_mutex_unlock(&s->mu);
+  return obj;
+}
+
+/* Keeps a reference to obj, parsed from v (shorter than KEPT_VAL), in
+ * place of the oldest kept one. */
+static void kept_put(kept_set *s, const char *v, gpointer obj) {
+  pthread_mutex_lock(&s->mu);
+  kept *slot = &s->k[s->next++ % s->n];
+  gpointer old = slot->obj;
+  snprintf(slot->val, sizeof slot->val, "%s", v);
+  slot->obj = g_object_ref(obj);
+  pthread_mutex_unlock(&s->mu);
+  if (old)
+    g_object_unref(old);
+}
+
+/* The parsed content type of the unfolded value v, a new reference. */
+static GMimeContentType *content_type(const char *v) {
+  bool keep = strlen(v) < KEPT_VAL;
+  GMimeContentType *ct = keep ? kept_find(&ct_kept, v) : NULL;
+  if (ct)
+    return ct;
+  ct = g_mime_content_type_parse(popts, v);
+  if (ct && keep)
+    kept_put(&ct_kept, v, ct);
+  return ct;
+}
+
+/* The parsed address list of the raw value v, a new reference; NULL
+ * when it does not parse whole. */
+static InternetAddressList *address_list(const char *v) {
+  bool keep = strlen(v) < KEPT_VAL;
+  InternetAddressList *l = keep ? kept_find(&addr_kept, v) : NULL;
+  if (l)
+    return l;
+  l = internet_address_list_parse(popts, v);
+  if (l && keep)
+    kept_put(&addr_kept, v, l);
+  return l;
+}
+
+/* The addresses of an address field h into *l (NULL when absent or
+ * empty), parsed from the raw value as GMime's message does: a name
+ * folded over two lines keeps its line break.  False when part of the
+ * value does not parse: GMime's message then keeps the addresses before
+ * the error (a parse that is not public API), so such a message goes to
+ * GMime. */
+static bool fast_addrs(const rawhdr *h, InternetAddressList **l) {
+  *l = NULL;
+  if (!h->name)
+    return true;
+  char *v = g_strndup(h->val, h->vlen);
+  *l = address_list(v);
+  bool ok = *l != NULL || v[strspn(v, " \t\r\n")] == '\0';
+  g_free(v);
+  return ok;
+}
+
+/* Whether a field other than Subject, From, To and Cc is outside what
+ * the fast path reads: an encoded word or a byte over 0x7F in its value,
+ * which GMime may decode or convert before it reads the field. */
+static bool unusual_value(const rawhdr *h) {
+  if (!h->name)
+    return false;
+  for (size_t i = 0; i < h->vlen; i++)
+    if ((unsigned char)h->val[i] > 0x7F)
+      return true;
+  return g_strstr_len(h->val, (gssize)h->vlen, "=?") != NULL;
+}
+
+/* The decoded content of the body data[0..n): in place for the encodings
+ * GMime reads in place (part_bytes), else decoded into *own (cu_malloc'ed,
+ * the caller frees it) with the decoder GMime's data wrapper runs; one
+ * step over the whole content gives what its filter gives chunk by
+ * chunk. */
+static custos_rc fast_decode(GMimeContentEncoding enc, const char *s,
+                             size_t n, const guint8 **out, size_t *outn,
+                             char **own) {
+  *own = NULL;
+  if (enc != GMIME_CONTENT_ENCODING_BASE64 &&
+      enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+    *out = (const guint8 *)s;
+    *outn = n;
+    return CUSTOS_OK;
+  }
+  GMimeEncoding st;
+  g_mime_encoding_init_decode(&st, enc);
+  size_t cap = g_mime_encoding_outlen(&st, n) + 16;
+  *own = cu_malloc(cap);
+  if (!*own)
+    return CUSTOS_ENOMEM;
+  size_t k = g_mime_encoding_step(&st, s, n, *own);
+  k += g_mime_encoding_flush(&st, "", 0, *own + k);
+  *out = (const guint8 *)*own;
+  *outn = k;
+  return CUSTOS_OK;
+}
+
+/*
+ * Fills m from data[0..len) when it is a plain single-part message
+ * (*done set); otherwise leaves m as it was for GMime.  skip is the
+ * length of an mbox postmark line GMime is not shown.  ENOMEM only.
+ */
+static custos_rc parse_plain(const char *data, size_t len, size_t skip,
+                             cu_rec_msg *m, bool *fallback, bool *done) {
+  *done = false;
+  rawhdr h[FH_N];
+  size_t body;
+  if (!fast_on || !fast_headers(data, len, skip, h, &body))
+    return CUSTOS_OK;
+  if (h[FH_CDISP].name)
+    return CUSTOS_OK;
+  for (size_t k = FH_DATE; k <= FH_CTE; k++)
+    if (unusual_value(&h[k]))
+      return CUSTOS_OK;
+  GMimeContentType *ct = NULL;
+  if (h[FH_CTYPE].name) {
+    char *v = fast_value(&h[FH_CTYPE]);
+    ct = v ? content_type(v) : NULL;
+    g_free(v);
+  } else {
+    ct = g_mime_content_type_new("text", "plain");
+  }
+  if (!ct)
+    return CUSTOS_OK;
+  GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_DEFAULT;
+  if (h[FH_CTE].name) {
+    char *v = fast_value(&h[FH_CTE]);
+    enc = v ? g_mime_content_encoding_from_string(v)
+            : GMIME_CONTENT_ENCODING_DEFAULT;
+    g_free(v);
+  }
+  if ((!g_mime_content_type_is_type(ct, "text", "plain") &&
+       !g_mime_content_type_is_type(ct, "text", "html")) ||
+      enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+    g_object_unref(ct);
+    return CUSTOS_OK;
+  }
+  InternetAddressList *lf = NULL, *lt = NULL, *lc = NULL;
+  if (!fast_addrs(&h[FH_FROM], &lf) || !fast_addrs(&h[FH_TO], &lt) ||
+      !fast_addrs(&h[FH_CC], &lc)) {
+    if (lf)
+      g_object_unref(lf);
+    if (lt)
+      g_object_unref(lt);
+    g_object_unref(ct);
+    return CUSTOS_OK;
+  }
+  *done = true;
+  char *subject = fast_value(&h[FH_SUBJECT]);
+  char *date = fast_value(&h[FH_DATE]), *msgid = fast_value(&h[FH_MSGID]);
+  char *irt = fast_value(&h[FH_IRT]), *refs = fast_value(&h[FH_REFS]);
+  if (date) {
+    GDateTime *dt = g_mime_utils_header_decode_date(date);
+    if (dt) {
+      m->date = g_date_time_to_unix(dt);
+      g_date_time_unref(dt);
+    }
+  }
+  subject = subject ? decode_text(subject) : NULL;
+  m->subject = dup_text(subject, fallback);
+  m->from = addr_list(lf, NULL, fallback);
+  m->to = addr_list(lt, lc, fallback);
+  if (lf)
+    g_object_unref(lf);
+  if (lt)
+    g_object_unref(lt);
+  if (lc)
+    g_object_unref(lc);
+  char *mid = msgid ? g_mime_utils_decode_message_id(msgid) : NULL;
+  m->message_id = dup_text(mid, fallback);
+  g_free(mid);
+  m->in_reply_to = parse_refs(irt, true);
+  m->refs = parse_refs(refs, false);
+  g_free(subject), g_free(date), g_free(msgid), g_free(irt), g_free(refs);
+  custos_rc rc = CUSTOS_OK;
+  if (!m->subject || !m->from || !m->to || !m->message_id ||
+      !m->in_reply_to || !m->refs)
+    rc = CUSTOS_ENOMEM;
+  const guint8 *bytes = NULL;
+  size_t n = 0;
+  char *own = NULL;
+  if (rc == CUSTOS_OK)
+    rc = fast_decode(enc, data + body, len - body, &bytes, &n, &own);
+  if (rc == CUSTOS_OK) {
+    cu_buf html;
+    cu_buf_init(&html, CU_REC_MAX_TEXT);
+    rc = add_text(m, ct, bytes, n, &html, fallback);
+    if (rc == CUSTOS_OK && m->body.len == 0 && html.len)
+      rc = append_capped(&m->body, html.data, html.len, NULL);
+    cu_buf_free(&html);
+  }
+  cu_free(own);
+  g_object_unref(ct);
+  return rc;
+}
+
 void cu_rec_msg_free(cu_rec_msg *m) {
   if (!m)
     return;
@@ -1018,6 +1400,10 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
     size_t skip = 0;
     if (len > 5 && memcmp(data, "From ", 5) == 0)
       skip = line_len(data, len);
+    bool done = false;
+    rc = parse_plain(data, len, skip, m, &fallback, &done);
+    if (done || rc != CUSTOS_OK)
+      goto done;
     view = g_byte_array_new_take((guint8 *)(uintptr_t)(data + skip),
                                  len - skip);
     GMimeStream *s = g_mime_stream_mem_new_with_byte_array(view);

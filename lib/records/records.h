@@ -72,6 +72,13 @@ custos_rc cu_rec_msg_parse(const char *data, size_t len, bool truncated,
                            custos_diag *d) CUSTOS_WUR;
 void cu_rec_msg_free(cu_rec_msg *m);
 
+/* Whether cu_rec_msg_parse reads plain single-part messages from their
+ * raw header block instead of building GMime's object tree (on by
+ * default; the record is the same either way, which tests check by
+ * turning it off).  Returns the previous setting.  Process-wide: set it
+ * only while no other thread parses. */
+bool cu_rec_msg_fast(bool on);
+
 /*
  * The canonical content id of a raw message: SHA-256 over the relaxed
  * canonical form (after DKIM, RFC 6376 section 3.4.2 and 3.4.4) of the
