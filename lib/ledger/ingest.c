@@ -224,20 +224,30 @@ typedef struct dimset {
 } dimset;
 #define DIMSET_KEYOFF offsetof(dimset, dim)
 
-/* A rollup of one dimension set (the set's table holds it), 80 bytes of
+/* A rollup of one dimension set (the set's table holds it), 64 bytes of
  * arena: there is one per row or nearly so in a daily export, and its
  * size was the ingest's peak memory and its cache misses.  Its set is
  * known to every reader from the table it was found in, so it keeps no
  * pointer to it; it keeps no list link either (see nwide in ingest).
  * Days and periods are days since the epoch of four-digit years, well
- * inside int32. */
+ * inside int32.  Its sums are int64 until an add would overflow one;
+ * they then move, as int128, to the ingest's wide sums (rare: an int64
+ * holds 922 million currency units at the cost scale), so that no sum
+ * overflows and a sum may go beyond int64 and come back, as before. */
 typedef struct rollup {
-  __int128 qty, billed, effective;
+  int64_t qty, billed, effective; /* when wide is 0 */
   int64_t rows;
   uint64_t first_line, last_line;
   int32_t day, period; /* the key is the set, day and period */
+  uint32_t wide;       /* 0, or 1 + the index of its sums in g->wides */
+  uint32_t unused;
 } rollup;
-_Static_assert(sizeof(rollup) == 80, "a rollup is 80 bytes of arena");
+_Static_assert(sizeof(rollup) == 64, "a rollup is 64 bytes of arena");
+
+/* The sums of a rollup that an int64 could not hold. */
+typedef struct wsums {
+  __int128 qty, billed, effective;
+} wsums;
 
 /* A distinct raw key (every key field but the charge period start). */
 typedef struct rawent {
@@ -295,6 +305,8 @@ typedef struct ingest {
    * the first of them in the file only when there are any, which spares
    * it a walk of every rollup. */
   int64_t nwide;
+  wsums *wides; /* see rollup; at most UINT32_MAX - 1 */
+  uint32_t nwides, capwides;
   resource *res_head, **res_tail;
   istr *empty_unit;
   reject *rejects;
@@ -999,9 +1011,50 @@ static bool in_int64(__int128 v) { return v <= INT64_MAX && v >= INT64_MIN; }
 
 /* Whether a sum of ru is out of the int64 range that write_rollups stores
  * (it may come back in range with later rows: sums are int128). */
-static bool is_wide(const rollup *ru) {
-  return !in_int64(ru->qty) || !in_int64(ru->billed) ||
-         !in_int64(ru->effective);
+static bool is_wide(const ingest *g, const rollup *ru) {
+  if (!ru->wide)
+    return false;
+  const wsums *w = &g->wides[ru->wide - 1];
+  return !in_int64(w->qty) || !in_int64(w->billed) || !in_int64(w->effective);
+}
+
+/* Adds q, b and e to the sums of ru, moving them to g->wides when an
+ * int64 would overflow; false when out of memory (or wide sums). */
+static bool ru_add(ingest *g, rollup *ru, int64_t q, int64_t b, int64_t e) {
+  if (!ru->wide) {
+    int64_t nq, nb, ne;
+    bool over = __builtin_add_overflow(ru->qty, q, &nq);
+    over |= __builtin_add_overflow(ru->billed, b, &nb);
+    over |= __builtin_add_overflow(ru->effective, e, &ne);
+    if (!over) {
+      ru->qty = nq;
+      ru->billed = nb;
+      ru->effective = ne;
+      return true;
+    }
+    if (g->nwides == g->capwides) {
+      if (g->capwides >= UINT32_MAX / 2)
+        return false;
+      uint32_t nc = g->capwides ? g->capwides * 2 : 16;
+      wsums *p = cu_realloc(g->wides, nc * sizeof *p);
+      if (!p)
+        return false;
+      g->wides = p;
+      g->capwides = nc;
+    }
+    wsums *w = &g->wides[g->nwides++];
+    w->qty = ru->qty;
+    w->billed = ru->billed;
+    w->effective = ru->effective;
+    ru->wide = g->nwides;
+  }
+  bool was_wide = is_wide(g, ru);
+  wsums *w = &g->wides[ru->wide - 1];
+  w->qty += q;
+  w->billed += b;
+  w->effective += e;
+  g->nwide += (int64_t)is_wide(g, ru) - (int64_t)was_wide;
+  return true;
 }
 
 /* Adds one row the reader handed over to its rollup and resource; row
@@ -1067,11 +1120,8 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
                "quantity times the unit's block size is too large");
     return CUSTOS_OK;
   }
-  bool was_wide = is_wide(ru);
-  ru->qty += q;
-  ru->billed += r->am.billed;
-  ru->effective += r->am.effective;
-  g->nwide += (int64_t)is_wide(ru) - (int64_t)was_wide;
+  if (!ru_add(g, ru, q, r->am.billed, r->am.effective))
+    return oom(d, g->path);
   if (!ru->rows)
     ru->first_line = r->line;
   ru->last_line = r->line;
@@ -1404,7 +1454,7 @@ static custos_rc all_fit(ingest *g, custos_diag *d) {
   for (const dimset *ds = g->dsr_head; ds; ds = ds->ru_next)
     for (uint32_t s = 0; s < ds->caprus; s++) {
       const rollup *ru = ds->rus[s];
-      if (ru && is_wide(ru) && (!first || ru->first_line < first->first_line))
+      if (ru && is_wide(g, ru) && (!first || ru->first_line < first->first_line))
         first = ru;
     }
   if (!ALWAYS(first != NULL))
@@ -1617,8 +1667,8 @@ static int bent_cmp(const void *a, const void *b) {
 }
 
 /* fits() has checked that each amount is an int64. */
-static void bent_fill(bent *e, const dimset *ds, const rollup *r,
-                      size_t rank) {
+static void bent_fill(bent *e, const ingest *g, const dimset *ds,
+                      const rollup *r, size_t rank) {
   int64_t *f = e->ru.v;
   e->period = r->period;
   e->rank = rank;
@@ -1634,9 +1684,15 @@ static void bent_fill(bent *e, const dimset *ds, const rollup *r,
   f[CU_RU_FIRST_LINE] = (int64_t)r->first_line;
   f[CU_RU_LAST_LINE] = (int64_t)r->last_line;
   f[CU_RU_ROWS] = r->rows;
-  f[CU_RU_QUANTITY] = (int64_t)r->qty;
-  f[CU_RU_BILLED] = (int64_t)r->billed;
-  f[CU_RU_EFFECTIVE] = (int64_t)r->effective;
+  f[CU_RU_QUANTITY] = r->qty;
+  f[CU_RU_BILLED] = r->billed;
+  f[CU_RU_EFFECTIVE] = r->effective;
+  if (r->wide) {
+    const wsums *w = &g->wides[r->wide - 1];
+    f[CU_RU_QUANTITY] = (int64_t)w->qty;
+    f[CU_RU_BILLED] = (int64_t)w->billed;
+    f[CU_RU_EFFECTIVE] = (int64_t)w->effective;
+  }
 }
 
 /* Sorts the entries of one account and unit into bent_cmp's order
@@ -2001,7 +2057,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         if (s + 8 < cap_j && rus[s + 8])
           __builtin_prefetch(rus[s + 8]);
         if (rus[s] && ALWAYS(e < m))
-          bent_fill(&ents[e++], dss[j], rus[s], rank);
+          bent_fill(&ents[e++], g, dss[j], rus[s], rank);
       }
     }
     wt_mark(t, WT_GATHER);
@@ -2430,6 +2486,7 @@ fail_alloc:
   ht_free(&g.resources);
   ht_free(&g.dirsubs);
   arena_free(&g.ar);
+  cu_free(g.wides);
   cu_free(g.rejects);
   return rc;
 }
