@@ -68,6 +68,21 @@ static void *arena_alloc(arena *a, size_t n) {
   return r;
 }
 
+/* As arena_alloc, for n a multiple of 16, but at a multiple of 64 bytes:
+ * a rollup is then one cache line, not parts of two. */
+static void *arena_alloc_line(arena *a, size_t n) {
+  size_t pad = (size_t)(-(uintptr_t)a->cur) & 63;
+  if (pad + n <= a->left) {
+    a->cur += pad;
+    a->left -= pad;
+    return arena_alloc(a, n);
+  }
+  /* n + 48 > left too, so this starts a chunk, which malloc aligns to
+   * 16 bytes only (pad is at most 48). */
+  char *p = arena_alloc(a, n + 48);
+  return p ? p + ((size_t)(-(uintptr_t)p) & 63) : NULL;
+}
+
 static void arena_free(arena *a) {
   for (size_t i = 0; i < a->nchunks; i++)
     cu_free(a->chunks[i]);
@@ -224,14 +239,30 @@ typedef struct dimset {
 } dimset;
 #define DIMSET_KEYOFF offsetof(dimset, dim)
 
+/* A rollup of one dimension set (the set's table holds it), 64 bytes of
+ * arena: there is one per row or nearly so in a daily export, and its
+ * size was the ingest's peak memory and its cache misses.  Its set is
+ * known to every reader from the table it was found in, so it keeps no
+ * pointer to it; it keeps no list link either (see nwide in ingest).
+ * Days and periods are days since the epoch of four-digit years, well
+ * inside int32.  Its sums are int64 until an add would overflow one;
+ * they then move, as int128, to the ingest's wide sums (rare: an int64
+ * holds 922 million currency units at the cost scale), so that no sum
+ * overflows and a sum may go beyond int64 and come back, as before. */
 typedef struct rollup {
-  const dimset *ds; /* the key is ds, day, period */
-  int64_t day, period;
-  __int128 qty, billed, effective;
+  int64_t qty, billed, effective; /* when wide is 0 */
   int64_t rows;
   uint64_t first_line, last_line;
-  struct rollup *next; /* in insertion order */
+  int32_t day, period; /* the key is the set, day and period */
+  uint32_t wide;       /* 0, or 1 + the index of its sums in g->wides */
+  uint32_t unused;
 } rollup;
+_Static_assert(sizeof(rollup) == 64, "a rollup is 64 bytes of arena");
+
+/* The sums of a rollup that an int64 could not hold. */
+typedef struct wsums {
+  __int128 qty, billed, effective;
+} wsums;
 
 /* A distinct raw key (every key field but the charge period start). */
 typedef struct rawent {
@@ -285,7 +316,12 @@ typedef struct ingest {
   size_t ndimsets;
   /* The last month derived from a day. */
   int64_t mo_day, mo_period;
-  rollup *ru_head, **ru_tail;
+  /* Rollups whose sums do not all fit int64 now; write_rollups looks for
+   * the first of them in the file only when there are any, which spares
+   * it a walk of every rollup. */
+  int64_t nwide;
+  wsums *wides; /* see rollup; at most UINT32_MAX - 1 */
+  uint32_t nwides, capwides;
   resource *res_head, **res_tail;
   istr *empty_unit;
   reject *rejects;
@@ -512,23 +548,23 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
     return NULL;
   uint32_t mask = ds->caprus - 1;
   uint32_t i = day_hash(day, period) & mask;
+  assert(day >= INT32_MIN && day <= INT32_MAX);
+  assert(period >= INT32_MIN && period <= INT32_MAX);
   for (rollup *ru; (ru = ds->rus[i]) != NULL; i = (i + 1) & mask)
     if (ru->day == day && ru->period == period)
       return ru;
-  rollup *ru = arena_alloc(&g->ar, sizeof *ru);
+  rollup *ru = arena_alloc_line(&g->ar, sizeof *ru);
   if (!ru)
     return NULL;
+  assert(((uintptr_t)ru & 63) == 0);
   memset(ru, 0, sizeof *ru);
-  ru->ds = ds;
-  ru->day = day;
-  ru->period = period;
+  ru->day = (int32_t)day;
+  ru->period = (int32_t)period;
   ds->rus[i] = ru;
   if (ds->nrus++ == 0) {
     *g->dsr_tail = ds;
     g->dsr_tail = &ds->ru_next;
   }
-  *g->ru_tail = ru;
-  g->ru_tail = &ru->next;
   g->nrollups++;
   return ru;
 }
@@ -536,7 +572,8 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
 /* Counts the row of raw (whose resource id hashes to h) for its
  * resource, made when new. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              uint64_t h, const rollup *ru) {
+                              uint64_t h, const dimset *ds,
+                              const rollup *ru) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   if ((g->resources.n + 1) * 2 > g->resources.cap &&
@@ -577,7 +614,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
     if (gl)
       memcpy(p, raw->v[LF_TAGS], gl);
     p[gl] = '\0';
-    r->sub = ru->ds->dim[D_SUB];
+    r->sub = ds->dim[D_SUB];
     r->first_day = r->last_day = ru->day;
     ht_set(&g->resources, i, &r->e);
     *g->res_tail = r;
@@ -986,6 +1023,56 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   }
 }
 
+static bool in_int64(__int128 v) { return v <= INT64_MAX && v >= INT64_MIN; }
+
+/* Whether a sum of ru is out of the int64 range that write_rollups stores
+ * (it may come back in range with later rows: sums are int128). */
+static bool is_wide(const ingest *g, const rollup *ru) {
+  if (!ru->wide)
+    return false;
+  const wsums *w = &g->wides[ru->wide - 1];
+  return !in_int64(w->qty) || !in_int64(w->billed) || !in_int64(w->effective);
+}
+
+/* Adds q, b and e to the sums of ru, moving them to g->wides when an
+ * int64 would overflow; false when out of memory (or wide sums). */
+static bool ru_add(ingest *g, rollup *ru, int64_t q, int64_t b, int64_t e) {
+  if (!ru->wide) {
+    int64_t nq, nb, ne;
+    bool over = __builtin_add_overflow(ru->qty, q, &nq);
+    over |= __builtin_add_overflow(ru->billed, b, &nb);
+    over |= __builtin_add_overflow(ru->effective, e, &ne);
+    if (!over) {
+      ru->qty = nq;
+      ru->billed = nb;
+      ru->effective = ne;
+      return true;
+    }
+    if (g->nwides == g->capwides) {
+      if (g->capwides >= UINT32_MAX / 2)
+        return false;
+      uint32_t nc = g->capwides ? g->capwides * 2 : 16;
+      wsums *p = cu_realloc(g->wides, nc * sizeof *p);
+      if (!p)
+        return false;
+      g->wides = p;
+      g->capwides = nc;
+    }
+    wsums *w = &g->wides[g->nwides++];
+    w->qty = ru->qty;
+    w->billed = ru->billed;
+    w->effective = ru->effective;
+    ru->wide = g->nwides;
+  }
+  bool was_wide = is_wide(g, ru);
+  wsums *w = &g->wides[ru->wide - 1];
+  w->qty += q;
+  w->billed += b;
+  w->effective += e;
+  g->nwide += (int64_t)is_wide(g, ru) - (int64_t)was_wide;
+  return true;
+}
+
 /* Adds one row the reader handed over to its rollup and resource; row
  * faults become rejects, only running out of memory fails. */
 static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
@@ -1049,20 +1136,20 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
                "quantity times the unit's block size is too large");
     return CUSTOS_OK;
   }
-  ru->qty += q;
-  ru->billed += r->am.billed;
-  ru->effective += r->am.effective;
+  if (!ru_add(g, ru, q, r->am.billed, r->am.effective))
+    return oom(d, g->path);
   if (!ru->rows)
     ru->first_line = r->line;
   ru->last_line = r->line;
   ru->rows++;
-  if (ru->ds->dim[D_UNIT] == g->empty_unit && ru->ds->dim[D_SUB]->value[0])
+  const dimset *ds = re->ds;
+  if (ds->dim[D_UNIT] == g->empty_unit && ds->dim[D_SUB]->value[0])
     g->unknown_subs++;
-  if (ru->day < g->first_day || g->first_day == INT64_MIN)
-    g->first_day = ru->day;
-  if (ru->day > g->last_day || g->last_day == INT64_MIN)
-    g->last_day = ru->day;
-  if (r->has_res && add_resource(g, raw, r->rh, ru) != CUSTOS_OK)
+  if (day < g->first_day || g->first_day == INT64_MIN)
+    g->first_day = day;
+  if (day > g->last_day || g->last_day == INT64_MIN)
+    g->last_day = day;
+  if (r->has_res && add_resource(g, raw, r->rh, ds, ru) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
@@ -1373,10 +1460,22 @@ static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
   return CUSTOS_OK;
 }
 
-static custos_rc fits(ingest *g, __int128 v, const rollup *ru, custos_diag *d) {
-  if (v <= INT64_MAX && v >= INT64_MIN)
+/* Fails with the first rollup of the file (by first line: rollups are made
+ * in the order of their first rows) whose sums do not fit int64; add_row
+ * counted them in g->nwide, so a file without one costs nothing here. */
+static custos_rc all_fit(ingest *g, custos_diag *d) {
+  if (g->nwide == 0)
     return CUSTOS_OK;
-  cu_diag_at(d, g->path, ru->first_line, 0);
+  const rollup *first = NULL;
+  for (const dimset *ds = g->dsr_head; ds; ds = ds->ru_next)
+    for (uint32_t s = 0; s < ds->caprus; s++) {
+      const rollup *ru = ds->rus[s];
+      if (ru && is_wide(g, ru) && (!first || ru->first_line < first->first_line))
+        first = ru;
+    }
+  if (!ALWAYS(first != NULL))
+    return CUSTOS_OK;
+  cu_diag_at(d, g->path, first->first_line, 0);
   cu_diag_hint(d, "one rollup sums to more than custos stores (int64 at its "
                   "scale); split the export");
   return cu_diag_set(d, CUSTOS_ETOOBIG, "rollup total too large");
@@ -1584,8 +1683,8 @@ static int bent_cmp(const void *a, const void *b) {
 }
 
 /* fits() has checked that each amount is an int64. */
-static void bent_fill(bent *e, const rollup *r, size_t rank) {
-  const dimset *ds = r->ds;
+static void bent_fill(bent *e, const ingest *g, const dimset *ds,
+                      const rollup *r, size_t rank) {
   int64_t *f = e->ru.v;
   e->period = r->period;
   e->rank = rank;
@@ -1601,9 +1700,15 @@ static void bent_fill(bent *e, const rollup *r, size_t rank) {
   f[CU_RU_FIRST_LINE] = (int64_t)r->first_line;
   f[CU_RU_LAST_LINE] = (int64_t)r->last_line;
   f[CU_RU_ROWS] = r->rows;
-  f[CU_RU_QUANTITY] = (int64_t)r->qty;
-  f[CU_RU_BILLED] = (int64_t)r->billed;
-  f[CU_RU_EFFECTIVE] = (int64_t)r->effective;
+  f[CU_RU_QUANTITY] = r->qty;
+  f[CU_RU_BILLED] = r->billed;
+  f[CU_RU_EFFECTIVE] = r->effective;
+  if (r->wide) {
+    const wsums *w = &g->wides[r->wide - 1];
+    f[CU_RU_QUANTITY] = (int64_t)w->qty;
+    f[CU_RU_BILLED] = (int64_t)w->billed;
+    f[CU_RU_EFFECTIVE] = (int64_t)w->effective;
+  }
 }
 
 /* Sorts the entries of one account and unit into bent_cmp's order
@@ -1905,12 +2010,9 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
  * whatever the storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
                                wtimer *t, custos_diag *d) {
-  size_t n = 0;
-  for (rollup *ru = g->ru_head; ru; ru = ru->next, n++)
-    if (fits(g, ru->qty, ru, d) != CUSTOS_OK ||
-        fits(g, ru->billed, ru, d) != CUSTOS_OK ||
-        fits(g, ru->effective, ru, d) != CUSTOS_OK)
-      return CUSTOS_ETOOBIG;
+  size_t n = (size_t)g->nrollups;
+  if (all_fit(g, d) != CUSTOS_OK)
+    return CUSTOS_ETOOBIG;
   if (n == 0)
     return CUSTOS_OK;
   dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
@@ -1971,7 +2073,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         if (s + 8 < cap_j && rus[s + 8])
           __builtin_prefetch(rus[s + 8]);
         if (rus[s] && ALWAYS(e < m))
-          bent_fill(&ents[e++], rus[s], rank);
+          bent_fill(&ents[e++], g, dss[j], rus[s], rank);
       }
     }
     wt_mark(t, WT_GATHER);
@@ -2296,7 +2398,6 @@ static custos_rc ingest_one(cu_ws *ws, const cu_catalog *cat, const char *path,
   g.cat = cat;
   g.opts = opts;
   g.path = path;
-  g.ru_tail = &g.ru_head;
   g.ds_tail = &g.ds_head;
   g.dsr_tail = &g.dsr_head;
   g.res_tail = &g.res_head;
@@ -2401,6 +2502,7 @@ fail_alloc:
   ht_free(&g.resources);
   ht_free(&g.dirsubs);
   arena_free(&g.ar);
+  cu_free(g.wides);
   cu_free(g.rejects);
   return rc;
 }

@@ -159,6 +159,42 @@ expect_grep "lateutf8.csv:5002:" "$T/err" "late CSV error names its line"
 [ "$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")" = "$nsrc" ] &&
   ok "late CSV error stores nothing" || not_ok "late CSV error registered a source"
 
+# Rollups sum in int128 and are stored as int64: a file whose rollup sums
+# beyond int64 is refused at the first such rollup in the file (by its
+# first line; two rollups go out of range here, the later one first), and
+# a sum that goes beyond int64 and comes back is stored as it ends.
+python3 - "$U/focus-1.2.csv" "$T" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+head, good = rows[0], rows[1]
+def row(day, cost):
+    r = list(good)
+    r[head.index("ChargePeriodStart")] = "2025-06-%02dT00:00:00Z" % day
+    r[head.index("ChargePeriodEnd")] = "2025-06-%02dT00:00:00Z" % (day + 1)
+    r[head.index("BilledCost")] = r[head.index("EffectiveCost")] = cost
+    return r
+def write(name, rs):
+    with open(sys.argv[2] + "/" + name, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(head)
+        w.writerows(rs)
+big = "900000000"
+write("wide.csv", [row(3, "1"), row(1, big), row(2, big), row(2, big),
+                   row(1, big), row(4, "1")])
+write("back.csv", [row(1, big), row(2, "1"), row(1, big), row(1, "-" + big)])
+PY
+nsrc=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")
+expect_exit 3 "rollup beyond int64" -- "$CUSTOS" -w "$W" ingest usage "$T/wide.csv"
+expect_grep "wide.csv:3:" "$T/err" "rollup beyond int64 named at its first line"
+expect_grep "rollup total too large" "$T/err" "rollup beyond int64 message"
+[ "$(sqlite3 "$W/custos.db" "SELECT count(*) FROM sources")" = "$nsrc" ] &&
+  ok "rollup beyond int64 stores nothing" || not_ok "rollup beyond int64 stored"
+fresh
+expect_exit 0 "sum back within int64" -- "$CUSTOS" -w "$W" ingest usage "$T/back.csv"
+b=$("$CUSTOS" -w "$W" -q usage --by day --format csv | cut -d, -f1,5,7 | tail -n +2)
+[ "$b" = "$(printf '2025-06-01,900000000,3\n2025-06-02,1,1')" ] &&
+  ok "sum back within int64 stored exactly" || not_ok "sum back within int64: $b"
+
 # Refusals leave the workspace exactly as it was.
 snapshot() { sqlite3 "$W/custos.db" .dump | sha256sum; }
 before=$(snapshot)
