@@ -365,6 +365,26 @@ static int rm_one(const char *path, const struct stat *sb, int flag,
   return remove(path);
 }
 
+/* Creates the workspace ws_dir and ingests the generated directory
+ * under gdir into it. */
+static cu_ws *with_directory(const char *ws_dir, const char *gdir) {
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ws_create(ws_dir, &d), &d);
+  cu_ws *ws = NULL;
+  check(cu_ws_open(ws_dir, &ws, &d), &d);
+  char pat[500];
+  glob_t g;
+  cu_dir_stats ds;
+  snprintf(pat, sizeof pat, "%s/directory/*.csv", gdir);
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
+                      "test", &ds, &d),
+        &d);
+  globfree(&g);
+  return ws;
+}
+
 /* A workspace in a new folder under tmp with the generated directory and
  * all usage files but restatements ingested.  tmp gets the folder. */
 static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
@@ -383,17 +403,8 @@ static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
   custos_diag_clear(&d);
   check(cu_gen_run(&o, NULL, &d), &d);
   snprintf(ws_dir, wn, "%s/ws", tmp);
-  check(cu_ws_create(ws_dir, &d), &d);
-  cu_ws *ws = NULL;
-  check(cu_ws_open(ws_dir, &ws, &d), &d);
+  cu_ws *ws = with_directory(ws_dir, dir);
   glob_t g;
-  cu_dir_stats ds;
-  snprintf(pat, sizeof pat, "%s/directory/*.csv", dir);
-  assert_int_equal(glob(pat, 0, NULL, &g), 0);
-  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
-                      "test", &ds, &d),
-        &d);
-  globfree(&g);
   snprintf(pat, sizeof pat, "%s/usage/focus-*.csv*", dir);
   assert_int_equal(glob(pat, 0, NULL, &g), 0);
   const char *files[64];
@@ -505,18 +516,11 @@ static void test_joined_periods(void **state) {
   cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
   cu_ws_close(ws);
   snprintf(ws_dir, sizeof ws_dir, "%s/ws2", tmp);
+  snprintf(pat, sizeof pat, "%s/g", tmp);
+  ws = with_directory(ws_dir, pat);
   custos_diag d;
   custos_diag_clear(&d);
-  check(cu_ws_create(ws_dir, &d), &d);
-  check(cu_ws_open(ws_dir, &ws, &d), &d);
   glob_t g;
-  cu_dir_stats ds;
-  snprintf(pat, sizeof pat, "%s/g/directory/*.csv", tmp);
-  assert_int_equal(glob(pat, 0, NULL, &g), 0);
-  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
-                      "test", &ds, &d),
-        &d);
-  globfree(&g);
   snprintf(pat, sizeof pat, "%s/g/usage/focus-*.csv", tmp);
   assert_int_equal(glob(pat, 0, NULL, &g), 0);
   assert_true(g.gl_pathc >= 3);
