@@ -6,10 +6,26 @@
 #ifndef CUSTOS_TEST_FIXTURE_H
 #define CUSTOS_TEST_FIXTURE_H
 
+#include <ftw.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "directory/directory.h"
 #include "store/store.h"
+
+static inline int fixture_rm_one(const char *path, const struct stat *sb,
+                                 int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+/* Removes dir with everything in it.  0 on success, -1 on failure. */
+static inline int fixture_rm_tree(const char *dir) {
+  return nftw(dir, fixture_rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
 
 /* Creates dir (a /tmp folder named after tag, n >= 64 bytes) holding a
  * new workspace "ws", opened into *ws.  0 on success, -1 on failure. */
@@ -39,12 +55,37 @@ static inline int64_t fixture_int(cu_ws *ws, const char *sql,
   return v;
 }
 
+/* Creates the workspace ws_dir and ingests into it the directory files
+ * the glob pattern pat names; fails the test, saying why, on any error.
+ * Needs <cmocka.h> before. */
+static inline cu_ws *fixture_ws_directory(const char *ws_dir,
+                                          const char *pat) {
+  custos_diag d;
+  custos_diag_clear(&d);
+  cu_ws *ws = NULL;
+  glob_t g;
+  cu_dir_stats ds;
+  custos_rc rc = cu_ws_create(ws_dir, &d);
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_open(ws_dir, &ws, &d);
+  if (rc == CUSTOS_OK) {
+    assert_int_equal(glob(pat, 0, NULL, &g), 0);
+    rc = cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
+                       "test", &ds, &d);
+    globfree(&g);
+  }
+  if (rc != CUSTOS_OK) {
+    char line[2048];
+    fprintf(stderr, "%s\n", custos_diag_format(&d, line, sizeof line));
+  }
+  assert_int_equal(rc, CUSTOS_OK);
+  return ws;
+}
+
 /* Closes ws and removes dir with everything in it. */
 static inline int fixture_ws_close(const char *dir, cu_ws *ws) {
   cu_ws_close(ws);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return fixture_rm_tree(dir);
 }
 
 #endif

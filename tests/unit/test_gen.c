@@ -10,8 +10,6 @@
 
 #include <cmocka.h>
 
-#define _XOPEN_SOURCE_EXTENDED 1
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +18,8 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "fixture.h"
 #include "gen/gen.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static void rm_rf(const char *dir) {
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void make_tmp(char *out, size_t n) {
   const char *t = getenv("TMPDIR");
@@ -170,9 +157,9 @@ static void test_deterministic(void **state) {
   assert_non_null(strstr(y, CU_GEN_DEMO_SUB_SIG1));
   free(x);
   free(y);
-  rm_rf(a);
-  rm_rf(b);
-  rm_rf(c);
+  fixture_rm_tree(a);
+  fixture_rm_tree(b);
+  fixture_rm_tree(c);
 }
 
 static void test_row_counts(void **state) {
@@ -196,7 +183,7 @@ static void test_row_counts(void **state) {
     assert_int_equal(sum, targets[t]);
     assert_true(st.accounts >= 1990);
     json_decref(m);
-    rm_rf(a);
+    fixture_rm_tree(a);
   }
 }
 
@@ -305,7 +292,7 @@ static void test_demo_story(void **state) {
   assert_non_null(strstr(mbox, "charset=ISO-8859-1"));
   assert_non_null(strstr(mbox, "Subject: Re: =?UTF-8?B?"));
   free(mbox);
-  rm_rf(a);
+  fixture_rm_tree(a);
 }
 
 static void test_dirty(void **state) {
@@ -336,7 +323,7 @@ static void test_dirty(void **state) {
   char *acc = slurp(a, "directory/accounts.csv", NULL);
   assert_int_equal(memcmp(acc, "\xEF\xBB\xBF", 3), 0);
   free(acc);
-  rm_rf(a);
+  fixture_rm_tree(a);
 }
 
 static void test_refuses_nonempty(void **state) {
@@ -356,7 +343,7 @@ static void test_refuses_nonempty(void **state) {
   custos_diag d;
   custos_diag_clear(&d);
   assert_int_equal(cu_gen_run(&o, NULL, &d), CUSTOS_EEXIST);
-  rm_rf(a);
+  fixture_rm_tree(a);
 }
 
 int main(void) {

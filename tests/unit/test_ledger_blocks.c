@@ -16,8 +16,6 @@
 
 #include "fixture.h"
 
-#define _XOPEN_SOURCE_EXTENDED 1
-#include <ftw.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,34 +355,6 @@ static void test_random_blobs(void **state) {
 
 /* ---- workspaces ------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-/* Creates the workspace ws_dir and ingests the generated directory
- * under gdir into it. */
-static cu_ws *with_directory(const char *ws_dir, const char *gdir) {
-  custos_diag d;
-  custos_diag_clear(&d);
-  check(cu_ws_create(ws_dir, &d), &d);
-  cu_ws *ws = NULL;
-  check(cu_ws_open(ws_dir, &ws, &d), &d);
-  char pat[500];
-  glob_t g;
-  cu_dir_stats ds;
-  snprintf(pat, sizeof pat, "%s/directory/*.csv", gdir);
-  assert_int_equal(glob(pat, 0, NULL, &g), 0);
-  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
-                      "test", &ds, &d),
-        &d);
-  globfree(&g);
-  return ws;
-}
-
 /* A workspace in a new folder under tmp with the generated directory and
  * all usage files but restatements ingested.  tmp gets the folder. */
 static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
@@ -403,7 +373,8 @@ static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
   custos_diag_clear(&d);
   check(cu_gen_run(&o, NULL, &d), &d);
   snprintf(ws_dir, wn, "%s/ws", tmp);
-  cu_ws *ws = with_directory(ws_dir, dir);
+  snprintf(pat, sizeof pat, "%s/directory/*.csv", dir);
+  cu_ws *ws = fixture_ws_directory(ws_dir, pat);
   glob_t g;
   snprintf(pat, sizeof pat, "%s/usage/focus-*.csv*", dir);
   assert_int_equal(glob(pat, 0, NULL, &g), 0);
@@ -487,7 +458,7 @@ static void test_query_corrupt(void **state) {
   assert_null(r);
   assert_non_null(strstr(d.msg, "malformed rollup block"));
   cu_ws_close(ws);
-  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  fixture_rm_tree(tmp);
 }
 
 /* Appends the rows of the file at path to out, with its header only when
@@ -516,8 +487,8 @@ static void test_joined_periods(void **state) {
   cu_ws *ws = ingested(tmp, sizeof tmp, ws_dir, sizeof ws_dir);
   cu_ws_close(ws);
   snprintf(ws_dir, sizeof ws_dir, "%s/ws2", tmp);
-  snprintf(pat, sizeof pat, "%s/g", tmp);
-  ws = with_directory(ws_dir, pat);
+  snprintf(pat, sizeof pat, "%s/g/directory/*.csv", tmp);
+  ws = fixture_ws_directory(ws_dir, pat);
   custos_diag d;
   custos_diag_clear(&d);
   glob_t g;
@@ -556,7 +527,7 @@ static void test_joined_periods(void **state) {
                   NULL),
       0);
   cu_ws_close(ws);
-  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  fixture_rm_tree(tmp);
 }
 
 /* The ingest checkpoints its own commit as SQLite's automatic checkpoint
@@ -609,7 +580,7 @@ static void test_ingest_checkpoints(void **state) {
   assert_int_equal((int64_t)sb.st_size, pages * size);
   assert_int_equal(fixture_int(ws, "PRAGMA wal_autocheckpoint", NULL), 1);
   cu_ws_close(ws);
-  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  fixture_rm_tree(tmp);
 }
 
 /* A workspace of schema step 2 (daily rollups as rows) migrates to the
@@ -685,7 +656,7 @@ static void test_migration(void **state) {
   for (int i = 0; i < NQUERIES; i++)
     assert_string_equal(before[i], after[i]);
   cu_ws_close(ws);
-  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  fixture_rm_tree(tmp);
 }
 
 int main(void) {

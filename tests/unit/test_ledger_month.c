@@ -14,8 +14,6 @@
 
 #include "fixture.h"
 
-#define _XOPEN_SOURCE_EXTENDED 1
-#include <ftw.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +22,6 @@
 #include "directory/directory.h"
 #include "gen/gen.h"
 #include "ledger/ledgerInt.h"
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
 
 static void check(custos_rc rc, const custos_diag *d) {
   if (rc != CUSTOS_OK) {
@@ -160,20 +150,12 @@ static void run(bool dirty) {
     gen(dir, true);
   }
   snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
+  /* The clean world's directory: --dirty writes NULL parents it refuses. */
+  snprintf(pat, sizeof pat, "%s/clean/directory/*.csv", tmp);
+  cu_ws *ws = fixture_ws_directory(ws_dir, pat);
   custos_diag d;
   custos_diag_clear(&d);
-  check(cu_ws_create(ws_dir, &d), &d);
-  cu_ws *ws = NULL;
-  check(cu_ws_open(ws_dir, &ws, &d), &d);
-  /* The clean world's directory: --dirty writes NULL parents it refuses. */
   glob_t g;
-  cu_dir_stats ds;
-  snprintf(pat, sizeof pat, "%s/clean/directory/*.csv", tmp);
-  assert_int_equal(glob(pat, 0, NULL, &g), 0);
-  check(cu_dir_ingest(ws, (const char *const *)g.gl_pathv, g.gl_pathc,
-                      "test", &ds, &d),
-        &d);
-  globfree(&g);
   /* Every month but the restated one's restatement, then that. */
   snprintf(pat, sizeof pat, "%s/usage/focus-*.csv*", dir);
   assert_int_equal(glob(pat, 0, NULL, &g), 0);
@@ -227,7 +209,7 @@ static void run(bool dirty) {
   cu_ledger_result_free(y);
   globfree(&g);
   cu_ws_close(ws);
-  nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  fixture_rm_tree(tmp);
 }
 
 static void test_clean(void **state) {
