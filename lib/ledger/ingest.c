@@ -1506,14 +1506,10 @@ typedef struct cvlist {
 static custos_rc add_cover(ingest *g, cvlist *cl, istr *account,
                            int64_t period, int64_t rows, __int128 billed,
                            custos_diag *d) {
-  if (cl->n == cl->cap) {
-    size_t nc = cl->cap ? cl->cap * 2 : 256;
-    cover *p = cu_realloc(cl->v, nc * sizeof *p);
-    if (!p)
-      return oom(d, g->path);
-    cl->v = p;
-    cl->cap = nc;
-  }
+  cover *p = cu_grow(cl->v, &cl->cap, cl->n, sizeof *p);
+  if (!p)
+    return oom(d, g->path);
+  cl->v = p;
   cl->v[cl->n++] = (cover){account, period, rows, billed};
   return CUSTOS_OK;
 }
@@ -1901,14 +1897,10 @@ static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
   mrollup *last = ml->n ? &ml->v[ml->n - 1] : NULL;
   if (!last || last->ds != e->ds || last->month != *m0 ||
       last->period != e->period) {
-    if (ml->n == ml->cap) {
-      size_t nc = ml->cap ? ml->cap * 2 : 1024;
-      mrollup *p = cu_realloc(ml->v, nc * sizeof *p);
-      if (!p)
-        return oom(d, g->path);
-      ml->v = p;
-      ml->cap = nc;
-    }
+    mrollup *p = cu_grow(ml->v, &ml->cap, ml->n, sizeof *p);
+    if (!p)
+      return oom(d, g->path);
+    ml->v = p;
     last = &ml->v[ml->n++];
     memset(last, 0, sizeof *last);
     last->ds = e->ds;

@@ -232,14 +232,10 @@ static custos_rc defer(cu_rec_writer *w, int64_t key, cu_rec_toks **toks,
     if (rc != CUSTOS_OK)
       return rc;
   }
-  if (w->ndfr == w->capdfr) {
-    size_t nc = w->capdfr ? w->capdfr * 2 : 1024;
-    deferred *nd = cu_realloc(w->dfr, nc * sizeof *nd);
-    if (!nd)
-      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
-    w->dfr = nd;
-    w->capdfr = nc;
-  }
+  deferred *nd = cu_grow(w->dfr, &w->capdfr, w->ndfr, sizeof *nd);
+  if (!nd)
+    return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory");
+  w->dfr = nd;
   w->dfr[w->ndfr].key = key;
   w->dfr[w->ndfr].toks = *toks;
   w->ndfr++;
