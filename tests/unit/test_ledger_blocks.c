@@ -476,6 +476,25 @@ static void append_rows(FILE *out, const char *path, bool header) {
   fclose(in);
 }
 
+/* Each account, unit and period of ws is one block, and each block holds
+ * its rollups in the order custos_pack_rollups gives them. */
+static void check_blocks(cu_ws *ws) {
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT 1 FROM"
+                                   " usage_blocks GROUP BY source_id,"
+                                   " account, period, unit HAVING"
+                                   " count(*) > 1)", NULL),
+                   0);
+  assert_int_equal(
+      fixture_int(ws,
+                  "SELECT count(*) FROM usage_blocks b WHERE b.data IS NOT"
+                  " (SELECT custos_pack_rollups(r.day, r.subscription,"
+                  " r.service, r.meter, r.region, r.qty_unit, r.currency,"
+                  " r.charge, r.quantity, r.billed, r.effective, r.rows,"
+                  " r.first_line, r.last_line) FROM custos_rollups(b.data) r)",
+                  NULL),
+      0);
+}
+
 /* One file of several billing periods (the plain monthly exports joined,
  * in reverse order): each account, unit and period is one block, and
  * each block holds its rollups in the order custos_pack_rollups gives
@@ -512,20 +531,85 @@ static void test_joined_periods(void **state) {
   assert_true(fixture_int(ws, "SELECT max(n) FROM (SELECT count(*) n FROM"
                               " usage_rollups GROUP BY account, unit)",
                           NULL) >= 100);
-  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM (SELECT 1 FROM"
-                                   " usage_blocks GROUP BY source_id,"
-                                   " account, period, unit HAVING"
-                                   " count(*) > 1)", NULL),
-                   0);
-  assert_int_equal(
-      fixture_int(ws,
-                  "SELECT count(*) FROM usage_blocks b WHERE b.data IS NOT"
-                  " (SELECT custos_pack_rollups(r.day, r.subscription,"
-                  " r.service, r.meter, r.region, r.qty_unit, r.currency,"
-                  " r.charge, r.quantity, r.billed, r.effective, r.rows,"
-                  " r.first_line, r.last_line) FROM custos_rollups(b.data) r)",
-                  NULL),
-      0);
+  check_blocks(ws);
+  cu_ws_close(ws);
+  fixture_rm_tree(tmp);
+}
+
+/* A FOCUS 1.2 row of the test directory's acct-1 and s-1: service svc
+ * (Azure Blob Storage or Virtual Machines), charge day day of billing
+ * period month (both "2025-MM"). */
+static void small_row(FILE *out, const char *svc, const char *month,
+                      int day) {
+  bool vm = strcmp(svc, "Virtual Machines") == 0;
+  int mo = atoi(month + 5);
+  fprintf(out,
+          "acct-1,Customer Agreement,s-1,Subscription,Stratus Cloud,%s,%s,"
+          "%s,sku-%d,%s,westeurope,West Europe,Usage,"
+          "%s-%02dT00:00:00Z,%s-%02dT00:00:00Z,%s-01T00:00:00Z,"
+          "2025-%02d-01T00:00:00Z,%d,%s,%d,%s,1.5,1.5,USD,INV-1,"
+          "/subscriptions/s-1/resourceGroups/rg-1/providers/x/y/r%d,r%d,"
+          "Thing,,rg-1\n",
+          svc, vm ? "Compute" : "Storage",
+          vm ? "Virtual Machines" : "Object Storage", vm ? 2 : 1,
+          vm ? "D4s v5" : "Hot LRS Data Stored", month, day, month, day + 1,
+          month, mo + 1, day, vm ? "Hours" : "GB-Month", day,
+          vm ? "Hours" : "GB-Month", vm, vm);
+}
+
+/* One account and unit with fewer rollups than the radix sort takes
+ * (BSORT_SMALL), over two billing periods and two services, in a file
+ * whose rows are in neither's order: the insertion sort must order them
+ * by period (or a period is cut into several blocks), then by the
+ * dimension set's rank and the day (or a block differs from the one
+ * custos_pack_rollups makes). */
+static void test_small_groups(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300], file[300];
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/custos-blocks-XXXXXX", t && *t ? t : "/tmp");
+  assert_non_null(mkdtemp(tmp));
+  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
+  cu_ws *ws = fixture_ws_directory(
+      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
+  snprintf(file, sizeof file, "%s/small.csv", tmp);
+  FILE *out = fopen(file, "wb");
+  assert_non_null(out);
+  fputs("BillingAccountId,BillingAccountType,SubAccountId,SubAccountType,"
+        "ProviderName,ServiceName,ServiceCategory,ServiceSubcategory,SkuId,"
+        "SkuMeter,RegionId,RegionName,ChargeCategory,ChargePeriodStart,"
+        "ChargePeriodEnd,BillingPeriodStart,BillingPeriodEnd,"
+        "ConsumedQuantity,ConsumedUnit,PricingQuantity,PricingUnit,"
+        "BilledCost,EffectiveCost,BillingCurrency,InvoiceId,ResourceId,"
+        "ResourceName,ResourceType,Tags,x_ResourceGroupName\n",
+        out);
+  static const struct {
+    const char *svc, *month;
+    int day;
+  } rows[] = {
+      {"Azure Blob Storage", "2025-06", 2}, {"Virtual Machines", "2025-05", 3},
+      {"Virtual Machines", "2025-06", 1},   {"Azure Blob Storage", "2025-05", 1},
+      {"Azure Blob Storage", "2025-06", 1}, {"Azure Blob Storage", "2025-05", 3},
+      {"Virtual Machines", "2025-06", 2},   {"Virtual Machines", "2025-05", 1},
+  };
+  for (size_t i = 0; i < CU_ARRAY_LEN(rows); i++)
+    small_row(out, rows[i].svc, rows[i].month, rows[i].day);
+  assert_int_equal(fclose(out), 0);
+  cu_ledger_opts lo;
+  cu_ledger_opts_default(&lo);
+  lo.custodian = "test";
+  const char *files[1] = {file};
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d), &d);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL),
+                   (int64_t)CU_ARRAY_LEN(rows));
+  assert_int_equal(fixture_int(ws, "SELECT count(DISTINCT service) FROM"
+                                   " usage_rollups", NULL),
+                   2);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
+                   2);
+  check_blocks(ws);
   cu_ws_close(ws);
   fixture_rm_tree(tmp);
 }
@@ -666,6 +750,7 @@ int main(void) {
       cmocka_unit_test(test_query_corrupt), cmocka_unit_test(test_migration),
       cmocka_unit_test(test_ingest_checkpoints),
       cmocka_unit_test(test_joined_periods),
+      cmocka_unit_test(test_small_groups),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
