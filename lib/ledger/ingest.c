@@ -1337,15 +1337,19 @@ fail_header:
 
 /* Where the write phase spends its time, for CUSTOS_LEDGER_TIMES (a
  * benchmark knob, docs/internals.md).  Each mark charges the wall time
- * since the previous mark to one part.  Sorting, encoding, inserting and
- * the monthly sums alternate per block, so their marks read only the
- * monotonic clock (vDSO, no system call); the CPU time is taken where the
- * parts follow each other once (WT_CPU_AT marks those). */
-enum { WT_DIMS, WT_GATHER, WT_SORT, WT_ENCODE, WT_INSERT, WT_MONTHLY, WT_COVERAGE,
-       WT_RESOURCES, WT_SOURCE, WT_COMMIT, WT_CHECKPOINT, WT_N };
+ * since the previous mark to one part.  Gathering, sorting, encoding and
+ * the monthly sums alternate per block on the packer thread (see
+ * write_rollups), which keeps a timer of its own, added in at the end: those
+ * parts, and full (the packer waiting for room), overlap insert and wait
+ * (the inserting thread waiting for blocks).
+ * Their marks read only the monotonic clock (vDSO, no system call); the
+ * CPU time is taken where the parts follow each other once (wt_mark_cpu). */
+enum { WT_DIMS, WT_GATHER, WT_SORT, WT_ENCODE, WT_FULL, WT_INSERT, WT_WAIT,
+       WT_MONTHLY, WT_COVERAGE, WT_RESOURCES, WT_SOURCE, WT_COMMIT,
+       WT_CHECKPOINT, WT_N };
 static const char *const wt_names[WT_N] = {
-    "dims", "gather", "sort", "encode", "insert", "monthly", "coverage", "resources",
-    "source", "commit", "checkpoint"};
+    "dims", "gather", "sort", "encode", "full", "insert", "wait", "monthly",
+    "coverage", "resources", "source", "commit", "checkpoint"};
 
 typedef struct wtimer {
   bool on;
@@ -1353,7 +1357,8 @@ typedef struct wtimer {
   double c;          /* the last CPU mark's process CPU time */
   double wall[WT_N]; /* seconds charged to each part */
   double cpu[WT_N];  /* CPU seconds, of the parts marked with CPU */
-  double rollups_cpu; /* CPU of sort, encode, insert and monthly */
+  double rollups_cpu; /* CPU of gather to monthly, both threads */
+  double packer_cpu;  /* of which the packer thread's */
   double w0, c0;     /* at the start */
 } wtimer;
 
@@ -1414,9 +1419,9 @@ static void wt_report(const wtimer *t, const char *path) {
     o += (size_t)k;
   }
   fprintf(stderr,
-          "custos: write %s: %.3f s wall, %.3f s CPU (%s; sort to monthly "
-          "%.3f CPU)\n",
-          path, w - t->w0, c - t->c0, line, t->rollups_cpu);
+          "custos: write %s: %.3f s wall, %.3f s CPU (%s; gather to monthly "
+          "%.3f CPU, packer %.3f)\n",
+          path, w - t->w0, c - t->c0, line, t->rollups_cpu, t->packer_cpu);
 }
 
 typedef struct writer {
@@ -1943,11 +1948,14 @@ static void bind_monthly(sqlite3_stmt *st, int at, int64_t src,
     sqlite3_bind_int64(st, at + c + 1, v[c]);
 }
 
-/* Stores the monthly rollups of ml under source src in key order, equal
- * keys (two dimension sets with the same ids) merged first (into one of
- * the entries of ml, which keep their places). */
-static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
-                               custos_diag *d) {
+/* Puts the monthly rollups of ml in key order into *ord (an array of
+ * *nord pointers into ml, the caller frees it), equal keys (two
+ * dimension sets with the same ids) merged first into one of the entries
+ * of ml, which keep their places.  ENOMEM with diag. */
+static custos_rc order_monthly(ingest *g, mlist *ml, mrollup ***ord_out,
+                               size_t *nord, custos_diag *d) {
+  *ord_out = NULL;
+  *nord = 0;
   if (ml->n == 0)
     return CUSTOS_OK;
   /* Sorted by pointer: an element moves 8 bytes, not 168. */
@@ -1968,6 +1976,16 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
       ord[n++] = ord[i];
     }
   }
+  *ord_out = ord;
+  *nord = n;
+  return CUSTOS_OK;
+}
+
+/* Stores the n monthly rollups of ord, in that order, under source src. */
+static custos_rc write_monthly(ingest *g, mrollup *const *ord, size_t n,
+                               int64_t src, custos_diag *d) {
+  if (n == 0)
+    return CUSTOS_OK;
   sqlite3_stmt *batch = NULL, *one = NULL;
   custos_rc rc = CUSTOS_OK;
   if (n >= MU_BATCH)
@@ -1992,41 +2010,212 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
     cu_diag_at(d, g->path, 0, 0);
   sqlite3_finalize(batch);
   sqlite3_finalize(one);
-  cu_free(ord);
   return rc;
 }
 
-/* Stores every rollup of the file under source src in blocks, and the
- * monthly rollups summed from them.  The range check runs first, in the
- * file's order, so the rollup it names is the first too large in the file
- * whatever the storage order. */
-static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
-                               wtimer *t, custos_diag *d) {
-  size_t n = (size_t)g->nrollups;
-  if (all_fit(g, d) != CUSTOS_OK)
-    return CUSTOS_ETOOBIG;
-  if (n == 0)
-    return CUSTOS_OK;
+/* The resources' stored text, made ahead of their insert: the resource
+ * id and name through the free-text policy and the tags as JSON.  This is
+ * the write phase's one piece of CPU work that needs no database, so the
+ * inserting thread does it while it waits for the packer (write_rollups)
+ * and the rest before the insert (write_resources). */
+typedef struct resrow {
+  char *id, *name, *tags; /* tags NULL for none, stored as {} */
+} resrow;
+
+typedef struct resprep {
+  cu_free_text_policy pol;
+  resource *cur; /* the next to prepare */
+  resrow *rows;  /* one per resource, in list order */
+  size_t n, next; /* resources, and rows prepared */
+  custos_rc rc;  /* the first failure, at rows[next]; it stops there */
+} resprep;
+
+#define RES_RUN 64 /* resources prepared per wait for the packer */
+
+static void resprep_free(resprep *rp) {
+  for (size_t i = 0; i < rp->next; i++) {
+    cu_free(rp->rows[i].id);
+    cu_free(rp->rows[i].name);
+    cu_free(rp->rows[i].tags);
+  }
+  cu_free(rp->rows);
+  memset(rp, 0, sizeof *rp);
+}
+
+/* Sets rp up for the resources of g; ENOMEM with diag. */
+static custos_rc resprep_init(ingest *g, resprep *rp, custos_diag *d) {
+  memset(rp, 0, sizeof *rp);
+  rp->pol = cu_boundary_policy(g->ws);
+  rp->cur = g->res_head;
+  for (resource *r = g->res_head; r; r = r->next)
+    rp->n++;
+  if (rp->n) {
+    rp->rows = cu_calloc(rp->n, sizeof *rp->rows);
+    if (!rp->rows)
+      return oom(d, g->path);
+  }
+  return CUSTOS_OK;
+}
+
+/* Prepares the rows of up to k more resources; on a failure rp->rc says
+ * which (rows[next] then holds nothing) and no more are prepared. */
+static void resprep_run(ingest *g, resprep *rp, size_t k) {
+  for (; k > 0 && rp->cur && rp->rc == CUSTOS_OK; k--) {
+    const resource *r = rp->cur;
+    char idp[4096], namep[4096];
+    char *tags = NULL;
+    custos_rc rc = cu_ledger_resource_id(g->ws, rp->pol, r->key, r->e.klen,
+                                         idp, sizeof idp);
+    if (rc == CUSTOS_ETOOBIG) {
+      rc = cu_boundary_free_text(g->ws, CU_FREE_TEXT_PSEUDONYMISE, r->key,
+                                 r->e.klen, idp, sizeof idp);
+    }
+    if (rc == CUSTOS_OK)
+      rc = cu_boundary_free_text(g->ws, rp->pol, r->name, r->name_len, namep,
+                                 sizeof namep);
+    if (rc == CUSTOS_OK && r->tags_len &&
+        !cu_ledger_is_null(r->tags, r->tags_len))
+      rc = cu_ledger_tags(g->ws, rp->pol, r->tags, r->tags_len, &tags);
+    if (rc == CUSTOS_OK && cu_ledger_is_null(r->name, r->name_len))
+      namep[0] = '\0';
+    resrow *row = &rp->rows[rp->next];
+    if (rc == CUSTOS_OK) {
+      row->id = cu_strdup(idp);
+      row->name = cu_strdup(namep);
+      if (!row->id || !row->name)
+        rc = CUSTOS_ENOMEM;
+    }
+    if (rc != CUSTOS_OK) {
+      cu_free(tags);
+      cu_free(row->id);
+      cu_free(row->name);
+      row->id = row->name = NULL;
+      rp->rc = rc;
+      return;
+    }
+    row->tags = tags;
+    rp->next++;
+    rp->cur = rp->cur->next;
+  }
+}
+
+/* Prepares what is left of rp and stores the resources under source src,
+ * with the first failure to prepare one reported where the insert meets
+ * it, as when each was prepared just before its insert. */
+static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
+                                 int64_t src, custos_diag *d) {
+  resprep_run(g, rp, SIZE_MAX);
+  size_t i = 0;
+  for (resource *r = g->res_head; r; r = r->next, i++) {
+    if (i == rp->next) {
+      cu_diag_at(d, g->path, 0, 0);
+      return cu_diag_set(d, rp->rc, "cannot pseudonymise a resource's free "
+                                    "text");
+    }
+    const resrow *row = &rp->rows[i];
+    sqlite3_stmt *st = w->res_ins;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, src);
+    sqlite3_bind_int64(st, 2, r->sub->dim);
+    sqlite3_bind_text(st, 3, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->type, (int)r->type_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, row->tags ? row->tags : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, r->first_day);
+    sqlite3_bind_int64(st, 8, r->last_day);
+    sqlite3_bind_int64(st, 9, r->rows);
+    if (sqlite3_step(st) != SQLITE_DONE)
+      return cu_ws_dberr(g->ws, "cannot store usage resources", d);
+  }
+  return CUSTOS_OK;
+}
+
+/*
+ * The write of the rollups runs on two threads, as SQLite allows only the
+ * connection's thread to insert: a packer gathers each account and
+ * unit's rollups, sorts them, sums the monthly rollups and the coverage
+ * and encodes the blocks, which the calling thread inserts as they come,
+ * through a ring of PACK_SLOTS blocks (a bound on the memory ahead).
+ * Both threads handle the blocks in one order, the order of the single
+ * thread before, so the stored bytes are the same, and so is the first
+ * error: the inserting thread reports the packer's failure only once it
+ * has inserted every block packed before it.
+ */
+#define PACK_SLOTS 256
+/* Blocks the inserting thread takes at a time and the packer makes ahead
+ * before waking it: a wake per block was a futex call and a context
+ * switch on each side, more CPU than the insert. */
+#define PACK_RUN 32
+
+/* A packed block: its key and its data. */
+typedef struct pblock {
+  int64_t acct, period, unit;
+  cu_buf blob;
+} pblock;
+
+typedef struct packer {
+  ingest *g;
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_ins;  /* head passed tail + PACK_RUN, or done */
+  pthread_cond_t cv_pack; /* tail moved, or cancel */
+  bool ins_waiting, pack_waiting; /* on cv_ins, cv_pack */
+  pblock slot[PACK_SLOTS];
+  /* Blocks packed and inserted so far: the packer owns the slots from
+   * head to tail + PACK_SLOTS, the inserting thread those from tail to
+   * head. */
+  size_t head, tail;
+  bool done;   /* the packer has stopped (rc says how) */
+  bool cancel; /* the inserting thread has failed: stop */
+  /* Set by the packer; the inserting thread reads them after done. */
+  custos_rc rc;
+  custos_diag d;
+  mlist ml;
+  mrollup **ord; /* ml in key order, see order_monthly */
+  size_t nord;
+  cvlist cl;
+  wtimer t;   /* wall time of gather, sort, encode and monthly */
+  double cpu; /* the packer thread's CPU seconds */
+} packer;
+
+/* Waits for a free slot; NULL when cancelled.  Runs on the packer. */
+static pblock *pack_slot(packer *p) {
+  pthread_mutex_lock(&p->mu);
+  while (!p->cancel && p->head - p->tail == PACK_SLOTS) {
+    p->pack_waiting = true;
+    pthread_cond_wait(&p->cv_pack, &p->mu);
+  }
+  p->pack_waiting = false;
+  pblock *b = p->cancel ? NULL : &p->slot[p->head % PACK_SLOTS];
+  pthread_mutex_unlock(&p->mu);
+  return b;
+}
+
+/* Hands the slot pack_slot gave to the inserting thread. */
+static void pack_publish(packer *p) {
+  pthread_mutex_lock(&p->mu);
+  p->head++;
+  if (p->ins_waiting && p->head - p->tail >= PACK_RUN)
+    pthread_cond_signal(&p->cv_ins);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Packs every rollup of the file into blocks in storage order (see
+ * write_rollups), then orders the monthly rollups; the packer thread. */
+static custos_rc pack_all(packer *p, custos_diag *d) {
+  ingest *g = p->g;
+  wtimer *t = &p->t;
   dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
   bent *ents = NULL;
   size_t cap = 0;
   cu_ledger_ru *blk = cu_malloc(CU_LEDGER_BLOCK_MAX * sizeof *blk);
-  sqlite3_stmt *ins = NULL;
-  cu_buf blob;
-  cu_buf_init(&blob, (size_t)64 << 20);
-  mlist ml = {NULL, 0, 0};
   bsort bs;
   memset(&bs, 0, sizeof bs);
   custos_rc rc = CUSTOS_OK;
-  if (!dss || !blk)
+  if (!dss || !blk) {
     rc = oom(d, g->path);
-  if (rc == CUSTOS_OK)
-    rc = cu_ws_prepare(g->ws,
-                       "INSERT INTO usage_blocks(source_id, account, period,"
-                       " unit, data) VALUES(?1,?2,?3,?4,?5)",
-                       &ins, d);
-  if (rc != CUSTOS_OK)
     goto out;
+  }
   size_t i = 0;
   for (dimset *ds = g->ds_head; ds; ds = ds->next)
     dss[i++] = ds;
@@ -2045,12 +2234,12 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
          kend++)
       m += dss[kend]->nrus;
     if (m > cap) {
-      bent *p = cu_realloc(ents, m * sizeof *p);
-      if (!p) {
+      bent *e2 = cu_realloc(ents, m * sizeof *e2);
+      if (!e2) {
         rc = oom(d, g->path);
         break;
       }
-      ents = p;
+      ents = e2;
       cap = m;
     }
     /* The rollups lie in the arena in the file's order: fetch a few
@@ -2080,7 +2269,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       for (b = a; b < e && sorted[b].period == sorted[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
-        rc = add_monthly(g, &ml, &sorted[b], &m0, &m1, d);
+        rc = add_monthly(g, &p->ml, &sorted[b], &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
@@ -2093,42 +2282,177 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         billed += sorted[j].ru.v[CU_RU_BILLED];
       }
       if (rc == CUSTOS_OK)
-        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], sorted[a].period, rows,
-                       billed, d);
+        rc = add_cover(g, &p->cl, dss[k]->dim[D_ACCOUNT], sorted[a].period,
+                       rows, billed, d);
       if (rc != CUSTOS_OK)
         break;
-      rc = cu_ledger_block_encode(blk, b - a, &blob);
+      wt_mark(t, WT_MONTHLY);
+      pblock *pb = pack_slot(p);
+      wt_mark(t, WT_FULL);
+      if (!pb) {
+        rc = CUSTOS_EINTERNAL; /* not reported: the inserter's error is */
+        break;
+      }
+      rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
       if (rc != CUSTOS_OK) {
         cu_diag_at(d, g->path, 0, 0);
         rc = cu_diag_set(d, rc, "cannot pack usage rollups");
         break;
       }
+      pb->acct = acct;
+      pb->period = sorted[a].period;
+      pb->unit = unit;
+      pack_publish(p);
       wt_mark(t, WT_ENCODE);
-      sqlite3_bind_int64(ins, 1, src);
-      sqlite3_bind_int64(ins, 2, acct);
-      sqlite3_bind_int64(ins, 3, sorted[a].period);
-      sqlite3_bind_int64(ins, 4, unit);
-      sqlite3_bind_blob64(ins, 5, blob.data, blob.len, SQLITE_STATIC);
-      if (sqlite3_step(ins) != SQLITE_DONE)
-        rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-      sqlite3_reset(ins);
-      wt_mark(t, WT_INSERT);
       done += b - a;
     }
   }
-  assert(rc != CUSTOS_OK || done == n);
+  assert(rc != CUSTOS_OK || done == (size_t)g->nrollups);
   (void)done; /* only the assertion reads it */
   if (rc == CUSTOS_OK)
-    rc = write_monthly(g, &ml, src, d);
+    rc = order_monthly(g, &p->ml, &p->ord, &p->nord, d);
   wt_mark(t, WT_MONTHLY);
 out:
   bsort_free(&bs);
-  cu_free(ml.v);
-  sqlite3_finalize(ins);
-  cu_buf_free(&blob);
   cu_free(blk);
   cu_free(ents);
   cu_free(dss);
+  return rc;
+}
+
+static void *pack_main(void *arg) {
+  packer *p = arg;
+  p->t.w = mono_now();
+  custos_rc rc = pack_all(p, &p->d);
+  p->cpu = thread_cpu();
+  pthread_mutex_lock(&p->mu);
+  p->rc = rc;
+  p->done = true;
+  pthread_cond_signal(&p->cv_ins);
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* Stores every rollup of the file under source src in blocks, and the
+ * monthly rollups summed from them; the blocks' coverage goes to cl (the
+ * caller frees cl->v).  Prepares resources of rp while the packer has no
+ * block ready.  The range check runs first, in the file's order,
+ * so the rollup it names is the first too large in the file whatever the
+ * storage order. */
+static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
+                               resprep *rp, wtimer *t, custos_diag *d) {
+  if (all_fit(g, d) != CUSTOS_OK)
+    return CUSTOS_ETOOBIG;
+  if (g->nrollups == 0)
+    return CUSTOS_OK;
+  sqlite3_stmt *ins = NULL;
+  custos_rc rc = cu_ws_prepare(g->ws,
+                               "INSERT INTO usage_blocks(source_id, account,"
+                               " period, unit, data) VALUES(?1,?2,?3,?4,?5)",
+                               &ins, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  packer *p = cu_calloc(1, sizeof *p);
+  if (!p) {
+    sqlite3_finalize(ins);
+    return oom(d, g->path);
+  }
+  p->g = g;
+  p->t.on = t->on;
+  for (size_t i = 0; i < PACK_SLOTS; i++)
+    cu_buf_init(&p->slot[i].blob, (size_t)64 << 20);
+  custos_diag_clear(&p->d);
+  if (pthread_mutex_init(&p->mu, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_mutex;
+  }
+  if (pthread_cond_init(&p->cv_ins, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_cond;
+  }
+  if (pthread_cond_init(&p->cv_pack, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_cond2;
+  }
+  if (pthread_create(&p->th, NULL, pack_main, p) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_thread;
+  }
+  /* Insert what is packed, up to a run of slots at a time. */
+  size_t tail = 0;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    p->tail = tail;
+    if (p->pack_waiting)
+      pthread_cond_signal(&p->cv_pack);
+    if (p->head == tail && !p->done && rp->cur && rp->rc == CUSTOS_OK) {
+      /* Nothing to insert yet: prepare some resources meanwhile. */
+      pthread_mutex_unlock(&p->mu);
+      wt_mark(t, WT_INSERT);
+      resprep_run(g, rp, RES_RUN);
+      wt_mark(t, WT_RESOURCES);
+      continue;
+    }
+    while (p->head == tail && !p->done) {
+      wt_mark(t, WT_INSERT);
+      p->ins_waiting = true;
+      pthread_cond_wait(&p->cv_ins, &p->mu);
+      wt_mark(t, WT_WAIT);
+    }
+    p->ins_waiting = false;
+    size_t head = p->head;
+    pthread_mutex_unlock(&p->mu);
+    if (head == tail)
+      break; /* done, all inserted */
+    if (head - tail > PACK_RUN)
+      head = tail + PACK_RUN;
+    for (; tail < head && rc == CUSTOS_OK; tail++) {
+      const pblock *b = &p->slot[tail % PACK_SLOTS];
+      sqlite3_bind_int64(ins, 1, src);
+      sqlite3_bind_int64(ins, 2, b->acct);
+      sqlite3_bind_int64(ins, 3, b->period);
+      sqlite3_bind_int64(ins, 4, b->unit);
+      sqlite3_bind_blob64(ins, 5, b->blob.data, b->blob.len, SQLITE_STATIC);
+      if (sqlite3_step(ins) != SQLITE_DONE)
+        rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+      sqlite3_reset(ins);
+    }
+    if (rc != CUSTOS_OK)
+      break;
+  }
+  pthread_mutex_lock(&p->mu);
+  p->cancel = rc != CUSTOS_OK;
+  pthread_cond_signal(&p->cv_pack);
+  pthread_mutex_unlock(&p->mu);
+  pthread_join(p->th, NULL);
+  wt_mark(t, WT_INSERT);
+  if (rc == CUSTOS_OK && p->rc != CUSTOS_OK) {
+    *d = p->d;
+    rc = p->rc;
+  }
+  if (rc == CUSTOS_OK)
+    rc = write_monthly(g, p->ord, p->nord, src, d);
+  wt_mark(t, WT_MONTHLY);
+  for (int k = WT_GATHER; k <= WT_MONTHLY; k++)
+    if (k != WT_INSERT && k != WT_WAIT)
+      t->wall[k] += p->t.wall[k];
+  t->packer_cpu = p->cpu;
+  *cl = p->cl;
+  p->cl = (cvlist){NULL, 0, 0};
+fail_thread:
+  pthread_cond_destroy(&p->cv_pack);
+fail_cond2:
+  pthread_cond_destroy(&p->cv_ins);
+fail_cond:
+  pthread_mutex_destroy(&p->mu);
+fail_mutex:
+  for (size_t i = 0; i < PACK_SLOTS; i++)
+    cu_buf_free(&p->slot[i].blob);
+  cu_free(p->ord);
+  cu_free(p->ml.v);
+  cu_free(p->cl.v);
+  cu_free(p);
+  sqlite3_finalize(ins);
   return rc;
 }
 
@@ -2137,6 +2461,8 @@ static custos_rc write_all(ingest *g, cu_source *src,
                            custos_diag *d) {
   writer w;
   memset(&w, 0, sizeof w);
+  resprep rp;
+  memset(&rp, 0, sizeof rp);
   custos_rc rc;
   struct {
     sqlite3_stmt **st;
@@ -2183,6 +2509,9 @@ static custos_rc write_all(ingest *g, cu_source *src,
         goto out;
     }
   wt_mark_cpu(t, WT_DIMS);
+  rc = resprep_init(g, &rp, d);
+  if (rc != CUSTOS_OK)
+    goto out;
   json_t *replaced = json_array();
   if (!replaced) {
     rc = oom(d, g->path);
@@ -2192,7 +2521,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
    * period, which then supersedes older sources (whose blocks and
    * monthly rollups have other source ids). */
   cvlist cl = {NULL, 0, 0};
-  rc = write_rollups(g, src->id, &cl, t, d);
+  rc = write_rollups(g, src->id, &cl, &rp, t, d);
   if (t->on) {
     double w0, c0;
     phase_clock(&w0, &c0);
@@ -2208,48 +2537,10 @@ static custos_rc write_all(ingest *g, cu_source *src,
     goto out;
   }
   /* Resources, with customer free text through the policy. */
-  cu_free_text_policy pol = cu_boundary_policy(g->ws);
-  for (resource *r = g->res_head; r; r = r->next) {
-    char idp[4096], namep[4096];
-    char *tags = NULL;
-    rc = cu_ledger_resource_id(g->ws, pol, r->key, r->e.klen, idp, sizeof idp);
-    if (rc == CUSTOS_ETOOBIG) {
-      rc = cu_boundary_free_text(g->ws, CU_FREE_TEXT_PSEUDONYMISE, r->key,
-                                 r->e.klen, idp, sizeof idp);
-    }
-    if (rc == CUSTOS_OK)
-      rc = cu_boundary_free_text(g->ws, pol, r->name, r->name_len, namep,
-                                 sizeof namep);
-    if (rc == CUSTOS_OK && r->tags_len &&
-        !cu_ledger_is_null(r->tags, r->tags_len))
-      rc = cu_ledger_tags(g->ws, pol, r->tags, r->tags_len, &tags);
-    if (rc != CUSTOS_OK) {
-      cu_free(tags);
-      json_decref(replaced);
-      cu_diag_at(d, g->path, 0, 0);
-      cu_diag_set(d, rc, "cannot pseudonymise a resource's free text");
-      goto out;
-    }
-    if (cu_ledger_is_null(r->name, r->name_len))
-      namep[0] = '\0';
-    sqlite3_stmt *st = w.res_ins;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, src->id);
-    sqlite3_bind_int64(st, 2, r->sub->dim);
-    sqlite3_bind_text(st, 3, idp, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, namep, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, r->type, (int)r->type_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, tags ? tags : "{}", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 7, r->first_day);
-    sqlite3_bind_int64(st, 8, r->last_day);
-    sqlite3_bind_int64(st, 9, r->rows);
-    int step = sqlite3_step(st);
-    cu_free(tags);
-    if (step != SQLITE_DONE) {
-      json_decref(replaced);
-      rc = cu_ws_dberr(g->ws, "cannot store usage resources", d);
-      goto out;
-    }
+  rc = write_resources(g, &w, &rp, src->id, d);
+  if (rc != CUSTOS_OK) {
+    json_decref(replaced);
+    goto out;
   }
   wt_mark_cpu(t, WT_RESOURCES);
   /* The source's ledger record, its rejects and the event. */
@@ -2309,6 +2600,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   rc = cu_source_complete(g->ws, src, d);
   wt_mark_cpu(t, WT_SOURCE);
 out:
+  resprep_free(&rp);
   writer_free(&w);
   return rc;
 }
