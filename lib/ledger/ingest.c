@@ -1426,7 +1426,7 @@ static void wt_report(const wtimer *t, const char *path) {
 
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
-  sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup, *cov_ins;
+  sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup;
 } writer;
 
 static void writer_free(writer *w) {
@@ -1437,7 +1437,6 @@ static void writer_free(writer *w) {
   sqlite3_finalize(w->cov_del);
   sqlite3_finalize(w->cov_mdel);
   sqlite3_finalize(w->cov_sup);
-  sqlite3_finalize(w->cov_ins);
 }
 
 static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
@@ -1519,14 +1518,61 @@ static custos_rc add_cover(ingest *g, cvlist *cl, istr *account,
   return CUSTOS_OK;
 }
 
+static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
+                                     size_t ncols, size_t n,
+                                     sqlite3_stmt **st, custos_diag *d);
+
+#define CV_COLS 5
+#define CV_BATCH 64 /* coverage rows per INSERT */
+
+/* Prepares an INSERT of n coverage rows into *st. */
+static custos_rc prepare_cover_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                      custos_diag *d) {
+  return prepare_rows_insert(ws,
+                             "INSERT INTO usage_coverage(source_id, account,"
+                             " period, rows, billed) VALUES",
+                             CV_COLS, n, st, d);
+}
+
+/* Inserts the n coverage rows of cv (billed in int64) under source src,
+ * CV_BATCH to a statement: one row's statement cost more than its insert. */
+static custos_rc insert_cover(ingest *g, sqlite3_stmt *batch,
+                              const cover *cv, size_t n, int64_t src,
+                              custos_diag *d) {
+  sqlite3_stmt *st = batch;
+  custos_rc rc = CUSTOS_OK;
+  if (n < CV_BATCH)
+    rc = prepare_cover_insert(g->ws, n, &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_reset(st);
+  for (size_t i = 0; i < n; i++) {
+    int at = (int)(i * CV_COLS);
+    sqlite3_bind_int64(st, at + 1, src);
+    sqlite3_bind_int64(st, at + 2, cv[i].account->dim);
+    sqlite3_bind_int64(st, at + 3, cv[i].period);
+    sqlite3_bind_int64(st, at + 4, cv[i].rows);
+    sqlite3_bind_int64(st, at + 5, (int64_t)cv[i].billed);
+  }
+  if (sqlite3_step(st) != SQLITE_DONE)
+    rc = cu_ws_dberr(g->ws, "cannot store usage coverage", d);
+  if (st != batch)
+    sqlite3_finalize(st);
+  return rc;
+}
+
 /* Supersedes what older sources stored of each (account, period) pair
- * of cl (sorted and merged here) and records this source's coverage. */
+ * of cl (sorted and merged here) and records this source's coverage.  The
+ * rows of this source go in after the pairs before them are superseded, a
+ * batch at a time: a pair's rows are its own, and no other pair's
+ * supersede reads or changes them. */
 static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
                                 cvlist *cl, int64_t *superseded,
                                 json_t *replaced, custos_diag *d) {
   custos_rc rc = CUSTOS_OK;
   cover *cv = cl->v;
-  size_t n = 0;
+  size_t n = 0, stored = 0;
+  sqlite3_stmt *batch = NULL;
   if (cl->n)
     qsort(cv, cl->n, sizeof *cv, cover_cmp);
   for (size_t i = 0; i < cl->n; i++) {
@@ -1537,7 +1583,9 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       cv[n++] = cv[i];
     }
   }
-  for (size_t i = 0; i < n; i++) {
+  if (n >= CV_BATCH)
+    rc = prepare_cover_insert(g->ws, CV_BATCH, &batch, d);
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
     int64_t acct = cv[i].account->dim;
     sqlite3_reset(w->cov_old);
     sqlite3_bind_int64(w->cov_old, 1, acct);
@@ -1588,18 +1636,15 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       rc = cu_diag_set(d, CUSTOS_ETOOBIG, "billing period total too large");
       goto out;
     }
-    sqlite3_reset(w->cov_ins);
-    sqlite3_bind_int64(w->cov_ins, 1, src);
-    sqlite3_bind_int64(w->cov_ins, 2, acct);
-    sqlite3_bind_int64(w->cov_ins, 3, cv[i].period);
-    sqlite3_bind_int64(w->cov_ins, 4, cv[i].rows);
-    sqlite3_bind_int64(w->cov_ins, 5, (int64_t)cv[i].billed);
-    if (sqlite3_step(w->cov_ins) != SQLITE_DONE) {
-      rc = cu_ws_dberr(g->ws, "cannot store usage coverage", d);
-      goto out;
+    if (i + 1 - stored == CV_BATCH) {
+      rc = insert_cover(g, batch, cv + stored, CV_BATCH, src, d);
+      stored = i + 1;
     }
   }
+  if (rc == CUSTOS_OK && stored < n)
+    rc = insert_cover(g, batch, cv + stored, n - stored, src, d);
 out:
+  sqlite3_finalize(batch);
   return rc;
 }
 
@@ -2490,8 +2535,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
                     " source_id=?3"},
       {&w.cov_sup, "UPDATE usage_coverage SET superseded_by=?1 WHERE"
                    " source_id=?2 AND account=?3 AND period=?4"},
-      {&w.cov_ins, "INSERT INTO usage_coverage(source_id, account, period,"
-                   " rows, billed) VALUES(?1,?2,?3,?4,?5)"},
   };
   for (size_t i = 0; i < CU_ARRAY_LEN(prep); i++) {
     rc = cu_ws_prepare(g->ws, prep[i].sql, prep[i].st, d);
