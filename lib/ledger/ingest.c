@@ -1451,6 +1451,12 @@ static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
   sqlite3_bind_text(w->dim_ins, 4, a2, -1, SQLITE_STATIC);
   if (sqlite3_step(w->dim_ins) != SQLITE_DONE)
     return cu_ws_dberr(g->ws, "cannot store usage values", d);
+  /* A new value's id is the row just inserted; only one stored before
+   * (the insert ignored) needs the look-up. */
+  if (sqlite3_changes(cu_ws_db(g->ws)) == 1) {
+    x->dim = sqlite3_last_insert_rowid(cu_ws_db(g->ws));
+    return CUSTOS_OK;
+  }
   sqlite3_reset(w->dim_get);
   sqlite3_bind_text(w->dim_get, 1, dim_kinds[kind], -1, SQLITE_STATIC);
   sqlite3_bind_text(w->dim_get, 2, istr_value(x), -1, SQLITE_STATIC);
