@@ -1426,14 +1426,13 @@ static void wt_report(const wtimer *t, const char *path) {
 
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
-  sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup;
+  sqlite3_stmt *cov_del, *cov_mdel, *cov_sup;
 } writer;
 
 static void writer_free(writer *w) {
   sqlite3_finalize(w->dim_ins);
   sqlite3_finalize(w->dim_get);
   sqlite3_finalize(w->res_ins);
-  sqlite3_finalize(w->cov_old);
   sqlite3_finalize(w->cov_del);
   sqlite3_finalize(w->cov_mdel);
   sqlite3_finalize(w->cov_sup);
@@ -1567,6 +1566,72 @@ static custos_rc insert_cover(ingest *g, sqlite3_stmt *batch,
   return rc;
 }
 
+/* The live coverage rows (source_id not superseded) of the pairs of cv,
+ * asked for CV_BATCH pairs at a time, in the order of the index on
+ * (account, period) which one pair's own look-up gave: by account,
+ * period and rowid. */
+typedef struct oldcov {
+  int64_t account, period, source;
+} oldcov;
+
+#define OLD_MAX 64 /* live rows taken per pair, as before */
+
+/* Prepares the look-up of the live coverage of n pairs into *st. */
+static custos_rc prepare_cover_lookup(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                      custos_diag *d) {
+  cu_buf sql;
+  cu_buf_init(&sql, 64 * 1024);
+  /* The pairs as the outer loop (CROSS JOIN keeps it there), each a
+   * search of the index: a row-value IN list made SQLite 3.40 scan the
+   * whole index. */
+  custos_rc rc = cu_buf_puts(&sql, "SELECT c.account, c.period, c.source_id"
+                                   " FROM (VALUES");
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++)
+    rc = cu_buf_puts(&sql, i ? ",(?,?)" : "(?,?)");
+  if (rc == CUSTOS_OK)
+    rc = cu_buf_puts(&sql, ") v CROSS JOIN usage_coverage c WHERE"
+                           " c.account = v.column1 AND c.period = v.column2"
+                           " AND c.superseded_by IS NULL"
+                           " ORDER BY c.account, c.period, c.rowid");
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_prepare(ws, sql.data, st, d);
+  else
+    rc = cu_diag_set(d, rc, "cannot build a coverage look-up");
+  cu_buf_free(&sql);
+  return rc;
+}
+
+/* Reads into old (room for *nold_cap, grown as needed) the live coverage
+ * rows of the n pairs of cv through st (prepared for n pairs).  EDB or
+ * ENOMEM with diag. */
+static custos_rc lookup_cover(ingest *g, sqlite3_stmt *st, const cover *cv,
+                              size_t n, oldcov **old, size_t *nold,
+                              size_t *cap, custos_diag *d) {
+  sqlite3_reset(st);
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_bind_int64(st, (int)(2 * i + 1), cv[i].account->dim);
+    sqlite3_bind_int64(st, (int)(2 * i + 2), cv[i].period);
+  }
+  *nold = 0;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    oldcov *p = cu_grow(*old, cap, *nold, sizeof *p);
+    if (!p) {
+      sqlite3_reset(st);
+      return oom(d, g->path);
+    }
+    *old = p;
+    p[(*nold)++] = (oldcov){sqlite3_column_int64(st, 0),
+                            sqlite3_column_int64(st, 1),
+                            sqlite3_column_int64(st, 2)};
+  }
+  custos_rc rc = CUSTOS_OK;
+  if (step != SQLITE_DONE)
+    rc = cu_ws_dberr(g->ws, "cannot read usage coverage", d);
+  sqlite3_reset(st);
+  return rc;
+}
+
 /* Supersedes what older sources stored of each (account, period) pair
  * of cl (sorted and merged here) and records this source's coverage.  The
  * rows of this source go in after the pairs before them are superseded, a
@@ -1578,7 +1643,9 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
   custos_rc rc = CUSTOS_OK;
   cover *cv = cl->v;
   size_t n = 0, stored = 0;
-  sqlite3_stmt *batch = NULL;
+  sqlite3_stmt *batch = NULL, *look = NULL;
+  oldcov *old = NULL;
+  size_t nold_all = 0, cap_old = 0, at_old = 0;
   if (cl->n)
     qsort(cv, cl->n, sizeof *cv, cover_cmp);
   for (size_t i = 0; i < cl->n; i++) {
@@ -1593,19 +1660,29 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
     rc = prepare_cover_insert(g->ws, CV_BATCH, &batch, d);
   for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
     int64_t acct = cv[i].account->dim;
-    sqlite3_reset(w->cov_old);
-    sqlite3_bind_int64(w->cov_old, 1, acct);
-    sqlite3_bind_int64(w->cov_old, 2, cv[i].period);
-    int step;
-    int64_t olds[64];
-    size_t nold = 0;
-    while ((step = sqlite3_step(w->cov_old)) == SQLITE_ROW && nold < 64)
-      olds[nold++] = sqlite3_column_int64(w->cov_old, 0);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-      rc = cu_ws_dberr(g->ws, "cannot read usage coverage", d);
-      goto out;
+    if (i % CV_BATCH == 0) {
+      /* The next pairs' live rows.  A pair's supersede below changes
+       * only its own rows, so the look-up of the later pairs stands. */
+      size_t k = n - i < CV_BATCH ? n - i : CV_BATCH;
+      if (!look || k < CV_BATCH) {
+        sqlite3_finalize(look);
+        look = NULL;
+        rc = prepare_cover_lookup(g->ws, k, &look, d);
+        if (rc != CUSTOS_OK)
+          goto out;
+      }
+      rc = lookup_cover(g, look, cv + i, k, &old, &nold_all, &cap_old, d);
+      if (rc != CUSTOS_OK)
+        goto out;
+      at_old = 0;
     }
-    sqlite3_reset(w->cov_old);
+    int64_t olds[OLD_MAX];
+    size_t nold = 0;
+    for (; at_old < nold_all && old[at_old].account == acct &&
+           old[at_old].period == cv[i].period;
+         at_old++)
+      if (nold < OLD_MAX)
+        olds[nold++] = old[at_old].source;
     for (size_t k = 0; k < nold; k++) {
       sqlite3_reset(w->cov_del);
       sqlite3_bind_int64(w->cov_del, 1, acct);
@@ -1650,7 +1727,9 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
   if (rc == CUSTOS_OK && stored < n)
     rc = insert_cover(g, batch, cv + stored, n - stored, src, d);
 out:
+  sqlite3_finalize(look);
   sqlite3_finalize(batch);
+  cu_free(old);
   return rc;
 }
 
@@ -2526,8 +2605,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
       {&w.res_ins, "INSERT INTO usage_resources(source_id, subscription,"
                    " resource_id, name, type, tags, first_day, last_day, rows)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
-      {&w.cov_old, "SELECT source_id FROM usage_coverage WHERE account=?1 AND"
-                   " period=?2 AND superseded_by IS NULL"},
       {&w.cov_del, "DELETE FROM usage_blocks WHERE account=?1 AND period=?2"
                    " AND source_id=?3"},
       /* The monthly rollups' key begins with unit and month, so they are
