@@ -2276,6 +2276,8 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
  * before waking it: a wake per block was a futex call and a context
  * switch on each side, more CPU than the insert. */
 #define PACK_RUN 32
+#define BLK_COLS 5
+#define BLK_BATCH 16 /* blocks per INSERT, when as many are ready */
 
 /* A packed block: its key and its data. */
 typedef struct pblock {
@@ -2475,17 +2477,20 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
     return CUSTOS_ETOOBIG;
   if (g->nrollups == 0)
     return CUSTOS_OK;
-  sqlite3_stmt *ins = NULL;
-  custos_rc rc = cu_ws_prepare(g->ws,
-                               "INSERT INTO usage_blocks(source_id, account,"
-                               " period, unit, data) VALUES(?1,?2,?3,?4,?5)",
-                               &ins, d);
-  if (rc != CUSTOS_OK)
-    return rc;
-  packer *p = cu_calloc(1, sizeof *p);
+  /* ins[k] stores k blocks: one statement's cost was more than a
+   * block's insert.  Only ins[1] and ins[BLK_BATCH] are made. */
+  sqlite3_stmt *ins[BLK_BATCH + 1] = {NULL};
+  const char *head_sql = "INSERT INTO usage_blocks(source_id, account,"
+                         " period, unit, data) VALUES";
+  custos_rc rc = prepare_rows_insert(g->ws, head_sql, BLK_COLS, 1, &ins[1], d);
+  if (rc == CUSTOS_OK)
+    rc = prepare_rows_insert(g->ws, head_sql, BLK_COLS, BLK_BATCH,
+                             &ins[BLK_BATCH], d);
+  packer *p = rc == CUSTOS_OK ? cu_calloc(1, sizeof *p) : NULL;
   if (!p) {
-    sqlite3_finalize(ins);
-    return oom(d, g->path);
+    sqlite3_finalize(ins[1]);
+    sqlite3_finalize(ins[BLK_BATCH]);
+    return rc != CUSTOS_OK ? rc : oom(d, g->path);
   }
   p->g = g;
   p->t.on = t->on;
@@ -2536,16 +2541,23 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       break; /* done, all inserted */
     if (head - tail > PACK_RUN)
       head = tail + PACK_RUN;
-    for (; tail < head && rc == CUSTOS_OK; tail++) {
-      const pblock *b = &p->slot[tail % PACK_SLOTS];
-      sqlite3_bind_int64(ins, 1, src);
-      sqlite3_bind_int64(ins, 2, b->acct);
-      sqlite3_bind_int64(ins, 3, b->period);
-      sqlite3_bind_int64(ins, 4, b->unit);
-      sqlite3_bind_blob64(ins, 5, b->blob.data, b->blob.len, SQLITE_STATIC);
-      if (sqlite3_step(ins) != SQLITE_DONE)
+    while (tail < head && rc == CUSTOS_OK) {
+      size_t k = head - tail >= BLK_BATCH ? BLK_BATCH : 1;
+      sqlite3_stmt *st = ins[k];
+      for (size_t j = 0; j < k; j++) {
+        const pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
+        int at = (int)(j * BLK_COLS);
+        sqlite3_bind_int64(st, at + 1, src);
+        sqlite3_bind_int64(st, at + 2, b->acct);
+        sqlite3_bind_int64(st, at + 3, b->period);
+        sqlite3_bind_int64(st, at + 4, b->unit);
+        sqlite3_bind_blob64(st, at + 5, b->blob.data, b->blob.len,
+                            SQLITE_STATIC);
+      }
+      if (sqlite3_step(st) != SQLITE_DONE)
         rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-      sqlite3_reset(ins);
+      sqlite3_reset(st);
+      tail += k;
     }
     if (rc != CUSTOS_OK)
       break;
@@ -2582,7 +2594,8 @@ fail_mutex:
   cu_free(p->ml.v);
   cu_free(p->cl.v);
   cu_free(p);
-  sqlite3_finalize(ins);
+  sqlite3_finalize(ins[1]);
+  sqlite3_finalize(ins[BLK_BATCH]);
   return rc;
 }
 
