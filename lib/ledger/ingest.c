@@ -2011,26 +2011,83 @@ typedef struct mlist {
   size_t n, cap;
 } mlist;
 
-/* Adds the rollup of e to the monthly rollups: to the last one when that
- * has the same dimension set, month and period (a dimension set's rollups
- * come sorted by day), else as a new one.  *m0 and *m1 cache the month of
- * the last day seen and the next month's first day.  ENOMEM or EPARSE
- * with diag. */
-static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
-                             int64_t *m0, int64_t *m1, custos_diag *d) {
-  const int64_t *f = e->ru.v;
-  int64_t day = f[CU_RU_DAY];
-  if (day < *m0 || day >= *m1) {
+/* The first day of the month of each day of the file (g->first_day to
+ * g->last_day), made once: cu_ledger_month_of formats and parses a date
+ * (2,000 instructions), and the blocks' days, sorted within a block only,
+ * left the month cached in add_monthly twice per block. */
+typedef struct monthtab {
+  int64_t lo;   /* the day of v[0] */
+  size_t n;     /* days in v; 0 for no table */
+  int64_t *v;
+} monthtab;
+
+#define MONTHTAB_MAX ((size_t)1 << 16) /* days (179 years) */
+
+/* Fills mt for the days of g, or leaves it empty (n 0) when they are
+ * too many, memory is short or a day has no month (add_monthly then
+ * asks cu_ledger_month_of, which reports it).  The caller frees mt->v. */
+static void month_table(const ingest *g, monthtab *mt) {
+  memset(mt, 0, sizeof *mt);
+  if (g->first_day == INT64_MIN || g->last_day < g->first_day ||
+      (uint64_t)g->last_day - (uint64_t)g->first_day >= MONTHTAB_MAX)
+    return;
+  size_t n = (size_t)(g->last_day - g->first_day) + 1;
+  int64_t *v = cu_malloc(n * sizeof *v);
+  if (!v)
+    return;
+  int64_t m0 = 0, m1 = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t day = g->first_day + (int64_t)i;
     int bad;
     const char *reason;
-    if (cu_ledger_month_of(day, m0, &bad, &reason) != CUSTOS_OK ||
-        cu_ledger_month_of(*m0 + 31, m1, &bad, &reason) != CUSTOS_OK) {
-      cu_diag_at(d, g->path, (uint64_t)f[CU_RU_FIRST_LINE], 0);
-      return cu_diag_set(d, CUSTOS_EPARSE, "%s", reason);
+    if ((i == 0 || day >= m1) &&
+        (cu_ledger_month_of(day, &m0, &bad, &reason) != CUSTOS_OK ||
+         cu_ledger_month_of(m0 + 31, &m1, &bad, &reason) != CUSTOS_OK)) {
+      cu_free(v);
+      return;
     }
+    v[i] = m0;
+  }
+  mt->lo = g->first_day;
+  mt->n = n;
+  mt->v = v;
+}
+
+/* Adds the rollup of e to the monthly rollups: to the last one when that
+ * has the same dimension set, month and period (a dimension set's rollups
+ * come sorted by day), else as a new one.  The month comes from mt, or
+ * for a day outside it from cu_ledger_month_of, with *m0 and *m1 caching
+ * the month of the last day asked and the next month's first day.
+ * ENOMEM or EPARSE with diag. */
+static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
+                             const monthtab *mt, int64_t *m0, int64_t *m1,
+                             custos_diag *d) {
+  const int64_t *f = e->ru.v;
+  int64_t day = f[CU_RU_DAY];
+  int64_t month;
+  if (day >= mt->lo && (uint64_t)day - (uint64_t)mt->lo < mt->n) {
+    month = mt->v[day - mt->lo];
+#ifndef NDEBUG
+    int64_t careful;
+    int bad;
+    const char *reason;
+    assert(cu_ledger_month_of(day, &careful, &bad, &reason) == CUSTOS_OK &&
+           careful == month);
+#endif
+  } else {
+    if (day < *m0 || day >= *m1) {
+      int bad;
+      const char *reason;
+      if (cu_ledger_month_of(day, m0, &bad, &reason) != CUSTOS_OK ||
+          cu_ledger_month_of(*m0 + 31, m1, &bad, &reason) != CUSTOS_OK) {
+        cu_diag_at(d, g->path, (uint64_t)f[CU_RU_FIRST_LINE], 0);
+        return cu_diag_set(d, CUSTOS_EPARSE, "%s", reason);
+      }
+    }
+    month = *m0;
   }
   mrollup *last = ml->n ? &ml->v[ml->n - 1] : NULL;
-  if (!last || last->ds != e->ds || last->month != *m0 ||
+  if (!last || last->ds != e->ds || last->month != month ||
       last->period != e->period) {
     mrollup *p = cu_grow(ml->v, &ml->cap, ml->n, sizeof *p);
     if (!p)
@@ -2039,7 +2096,7 @@ static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
     last = &ml->v[ml->n++];
     memset(last, 0, sizeof *last);
     last->ds = e->ds;
-    last->month = *m0;
+    last->month = month;
     last->period = e->period;
     mrollup_key(last);
   }
@@ -2343,6 +2400,8 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
   cu_ledger_ru *blk = cu_malloc(CU_LEDGER_BLOCK_MAX * sizeof *blk);
   bsort bs;
   memset(&bs, 0, sizeof bs);
+  monthtab mt;
+  month_table(g, &mt);
   custos_rc rc = CUSTOS_OK;
   if (!dss || !blk) {
     rc = oom(d, g->path);
@@ -2401,7 +2460,7 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
       for (b = a; b < e && sorted[b].period == sorted[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
-        rc = add_monthly(g, &p->ml, &sorted[b], &m0, &m1, d);
+        rc = add_monthly(g, &p->ml, &sorted[b], &mt, &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
@@ -2445,6 +2504,7 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
     rc = order_monthly(g, &p->ml, &p->ord, &p->nord, d);
   wt_mark(t, WT_MONTHLY);
 out:
+  cu_free(mt.v);
   bsort_free(&bs);
   cu_free(blk);
   cu_free(ents);
