@@ -1359,6 +1359,7 @@ typedef struct wtimer {
   double cpu[WT_N];  /* CPU seconds, of the parts marked with CPU */
   double rollups_cpu; /* CPU of gather to monthly, both threads */
   double packer_cpu;  /* of which the packer thread's */
+  double resources_cpu; /* the resources thread's */
   double w0, c0;     /* at the start */
 } wtimer;
 
@@ -1420,8 +1421,9 @@ static void wt_report(const wtimer *t, const char *path) {
   }
   fprintf(stderr,
           "custos: write %s: %.3f s wall, %.3f s CPU (%s; gather to monthly "
-          "%.3f CPU, packer %.3f)\n",
-          path, w - t->w0, c - t->c0, line, t->rollups_cpu, t->packer_cpu);
+          "%.3f CPU, packer %.3f; resources thread %.3f CPU)\n",
+          path, w - t->w0, c - t->c0, line, t->rollups_cpu, t->packer_cpu,
+          t->resources_cpu);
 }
 
 typedef struct writer {
@@ -2202,9 +2204,12 @@ static custos_rc write_monthly(ingest *g, mrollup *const *ord, size_t n,
 
 /* The resources' stored text, made ahead of their insert: the resource
  * id and name through the free-text policy and the tags as JSON.  This is
- * the write phase's one piece of CPU work that needs no database, so the
- * inserting thread does it while it waits for the packer (write_rollups)
- * and the rest before the insert (write_resources). */
+ * the write phase's one piece of CPU work that needs no database, so a
+ * thread of its own makes it from the start of the write phase (the
+ * dimension ids, the blocks and the monthly rollups), taking a core
+ * whenever the packer or the inserting thread leaves one free, and the
+ * insert (write_resources) joins it; without the thread (it could not
+ * start) the insert makes them itself. */
 typedef struct resrow {
   char *id, *name, *tags; /* tags NULL for none, stored as {} */
 } resrow;
@@ -2215,11 +2220,21 @@ typedef struct resprep {
   resrow *rows;  /* one per resource, in list order */
   size_t n, next; /* resources, and rows prepared */
   custos_rc rc;  /* the first failure, at rows[next]; it stops there */
+  ingest *g;
+  pthread_t th;
+  bool running;  /* th started and not yet joined */
+  double cpu;    /* th's CPU seconds, once joined */
 } resprep;
 
-#define RES_RUN 64 /* resources prepared per wait for the packer */
+/* Waits for rp's thread, if it runs. */
+static void resprep_join(resprep *rp) {
+  if (rp->running)
+    pthread_join(rp->th, NULL);
+  rp->running = false;
+}
 
 static void resprep_free(resprep *rp) {
+  resprep_join(rp);
   for (size_t i = 0; i < rp->next; i++) {
     cu_free(rp->rows[i].id);
     cu_free(rp->rows[i].name);
@@ -2229,9 +2244,20 @@ static void resprep_free(resprep *rp) {
   memset(rp, 0, sizeof *rp);
 }
 
-/* Sets rp up for the resources of g; ENOMEM with diag. */
-static custos_rc resprep_init(ingest *g, resprep *rp, custos_diag *d) {
+static void resprep_run(ingest *g, resprep *rp, size_t k);
+
+static void *resprep_main(void *arg) {
+  resprep *rp = arg;
+  resprep_run(rp->g, rp, SIZE_MAX);
+  rp->cpu = thread_cpu();
+  return NULL;
+}
+
+/* Sets rp up for the resources of g and starts its thread (or leaves the
+ * work to write_resources when it cannot start); ENOMEM with diag. */
+static custos_rc resprep_start(ingest *g, resprep *rp, custos_diag *d) {
   memset(rp, 0, sizeof *rp);
+  rp->g = g;
   rp->pol = cu_boundary_policy(g->ws);
   rp->cur = g->res_head;
   for (resource *r = g->res_head; r; r = r->next)
@@ -2240,6 +2266,7 @@ static custos_rc resprep_init(ingest *g, resprep *rp, custos_diag *d) {
     rp->rows = cu_calloc(rp->n, sizeof *rp->rows);
     if (!rp->rows)
       return oom(d, g->path);
+    rp->running = pthread_create(&rp->th, NULL, resprep_main, rp) == 0;
   }
   return CUSTOS_OK;
 }
@@ -2286,11 +2313,13 @@ static void resprep_run(ingest *g, resprep *rp, size_t k) {
   }
 }
 
-/* Prepares what is left of rp and stores the resources under source src,
- * with the first failure to prepare one reported where the insert meets
- * it, as when each was prepared just before its insert. */
+/* Waits for rp's thread (or prepares the resources itself) and stores
+ * the resources under source src, with the first failure to prepare one
+ * reported where the insert meets it, as when each was prepared just
+ * before its insert. */
 static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
                                  int64_t src, custos_diag *d) {
+  resprep_join(rp);
   resprep_run(g, rp, SIZE_MAX);
   size_t i = 0;
   for (resource *r = g->res_head; r; r = r->next, i++) {
@@ -2527,12 +2556,11 @@ static void *pack_main(void *arg) {
 
 /* Stores every rollup of the file under source src in blocks, and the
  * monthly rollups summed from them; the blocks' coverage goes to cl (the
- * caller frees cl->v).  Prepares resources of rp while the packer has no
- * block ready.  The range check runs first, in the file's order,
+ * caller frees cl->v).  The range check runs first, in the file's order,
  * so the rollup it names is the first too large in the file whatever the
  * storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
-                               resprep *rp, wtimer *t, custos_diag *d) {
+                               wtimer *t, custos_diag *d) {
   if (all_fit(g, d) != CUSTOS_OK)
     return CUSTOS_ETOOBIG;
   if (g->nrollups == 0)
@@ -2580,14 +2608,6 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
     p->tail = tail;
     if (p->pack_waiting)
       pthread_cond_signal(&p->cv_pack);
-    if (p->head == tail && !p->done && rp->cur && rp->rc == CUSTOS_OK) {
-      /* Nothing to insert yet: prepare some resources meanwhile. */
-      pthread_mutex_unlock(&p->mu);
-      wt_mark(t, WT_INSERT);
-      resprep_run(g, rp, RES_RUN);
-      wt_mark(t, WT_RESOURCES);
-      continue;
-    }
     while (p->head == tail && !p->done) {
       wt_mark(t, WT_INSERT);
       p->ins_waiting = true;
@@ -2697,6 +2717,10 @@ static custos_rc write_all(ingest *g, cu_source *src,
     if (rc != CUSTOS_OK)
       goto out;
   }
+  /* The resources' text on a thread of its own, from now on. */
+  rc = resprep_start(g, &rp, d);
+  if (rc != CUSTOS_OK)
+    goto out;
   /* Dimension ids, then rollups.  The ids are given in the order a walk
    * of the rollups would meet the values, but through the sets in the
    * order of their first rollups: a set's later rollups add no value,
@@ -2708,9 +2732,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
         goto out;
     }
   wt_mark_cpu(t, WT_DIMS);
-  rc = resprep_init(g, &rp, d);
-  if (rc != CUSTOS_OK)
-    goto out;
   json_t *replaced = json_array();
   if (!replaced) {
     rc = oom(d, g->path);
@@ -2720,7 +2741,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
    * period, which then supersedes older sources (whose blocks and
    * monthly rollups have other source ids). */
   cvlist cl = {NULL, 0, 0};
-  rc = write_rollups(g, src->id, &cl, &rp, t, d);
+  rc = write_rollups(g, src->id, &cl, t, d);
   if (t->on) {
     double w0, c0;
     phase_clock(&w0, &c0);
@@ -2737,6 +2758,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   }
   /* Resources, with customer free text through the policy. */
   rc = write_resources(g, &w, &rp, src->id, d);
+  t->resources_cpu = rp.cpu;
   if (rc != CUSTOS_OK) {
     json_decref(replaced);
     goto out;
