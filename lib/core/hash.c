@@ -276,11 +276,84 @@ custos_rc cu_sha256_file(const char *path, uint8_t out[CU_SHA256_LEN],
   return CUSTOS_OK;
 }
 
+/* HMAC-SHA256 (RFC 2104) of the last key used, kept keyed: OpenSSL 3's
+ * HMAC() fetches the MAC, makes a context and hashes the padded key on
+ * every call, some 20,000 instructions, where the message of a
+ * pseudonym takes two SHA-256 blocks.  inner and outer hold SHA-256 after
+ * the key XOR ipad and XOR opad; a MAC copies them into work and goes on.
+ * Keys longer than a block (hashed first by HMAC) are not kept.  The
+ * mutex makes the one cache safe for any thread; the contexts live for
+ * the process, like sha256_md. */
+#define HMAC_BLOCK 64
+static struct {
+  pthread_mutex_t mu;
+  bool keyed;
+  uint8_t key[HMAC_BLOCK];
+  size_t keylen;
+  EVP_MD_CTX *inner, *outer, *work;
+} hmac_last = {PTHREAD_MUTEX_INITIALIZER, false, {0}, 0, NULL, NULL, NULL};
+
+/* Makes hmac_last keyed with key (keylen <= HMAC_BLOCK); false on an
+ * OpenSSL failure, hmac_last then unkeyed.  Called with the mutex held. */
+static bool hmac_rekey(const uint8_t *key, size_t keylen) {
+  hmac_last.keyed = false;
+  if (!hmac_last.inner)
+    hmac_last.inner = EVP_MD_CTX_new();
+  if (!hmac_last.outer)
+    hmac_last.outer = EVP_MD_CTX_new();
+  if (!hmac_last.work)
+    hmac_last.work = EVP_MD_CTX_new();
+  if (!hmac_last.inner || !hmac_last.outer || !hmac_last.work || !sha256_md)
+    return false;
+  uint8_t ipad[HMAC_BLOCK], opad[HMAC_BLOCK];
+  for (size_t i = 0; i < HMAC_BLOCK; i++) {
+    uint8_t k = i < keylen ? key[i] : 0;
+    ipad[i] = (uint8_t)(k ^ 0x36);
+    opad[i] = (uint8_t)(k ^ 0x5c);
+  }
+  if (EVP_DigestInit_ex(hmac_last.inner, sha256_md, NULL) != 1 ||
+      EVP_DigestUpdate(hmac_last.inner, ipad, sizeof ipad) != 1 ||
+      EVP_DigestInit_ex(hmac_last.outer, sha256_md, NULL) != 1 ||
+      EVP_DigestUpdate(hmac_last.outer, opad, sizeof opad) != 1)
+    return false;
+  if (keylen)
+    memcpy(hmac_last.key, key, keylen);
+  hmac_last.keylen = keylen;
+  hmac_last.keyed = true;
+  return true;
+}
+
+/* The MAC from hmac_last's keyed states; false on an OpenSSL failure.
+ * Called with the mutex held. */
+static bool hmac_keyed(const void *p, size_t n, uint8_t out[CU_SHA256_LEN]) {
+  uint8_t ih[CU_SHA256_LEN];
+  unsigned int len = 0, olen = 0;
+  EVP_MD_CTX *w = hmac_last.work;
+  return EVP_MD_CTX_copy_ex(w, hmac_last.inner) == 1 &&
+         EVP_DigestUpdate(w, p, n) == 1 &&
+         EVP_DigestFinal_ex(w, ih, &len) == 1 && len == CU_SHA256_LEN &&
+         EVP_MD_CTX_copy_ex(w, hmac_last.outer) == 1 &&
+         EVP_DigestUpdate(w, ih, sizeof ih) == 1 &&
+         EVP_DigestFinal_ex(w, out, &olen) == 1 && olen == CU_SHA256_LEN;
+}
+
 custos_rc cu_hmac_sha256(const uint8_t *key, size_t keylen, const void *p,
                          size_t n, uint8_t out[CU_SHA256_LEN]) {
   unsigned int len = 0;
   if (keylen > INT32_MAX)
     return CUSTOS_EINVAL;
+  if (keylen <= HMAC_BLOCK) {
+    pthread_once(&sha256_once, sha256_fetch);
+    pthread_mutex_lock(&hmac_last.mu);
+    bool ok = (hmac_last.keyed && hmac_last.keylen == keylen &&
+               (keylen == 0 || memcmp(hmac_last.key, key, keylen) == 0)) ||
+              hmac_rekey(key, keylen);
+    ok = ok && hmac_keyed(p, n, out);
+    pthread_mutex_unlock(&hmac_last.mu);
+    if (ok)
+      return CUSTOS_OK;
+    /* A failed context: HMAC() below says whether OpenSSL can at all. */
+  }
   if (!HMAC(EVP_sha256(), key, (int)keylen, p, n, out, &len) ||
       len != CU_SHA256_LEN)
     return CUSTOS_ECRYPTO;

@@ -1337,15 +1337,19 @@ fail_header:
 
 /* Where the write phase spends its time, for CUSTOS_LEDGER_TIMES (a
  * benchmark knob, docs/internals.md).  Each mark charges the wall time
- * since the previous mark to one part.  Sorting, encoding, inserting and
- * the monthly sums alternate per block, so their marks read only the
- * monotonic clock (vDSO, no system call); the CPU time is taken where the
- * parts follow each other once (WT_CPU_AT marks those). */
-enum { WT_DIMS, WT_GATHER, WT_SORT, WT_ENCODE, WT_INSERT, WT_MONTHLY, WT_COVERAGE,
-       WT_RESOURCES, WT_SOURCE, WT_COMMIT, WT_CHECKPOINT, WT_N };
+ * since the previous mark to one part.  Gathering, sorting, encoding and
+ * the monthly sums alternate per block on the packer thread (see
+ * write_rollups), which keeps a timer of its own, added in at the end: those
+ * parts, and full (the packer waiting for room), overlap insert and wait
+ * (the inserting thread waiting for blocks).
+ * Their marks read only the monotonic clock (vDSO, no system call); the
+ * CPU time is taken where the parts follow each other once (wt_mark_cpu). */
+enum { WT_DIMS, WT_GATHER, WT_SORT, WT_ENCODE, WT_FULL, WT_INSERT, WT_WAIT,
+       WT_MONTHLY, WT_COVERAGE, WT_RESOURCES, WT_SOURCE, WT_COMMIT,
+       WT_CHECKPOINT, WT_N };
 static const char *const wt_names[WT_N] = {
-    "dims", "gather", "sort", "encode", "insert", "monthly", "coverage", "resources",
-    "source", "commit", "checkpoint"};
+    "dims", "gather", "sort", "encode", "full", "insert", "wait", "monthly",
+    "coverage", "resources", "source", "commit", "checkpoint"};
 
 typedef struct wtimer {
   bool on;
@@ -1353,7 +1357,9 @@ typedef struct wtimer {
   double c;          /* the last CPU mark's process CPU time */
   double wall[WT_N]; /* seconds charged to each part */
   double cpu[WT_N];  /* CPU seconds, of the parts marked with CPU */
-  double rollups_cpu; /* CPU of sort, encode, insert and monthly */
+  double rollups_cpu; /* CPU of gather to monthly, both threads */
+  double packer_cpu;  /* of which the packer thread's */
+  double resources_cpu; /* the resources thread's */
   double w0, c0;     /* at the start */
 } wtimer;
 
@@ -1414,25 +1420,24 @@ static void wt_report(const wtimer *t, const char *path) {
     o += (size_t)k;
   }
   fprintf(stderr,
-          "custos: write %s: %.3f s wall, %.3f s CPU (%s; sort to monthly "
-          "%.3f CPU)\n",
-          path, w - t->w0, c - t->c0, line, t->rollups_cpu);
+          "custos: write %s: %.3f s wall, %.3f s CPU (%s; gather to monthly "
+          "%.3f CPU, packer %.3f; resources thread %.3f CPU)\n",
+          path, w - t->w0, c - t->c0, line, t->rollups_cpu, t->packer_cpu,
+          t->resources_cpu);
 }
 
 typedef struct writer {
   sqlite3_stmt *dim_ins, *dim_get, *res_ins;
-  sqlite3_stmt *cov_old, *cov_del, *cov_mdel, *cov_sup, *cov_ins;
+  sqlite3_stmt *cov_del, *cov_mdel, *cov_sup;
 } writer;
 
 static void writer_free(writer *w) {
   sqlite3_finalize(w->dim_ins);
   sqlite3_finalize(w->dim_get);
   sqlite3_finalize(w->res_ins);
-  sqlite3_finalize(w->cov_old);
   sqlite3_finalize(w->cov_del);
   sqlite3_finalize(w->cov_mdel);
   sqlite3_finalize(w->cov_sup);
-  sqlite3_finalize(w->cov_ins);
 }
 
 static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
@@ -1447,6 +1452,12 @@ static custos_rc dim_id(ingest *g, writer *w, int kind, istr *x,
   sqlite3_bind_text(w->dim_ins, 4, a2, -1, SQLITE_STATIC);
   if (sqlite3_step(w->dim_ins) != SQLITE_DONE)
     return cu_ws_dberr(g->ws, "cannot store usage values", d);
+  /* A new value's id is the row just inserted; only one stored before
+   * (the insert ignored) needs the look-up. */
+  if (sqlite3_changes(cu_ws_db(g->ws)) == 1) {
+    x->dim = sqlite3_last_insert_rowid(cu_ws_db(g->ws));
+    return CUSTOS_OK;
+  }
   sqlite3_reset(w->dim_get);
   sqlite3_bind_text(w->dim_get, 1, dim_kinds[kind], -1, SQLITE_STATIC);
   sqlite3_bind_text(w->dim_get, 2, istr_value(x), -1, SQLITE_STATIC);
@@ -1514,14 +1525,129 @@ static custos_rc add_cover(ingest *g, cvlist *cl, istr *account,
   return CUSTOS_OK;
 }
 
+static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
+                                     size_t ncols, size_t n,
+                                     sqlite3_stmt **st, custos_diag *d);
+
+#define CV_COLS 5
+#define CV_BATCH 64 /* coverage rows per INSERT */
+
+/* Prepares an INSERT of n coverage rows into *st. */
+static custos_rc prepare_cover_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                      custos_diag *d) {
+  return prepare_rows_insert(ws,
+                             "INSERT INTO usage_coverage(source_id, account,"
+                             " period, rows, billed) VALUES",
+                             CV_COLS, n, st, d);
+}
+
+/* Inserts the n coverage rows of cv (billed in int64) under source src,
+ * CV_BATCH to a statement: one row's statement cost more than its insert. */
+static custos_rc insert_cover(ingest *g, sqlite3_stmt *batch,
+                              const cover *cv, size_t n, int64_t src,
+                              custos_diag *d) {
+  sqlite3_stmt *st = batch;
+  custos_rc rc = CUSTOS_OK;
+  if (n < CV_BATCH)
+    rc = prepare_cover_insert(g->ws, n, &st, d);
+  if (rc != CUSTOS_OK)
+    return rc;
+  sqlite3_reset(st);
+  for (size_t i = 0; i < n; i++) {
+    int at = (int)(i * CV_COLS);
+    sqlite3_bind_int64(st, at + 1, src);
+    sqlite3_bind_int64(st, at + 2, cv[i].account->dim);
+    sqlite3_bind_int64(st, at + 3, cv[i].period);
+    sqlite3_bind_int64(st, at + 4, cv[i].rows);
+    sqlite3_bind_int64(st, at + 5, (int64_t)cv[i].billed);
+  }
+  if (sqlite3_step(st) != SQLITE_DONE)
+    rc = cu_ws_dberr(g->ws, "cannot store usage coverage", d);
+  if (st != batch)
+    sqlite3_finalize(st);
+  return rc;
+}
+
+/* The live coverage rows (source_id not superseded) of the pairs of cv,
+ * asked for CV_BATCH pairs at a time, in the order of the index on
+ * (account, period) which one pair's own look-up gave: by account,
+ * period and rowid. */
+typedef struct oldcov {
+  int64_t account, period, source;
+} oldcov;
+
+#define OLD_MAX 64 /* live rows taken per pair, as before */
+
+/* Prepares the look-up of the live coverage of n pairs into *st. */
+static custos_rc prepare_cover_lookup(cu_ws *ws, size_t n, sqlite3_stmt **st,
+                                      custos_diag *d) {
+  cu_buf sql;
+  cu_buf_init(&sql, 64 * 1024);
+  /* The pairs as the outer loop (CROSS JOIN keeps it there), each a
+   * search of the index: a row-value IN list made SQLite 3.40 scan the
+   * whole index. */
+  custos_rc rc = cu_buf_puts(&sql, "SELECT c.account, c.period, c.source_id"
+                                   " FROM (VALUES");
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++)
+    rc = cu_buf_puts(&sql, i ? ",(?,?)" : "(?,?)");
+  if (rc == CUSTOS_OK)
+    rc = cu_buf_puts(&sql, ") v CROSS JOIN usage_coverage c WHERE"
+                           " c.account = v.column1 AND c.period = v.column2"
+                           " AND c.superseded_by IS NULL"
+                           " ORDER BY c.account, c.period, c.rowid");
+  if (rc == CUSTOS_OK)
+    rc = cu_ws_prepare(ws, sql.data, st, d);
+  else
+    rc = cu_diag_set(d, rc, "cannot build a coverage look-up");
+  cu_buf_free(&sql);
+  return rc;
+}
+
+/* Reads into old (room for *nold_cap, grown as needed) the live coverage
+ * rows of the n pairs of cv through st (prepared for n pairs).  EDB or
+ * ENOMEM with diag. */
+static custos_rc lookup_cover(ingest *g, sqlite3_stmt *st, const cover *cv,
+                              size_t n, oldcov **old, size_t *nold,
+                              size_t *cap, custos_diag *d) {
+  sqlite3_reset(st);
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_bind_int64(st, (int)(2 * i + 1), cv[i].account->dim);
+    sqlite3_bind_int64(st, (int)(2 * i + 2), cv[i].period);
+  }
+  *nold = 0;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    oldcov *p = cu_grow(*old, cap, *nold, sizeof *p);
+    if (!p) {
+      sqlite3_reset(st);
+      return oom(d, g->path);
+    }
+    *old = p;
+    p[(*nold)++] = (oldcov){sqlite3_column_int64(st, 0),
+                            sqlite3_column_int64(st, 1),
+                            sqlite3_column_int64(st, 2)};
+  }
+  custos_rc rc = CUSTOS_OK;
+  if (step != SQLITE_DONE)
+    rc = cu_ws_dberr(g->ws, "cannot read usage coverage", d);
+  sqlite3_reset(st);
+  return rc;
+}
+
 /* Supersedes what older sources stored of each (account, period) pair
- * of cl (sorted and merged here) and records this source's coverage. */
+ * of cl (sorted and merged here) and records this source's coverage.  The
+ * rows of this source go in after the pairs before them are superseded, a
+ * batch at a time: a pair's rows are its own, and no other pair's
+ * supersede reads or changes them. */
 static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
                                 cvlist *cl, int64_t *superseded,
                                 json_t *replaced, custos_diag *d) {
   custos_rc rc = CUSTOS_OK;
   cover *cv = cl->v;
-  size_t n = 0;
+  size_t n = 0, stored = 0;
+  sqlite3_stmt *batch = NULL, *look = NULL;
+  oldcov *old = NULL;
+  size_t nold_all = 0, cap_old = 0, at_old = 0;
   if (cl->n)
     qsort(cv, cl->n, sizeof *cv, cover_cmp);
   for (size_t i = 0; i < cl->n; i++) {
@@ -1532,21 +1658,33 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       cv[n++] = cv[i];
     }
   }
-  for (size_t i = 0; i < n; i++) {
+  if (n >= CV_BATCH)
+    rc = prepare_cover_insert(g->ws, CV_BATCH, &batch, d);
+  for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
     int64_t acct = cv[i].account->dim;
-    sqlite3_reset(w->cov_old);
-    sqlite3_bind_int64(w->cov_old, 1, acct);
-    sqlite3_bind_int64(w->cov_old, 2, cv[i].period);
-    int step;
-    int64_t olds[64];
-    size_t nold = 0;
-    while ((step = sqlite3_step(w->cov_old)) == SQLITE_ROW && nold < 64)
-      olds[nold++] = sqlite3_column_int64(w->cov_old, 0);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-      rc = cu_ws_dberr(g->ws, "cannot read usage coverage", d);
-      goto out;
+    if (i % CV_BATCH == 0) {
+      /* The next pairs' live rows.  A pair's supersede below changes
+       * only its own rows, so the look-up of the later pairs stands. */
+      size_t k = n - i < CV_BATCH ? n - i : CV_BATCH;
+      if (!look || k < CV_BATCH) {
+        sqlite3_finalize(look);
+        look = NULL;
+        rc = prepare_cover_lookup(g->ws, k, &look, d);
+        if (rc != CUSTOS_OK)
+          goto out;
+      }
+      rc = lookup_cover(g, look, cv + i, k, &old, &nold_all, &cap_old, d);
+      if (rc != CUSTOS_OK)
+        goto out;
+      at_old = 0;
     }
-    sqlite3_reset(w->cov_old);
+    int64_t olds[OLD_MAX];
+    size_t nold = 0;
+    for (; at_old < nold_all && old[at_old].account == acct &&
+           old[at_old].period == cv[i].period;
+         at_old++)
+      if (nold < OLD_MAX)
+        olds[nold++] = old[at_old].source;
     for (size_t k = 0; k < nold; k++) {
       sqlite3_reset(w->cov_del);
       sqlite3_bind_int64(w->cov_del, 1, acct);
@@ -1583,18 +1721,17 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       rc = cu_diag_set(d, CUSTOS_ETOOBIG, "billing period total too large");
       goto out;
     }
-    sqlite3_reset(w->cov_ins);
-    sqlite3_bind_int64(w->cov_ins, 1, src);
-    sqlite3_bind_int64(w->cov_ins, 2, acct);
-    sqlite3_bind_int64(w->cov_ins, 3, cv[i].period);
-    sqlite3_bind_int64(w->cov_ins, 4, cv[i].rows);
-    sqlite3_bind_int64(w->cov_ins, 5, (int64_t)cv[i].billed);
-    if (sqlite3_step(w->cov_ins) != SQLITE_DONE) {
-      rc = cu_ws_dberr(g->ws, "cannot store usage coverage", d);
-      goto out;
+    if (i + 1 - stored == CV_BATCH) {
+      rc = insert_cover(g, batch, cv + stored, CV_BATCH, src, d);
+      stored = i + 1;
     }
   }
+  if (rc == CUSTOS_OK && stored < n)
+    rc = insert_cover(g, batch, cv + stored, n - stored, src, d);
 out:
+  sqlite3_finalize(look);
+  sqlite3_finalize(batch);
+  cu_free(old);
   return rc;
 }
 
@@ -1876,26 +2013,83 @@ typedef struct mlist {
   size_t n, cap;
 } mlist;
 
-/* Adds the rollup of e to the monthly rollups: to the last one when that
- * has the same dimension set, month and period (a dimension set's rollups
- * come sorted by day), else as a new one.  *m0 and *m1 cache the month of
- * the last day seen and the next month's first day.  ENOMEM or EPARSE
- * with diag. */
-static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
-                             int64_t *m0, int64_t *m1, custos_diag *d) {
-  const int64_t *f = e->ru.v;
-  int64_t day = f[CU_RU_DAY];
-  if (day < *m0 || day >= *m1) {
+/* The first day of the month of each day of the file (g->first_day to
+ * g->last_day), made once: cu_ledger_month_of formats and parses a date
+ * (2,000 instructions), and the blocks' days, sorted within a block only,
+ * left the month cached in add_monthly twice per block. */
+typedef struct monthtab {
+  int64_t lo;   /* the day of v[0] */
+  size_t n;     /* days in v; 0 for no table */
+  int64_t *v;
+} monthtab;
+
+#define MONTHTAB_MAX ((size_t)1 << 16) /* days (179 years) */
+
+/* Fills mt for the days of g, or leaves it empty (n 0) when they are
+ * too many, memory is short or a day has no month (add_monthly then
+ * asks cu_ledger_month_of, which reports it).  The caller frees mt->v. */
+static void month_table(const ingest *g, monthtab *mt) {
+  memset(mt, 0, sizeof *mt);
+  if (g->first_day == INT64_MIN || g->last_day < g->first_day ||
+      (uint64_t)g->last_day - (uint64_t)g->first_day >= MONTHTAB_MAX)
+    return;
+  size_t n = (size_t)(g->last_day - g->first_day) + 1;
+  int64_t *v = cu_malloc(n * sizeof *v);
+  if (!v)
+    return;
+  int64_t m0 = 0, m1 = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t day = g->first_day + (int64_t)i;
     int bad;
     const char *reason;
-    if (cu_ledger_month_of(day, m0, &bad, &reason) != CUSTOS_OK ||
-        cu_ledger_month_of(*m0 + 31, m1, &bad, &reason) != CUSTOS_OK) {
-      cu_diag_at(d, g->path, (uint64_t)f[CU_RU_FIRST_LINE], 0);
-      return cu_diag_set(d, CUSTOS_EPARSE, "%s", reason);
+    if ((i == 0 || day >= m1) &&
+        (cu_ledger_month_of(day, &m0, &bad, &reason) != CUSTOS_OK ||
+         cu_ledger_month_of(m0 + 31, &m1, &bad, &reason) != CUSTOS_OK)) {
+      cu_free(v);
+      return;
     }
+    v[i] = m0;
+  }
+  mt->lo = g->first_day;
+  mt->n = n;
+  mt->v = v;
+}
+
+/* Adds the rollup of e to the monthly rollups: to the last one when that
+ * has the same dimension set, month and period (a dimension set's rollups
+ * come sorted by day), else as a new one.  The month comes from mt, or
+ * for a day outside it from cu_ledger_month_of, with *m0 and *m1 caching
+ * the month of the last day asked and the next month's first day.
+ * ENOMEM or EPARSE with diag. */
+static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
+                             const monthtab *mt, int64_t *m0, int64_t *m1,
+                             custos_diag *d) {
+  const int64_t *f = e->ru.v;
+  int64_t day = f[CU_RU_DAY];
+  int64_t month;
+  if (day >= mt->lo && (uint64_t)day - (uint64_t)mt->lo < mt->n) {
+    month = mt->v[day - mt->lo];
+#ifndef NDEBUG
+    int64_t careful;
+    int bad;
+    const char *reason;
+    assert(cu_ledger_month_of(day, &careful, &bad, &reason) == CUSTOS_OK &&
+           careful == month);
+#endif
+  } else {
+    if (day < *m0 || day >= *m1) {
+      int bad;
+      const char *reason;
+      if (cu_ledger_month_of(day, m0, &bad, &reason) != CUSTOS_OK ||
+          cu_ledger_month_of(*m0 + 31, m1, &bad, &reason) != CUSTOS_OK) {
+        cu_diag_at(d, g->path, (uint64_t)f[CU_RU_FIRST_LINE], 0);
+        return cu_diag_set(d, CUSTOS_EPARSE, "%s", reason);
+      }
+    }
+    month = *m0;
   }
   mrollup *last = ml->n ? &ml->v[ml->n - 1] : NULL;
-  if (!last || last->ds != e->ds || last->month != *m0 ||
+  if (!last || last->ds != e->ds || last->month != month ||
       last->period != e->period) {
     mrollup *p = cu_grow(ml->v, &ml->cap, ml->n, sizeof *p);
     if (!p)
@@ -1904,7 +2098,7 @@ static custos_rc add_monthly(ingest *g, mlist *ml, const bent *e,
     last = &ml->v[ml->n++];
     memset(last, 0, sizeof *last);
     last->ds = e->ds;
-    last->month = *m0;
+    last->month = month;
     last->period = e->period;
     mrollup_key(last);
   }
@@ -1943,11 +2137,14 @@ static void bind_monthly(sqlite3_stmt *st, int at, int64_t src,
     sqlite3_bind_int64(st, at + c + 1, v[c]);
 }
 
-/* Stores the monthly rollups of ml under source src in key order, equal
- * keys (two dimension sets with the same ids) merged first (into one of
- * the entries of ml, which keep their places). */
-static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
-                               custos_diag *d) {
+/* Puts the monthly rollups of ml in key order into *ord (an array of
+ * *nord pointers into ml, the caller frees it), equal keys (two
+ * dimension sets with the same ids) merged first into one of the entries
+ * of ml, which keep their places.  ENOMEM with diag. */
+static custos_rc order_monthly(ingest *g, mlist *ml, mrollup ***ord_out,
+                               size_t *nord, custos_diag *d) {
+  *ord_out = NULL;
+  *nord = 0;
   if (ml->n == 0)
     return CUSTOS_OK;
   /* Sorted by pointer: an element moves 8 bytes, not 168. */
@@ -1968,6 +2165,16 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
       ord[n++] = ord[i];
     }
   }
+  *ord_out = ord;
+  *nord = n;
+  return CUSTOS_OK;
+}
+
+/* Stores the n monthly rollups of ord, in that order, under source src. */
+static custos_rc write_monthly(ingest *g, mrollup *const *ord, size_t n,
+                               int64_t src, custos_diag *d) {
+  if (n == 0)
+    return CUSTOS_OK;
   sqlite3_stmt *batch = NULL, *one = NULL;
   custos_rc rc = CUSTOS_OK;
   if (n >= MU_BATCH)
@@ -1992,41 +2199,243 @@ static custos_rc write_monthly(ingest *g, mlist *ml, int64_t src,
     cu_diag_at(d, g->path, 0, 0);
   sqlite3_finalize(batch);
   sqlite3_finalize(one);
-  cu_free(ord);
   return rc;
 }
 
-/* Stores every rollup of the file under source src in blocks, and the
- * monthly rollups summed from them.  The range check runs first, in the
- * file's order, so the rollup it names is the first too large in the file
- * whatever the storage order. */
-static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
-                               wtimer *t, custos_diag *d) {
-  size_t n = (size_t)g->nrollups;
-  if (all_fit(g, d) != CUSTOS_OK)
-    return CUSTOS_ETOOBIG;
-  if (n == 0)
-    return CUSTOS_OK;
+/* The resources' stored text, made ahead of their insert: the resource
+ * id and name through the free-text policy and the tags as JSON.  This is
+ * the write phase's one piece of CPU work that needs no database, so a
+ * thread of its own makes it from the start of the write phase (the
+ * dimension ids, the blocks and the monthly rollups), taking a core
+ * whenever the packer or the inserting thread leaves one free, and the
+ * insert (write_resources) joins it; without the thread (it could not
+ * start) the insert makes them itself. */
+typedef struct resrow {
+  char *id, *name, *tags; /* tags NULL for none, stored as {} */
+} resrow;
+
+typedef struct resprep {
+  cu_free_text_policy pol;
+  resource *cur; /* the next to prepare */
+  resrow *rows;  /* one per resource, in list order */
+  size_t n, next; /* resources, and rows prepared */
+  custos_rc rc;  /* the first failure, at rows[next]; it stops there */
+  ingest *g;
+  pthread_t th;
+  bool running;  /* th started and not yet joined */
+  double cpu;    /* th's CPU seconds, once joined */
+} resprep;
+
+/* Waits for rp's thread, if it runs. */
+static void resprep_join(resprep *rp) {
+  if (rp->running)
+    pthread_join(rp->th, NULL);
+  rp->running = false;
+}
+
+static void resprep_free(resprep *rp) {
+  resprep_join(rp);
+  for (size_t i = 0; i < rp->next; i++) {
+    cu_free(rp->rows[i].id);
+    cu_free(rp->rows[i].name);
+    cu_free(rp->rows[i].tags);
+  }
+  cu_free(rp->rows);
+  memset(rp, 0, sizeof *rp);
+}
+
+static void resprep_run(ingest *g, resprep *rp, size_t k);
+
+static void *resprep_main(void *arg) {
+  resprep *rp = arg;
+  resprep_run(rp->g, rp, SIZE_MAX);
+  rp->cpu = thread_cpu();
+  return NULL;
+}
+
+/* Sets rp up for the resources of g and starts its thread (or leaves the
+ * work to write_resources when it cannot start); ENOMEM with diag. */
+static custos_rc resprep_start(ingest *g, resprep *rp, custos_diag *d) {
+  memset(rp, 0, sizeof *rp);
+  rp->g = g;
+  rp->pol = cu_boundary_policy(g->ws);
+  rp->cur = g->res_head;
+  for (resource *r = g->res_head; r; r = r->next)
+    rp->n++;
+  if (rp->n) {
+    rp->rows = cu_calloc(rp->n, sizeof *rp->rows);
+    if (!rp->rows)
+      return oom(d, g->path);
+    rp->running = pthread_create(&rp->th, NULL, resprep_main, rp) == 0;
+  }
+  return CUSTOS_OK;
+}
+
+/* Prepares the rows of up to k more resources; on a failure rp->rc says
+ * which (rows[next] then holds nothing) and no more are prepared. */
+static void resprep_run(ingest *g, resprep *rp, size_t k) {
+  for (; k > 0 && rp->cur && rp->rc == CUSTOS_OK; k--) {
+    const resource *r = rp->cur;
+    char idp[4096], namep[4096];
+    char *tags = NULL;
+    custos_rc rc = cu_ledger_resource_id(g->ws, rp->pol, r->key, r->e.klen,
+                                         idp, sizeof idp);
+    if (rc == CUSTOS_ETOOBIG) {
+      rc = cu_boundary_free_text(g->ws, CU_FREE_TEXT_PSEUDONYMISE, r->key,
+                                 r->e.klen, idp, sizeof idp);
+    }
+    if (rc == CUSTOS_OK)
+      rc = cu_boundary_free_text(g->ws, rp->pol, r->name, r->name_len, namep,
+                                 sizeof namep);
+    if (rc == CUSTOS_OK && r->tags_len &&
+        !cu_ledger_is_null(r->tags, r->tags_len))
+      rc = cu_ledger_tags(g->ws, rp->pol, r->tags, r->tags_len, &tags);
+    if (rc == CUSTOS_OK && cu_ledger_is_null(r->name, r->name_len))
+      namep[0] = '\0';
+    resrow *row = &rp->rows[rp->next];
+    if (rc == CUSTOS_OK) {
+      row->id = cu_strdup(idp);
+      row->name = cu_strdup(namep);
+      if (!row->id || !row->name)
+        rc = CUSTOS_ENOMEM;
+    }
+    if (rc != CUSTOS_OK) {
+      cu_free(tags);
+      cu_free(row->id);
+      cu_free(row->name);
+      row->id = row->name = NULL;
+      rp->rc = rc;
+      return;
+    }
+    row->tags = tags;
+    rp->next++;
+    rp->cur = rp->cur->next;
+  }
+}
+
+/* Waits for rp's thread (or prepares the resources itself) and stores
+ * the resources under source src, with the first failure to prepare one
+ * reported where the insert meets it, as when each was prepared just
+ * before its insert. */
+static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
+                                 int64_t src, custos_diag *d) {
+  resprep_join(rp);
+  resprep_run(g, rp, SIZE_MAX);
+  size_t i = 0;
+  for (resource *r = g->res_head; r; r = r->next, i++) {
+    if (i == rp->next) {
+      cu_diag_at(d, g->path, 0, 0);
+      return cu_diag_set(d, rp->rc, "cannot pseudonymise a resource's free "
+                                    "text");
+    }
+    const resrow *row = &rp->rows[i];
+    sqlite3_stmt *st = w->res_ins;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, src);
+    sqlite3_bind_int64(st, 2, r->sub->dim);
+    sqlite3_bind_text(st, 3, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->type, (int)r->type_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, row->tags ? row->tags : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, r->first_day);
+    sqlite3_bind_int64(st, 8, r->last_day);
+    sqlite3_bind_int64(st, 9, r->rows);
+    if (sqlite3_step(st) != SQLITE_DONE)
+      return cu_ws_dberr(g->ws, "cannot store usage resources", d);
+  }
+  return CUSTOS_OK;
+}
+
+/*
+ * The write of the rollups runs on two threads, as SQLite allows only the
+ * connection's thread to insert: a packer gathers each account and
+ * unit's rollups, sorts them, sums the monthly rollups and the coverage
+ * and encodes the blocks, which the calling thread inserts as they come,
+ * through a ring of PACK_SLOTS blocks (a bound on the memory ahead).
+ * Both threads handle the blocks in one order, the order of the single
+ * thread before, so the stored bytes are the same, and so is the first
+ * error: the inserting thread reports the packer's failure only once it
+ * has inserted every block packed before it.
+ */
+#define PACK_SLOTS 256
+/* Blocks the inserting thread takes at a time and the packer makes ahead
+ * before waking it: a wake per block was a futex call and a context
+ * switch on each side, more CPU than the insert. */
+#define PACK_RUN 32
+#define BLK_COLS 5
+#define BLK_BATCH 16 /* blocks per INSERT, when as many are ready */
+
+/* A packed block: its key and its data. */
+typedef struct pblock {
+  int64_t acct, period, unit;
+  cu_buf blob;
+} pblock;
+
+typedef struct packer {
+  ingest *g;
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_ins;  /* head passed tail + PACK_RUN, or done */
+  pthread_cond_t cv_pack; /* tail moved, or cancel */
+  bool ins_waiting, pack_waiting; /* on cv_ins, cv_pack */
+  pblock slot[PACK_SLOTS];
+  /* Blocks packed and inserted so far: the packer owns the slots from
+   * head to tail + PACK_SLOTS, the inserting thread those from tail to
+   * head. */
+  size_t head, tail;
+  bool done;   /* the packer has stopped (rc says how) */
+  bool cancel; /* the inserting thread has failed: stop */
+  /* Set by the packer; the inserting thread reads them after done. */
+  custos_rc rc;
+  custos_diag d;
+  mlist ml;
+  mrollup **ord; /* ml in key order, see order_monthly */
+  size_t nord;
+  cvlist cl;
+  wtimer t;   /* wall time of gather, sort, encode and monthly */
+  double cpu; /* the packer thread's CPU seconds */
+} packer;
+
+/* Waits for a free slot; NULL when cancelled.  Runs on the packer. */
+static pblock *pack_slot(packer *p) {
+  pthread_mutex_lock(&p->mu);
+  while (!p->cancel && p->head - p->tail == PACK_SLOTS) {
+    p->pack_waiting = true;
+    pthread_cond_wait(&p->cv_pack, &p->mu);
+  }
+  p->pack_waiting = false;
+  pblock *b = p->cancel ? NULL : &p->slot[p->head % PACK_SLOTS];
+  pthread_mutex_unlock(&p->mu);
+  return b;
+}
+
+/* Hands the slot pack_slot gave to the inserting thread. */
+static void pack_publish(packer *p) {
+  pthread_mutex_lock(&p->mu);
+  p->head++;
+  if (p->ins_waiting && p->head - p->tail >= PACK_RUN)
+    pthread_cond_signal(&p->cv_ins);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Packs every rollup of the file into blocks in storage order (see
+ * write_rollups), then orders the monthly rollups; the packer thread. */
+static custos_rc pack_all(packer *p, custos_diag *d) {
+  ingest *g = p->g;
+  wtimer *t = &p->t;
   dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
   bent *ents = NULL;
   size_t cap = 0;
   cu_ledger_ru *blk = cu_malloc(CU_LEDGER_BLOCK_MAX * sizeof *blk);
-  sqlite3_stmt *ins = NULL;
-  cu_buf blob;
-  cu_buf_init(&blob, (size_t)64 << 20);
-  mlist ml = {NULL, 0, 0};
   bsort bs;
   memset(&bs, 0, sizeof bs);
+  monthtab mt;
+  month_table(g, &mt);
   custos_rc rc = CUSTOS_OK;
-  if (!dss || !blk)
+  if (!dss || !blk) {
     rc = oom(d, g->path);
-  if (rc == CUSTOS_OK)
-    rc = cu_ws_prepare(g->ws,
-                       "INSERT INTO usage_blocks(source_id, account, period,"
-                       " unit, data) VALUES(?1,?2,?3,?4,?5)",
-                       &ins, d);
-  if (rc != CUSTOS_OK)
     goto out;
+  }
   size_t i = 0;
   for (dimset *ds = g->ds_head; ds; ds = ds->next)
     dss[i++] = ds;
@@ -2045,12 +2454,12 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
          kend++)
       m += dss[kend]->nrus;
     if (m > cap) {
-      bent *p = cu_realloc(ents, m * sizeof *p);
-      if (!p) {
+      bent *e2 = cu_realloc(ents, m * sizeof *e2);
+      if (!e2) {
         rc = oom(d, g->path);
         break;
       }
-      ents = p;
+      ents = e2;
       cap = m;
     }
     /* The rollups lie in the arena in the file's order: fetch a few
@@ -2080,7 +2489,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       for (b = a; b < e && sorted[b].period == sorted[a].period &&
                   b - a < CU_LEDGER_BLOCK_MAX;
            b++) {
-        rc = add_monthly(g, &ml, &sorted[b], &m0, &m1, d);
+        rc = add_monthly(g, &p->ml, &sorted[b], &mt, &m0, &m1, d);
         if (rc != CUSTOS_OK)
           break;
       }
@@ -2093,42 +2502,180 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         billed += sorted[j].ru.v[CU_RU_BILLED];
       }
       if (rc == CUSTOS_OK)
-        rc = add_cover(g, cl, dss[k]->dim[D_ACCOUNT], sorted[a].period, rows,
-                       billed, d);
+        rc = add_cover(g, &p->cl, dss[k]->dim[D_ACCOUNT], sorted[a].period,
+                       rows, billed, d);
       if (rc != CUSTOS_OK)
         break;
-      rc = cu_ledger_block_encode(blk, b - a, &blob);
+      wt_mark(t, WT_MONTHLY);
+      pblock *pb = pack_slot(p);
+      wt_mark(t, WT_FULL);
+      if (!pb) {
+        rc = CUSTOS_EINTERNAL; /* not reported: the inserter's error is */
+        break;
+      }
+      rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
       if (rc != CUSTOS_OK) {
         cu_diag_at(d, g->path, 0, 0);
         rc = cu_diag_set(d, rc, "cannot pack usage rollups");
         break;
       }
+      pb->acct = acct;
+      pb->period = sorted[a].period;
+      pb->unit = unit;
+      pack_publish(p);
       wt_mark(t, WT_ENCODE);
-      sqlite3_bind_int64(ins, 1, src);
-      sqlite3_bind_int64(ins, 2, acct);
-      sqlite3_bind_int64(ins, 3, sorted[a].period);
-      sqlite3_bind_int64(ins, 4, unit);
-      sqlite3_bind_blob64(ins, 5, blob.data, blob.len, SQLITE_STATIC);
-      if (sqlite3_step(ins) != SQLITE_DONE)
-        rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
-      sqlite3_reset(ins);
-      wt_mark(t, WT_INSERT);
       done += b - a;
     }
   }
-  assert(rc != CUSTOS_OK || done == n);
+  assert(rc != CUSTOS_OK || done == (size_t)g->nrollups);
   (void)done; /* only the assertion reads it */
   if (rc == CUSTOS_OK)
-    rc = write_monthly(g, &ml, src, d);
+    rc = order_monthly(g, &p->ml, &p->ord, &p->nord, d);
   wt_mark(t, WT_MONTHLY);
 out:
+  cu_free(mt.v);
   bsort_free(&bs);
-  cu_free(ml.v);
-  sqlite3_finalize(ins);
-  cu_buf_free(&blob);
   cu_free(blk);
   cu_free(ents);
   cu_free(dss);
+  return rc;
+}
+
+static void *pack_main(void *arg) {
+  packer *p = arg;
+  p->t.w = mono_now();
+  custos_rc rc = pack_all(p, &p->d);
+  p->cpu = thread_cpu();
+  pthread_mutex_lock(&p->mu);
+  p->rc = rc;
+  p->done = true;
+  pthread_cond_signal(&p->cv_ins);
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* Stores every rollup of the file under source src in blocks, and the
+ * monthly rollups summed from them; the blocks' coverage goes to cl (the
+ * caller frees cl->v).  The range check runs first, in the file's order,
+ * so the rollup it names is the first too large in the file whatever the
+ * storage order. */
+static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
+                               wtimer *t, custos_diag *d) {
+  if (all_fit(g, d) != CUSTOS_OK)
+    return CUSTOS_ETOOBIG;
+  if (g->nrollups == 0)
+    return CUSTOS_OK;
+  /* ins[k] stores k blocks: one statement's cost was more than a
+   * block's insert.  Only ins[1] and ins[BLK_BATCH] are made. */
+  sqlite3_stmt *ins[BLK_BATCH + 1] = {NULL};
+  const char *head_sql = "INSERT INTO usage_blocks(source_id, account,"
+                         " period, unit, data) VALUES";
+  custos_rc rc = prepare_rows_insert(g->ws, head_sql, BLK_COLS, 1, &ins[1], d);
+  if (rc == CUSTOS_OK)
+    rc = prepare_rows_insert(g->ws, head_sql, BLK_COLS, BLK_BATCH,
+                             &ins[BLK_BATCH], d);
+  packer *p = rc == CUSTOS_OK ? cu_calloc(1, sizeof *p) : NULL;
+  if (!p) {
+    sqlite3_finalize(ins[1]);
+    sqlite3_finalize(ins[BLK_BATCH]);
+    return rc != CUSTOS_OK ? rc : oom(d, g->path);
+  }
+  p->g = g;
+  p->t.on = t->on;
+  for (size_t i = 0; i < PACK_SLOTS; i++)
+    cu_buf_init(&p->slot[i].blob, (size_t)64 << 20);
+  custos_diag_clear(&p->d);
+  if (pthread_mutex_init(&p->mu, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_mutex;
+  }
+  if (pthread_cond_init(&p->cv_ins, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_cond;
+  }
+  if (pthread_cond_init(&p->cv_pack, NULL) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_cond2;
+  }
+  if (pthread_create(&p->th, NULL, pack_main, p) != 0) {
+    rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
+    goto fail_thread;
+  }
+  /* Insert what is packed, up to a run of slots at a time. */
+  size_t tail = 0;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    p->tail = tail;
+    if (p->pack_waiting)
+      pthread_cond_signal(&p->cv_pack);
+    while (p->head == tail && !p->done) {
+      wt_mark(t, WT_INSERT);
+      p->ins_waiting = true;
+      pthread_cond_wait(&p->cv_ins, &p->mu);
+      wt_mark(t, WT_WAIT);
+    }
+    p->ins_waiting = false;
+    size_t head = p->head;
+    pthread_mutex_unlock(&p->mu);
+    if (head == tail)
+      break; /* done, all inserted */
+    if (head - tail > PACK_RUN)
+      head = tail + PACK_RUN;
+    while (tail < head && rc == CUSTOS_OK) {
+      size_t k = head - tail >= BLK_BATCH ? BLK_BATCH : 1;
+      sqlite3_stmt *st = ins[k];
+      for (size_t j = 0; j < k; j++) {
+        const pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
+        int at = (int)(j * BLK_COLS);
+        sqlite3_bind_int64(st, at + 1, src);
+        sqlite3_bind_int64(st, at + 2, b->acct);
+        sqlite3_bind_int64(st, at + 3, b->period);
+        sqlite3_bind_int64(st, at + 4, b->unit);
+        sqlite3_bind_blob64(st, at + 5, b->blob.data, b->blob.len,
+                            SQLITE_STATIC);
+      }
+      if (sqlite3_step(st) != SQLITE_DONE)
+        rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
+      sqlite3_reset(st);
+      tail += k;
+    }
+    if (rc != CUSTOS_OK)
+      break;
+  }
+  pthread_mutex_lock(&p->mu);
+  p->cancel = rc != CUSTOS_OK;
+  pthread_cond_signal(&p->cv_pack);
+  pthread_mutex_unlock(&p->mu);
+  pthread_join(p->th, NULL);
+  wt_mark(t, WT_INSERT);
+  if (rc == CUSTOS_OK && p->rc != CUSTOS_OK) {
+    *d = p->d;
+    rc = p->rc;
+  }
+  if (rc == CUSTOS_OK)
+    rc = write_monthly(g, p->ord, p->nord, src, d);
+  wt_mark(t, WT_MONTHLY);
+  for (int k = WT_GATHER; k <= WT_MONTHLY; k++)
+    if (k != WT_INSERT && k != WT_WAIT)
+      t->wall[k] += p->t.wall[k];
+  t->packer_cpu = p->cpu;
+  *cl = p->cl;
+  p->cl = (cvlist){NULL, 0, 0};
+fail_thread:
+  pthread_cond_destroy(&p->cv_pack);
+fail_cond2:
+  pthread_cond_destroy(&p->cv_ins);
+fail_cond:
+  pthread_mutex_destroy(&p->mu);
+fail_mutex:
+  for (size_t i = 0; i < PACK_SLOTS; i++)
+    cu_buf_free(&p->slot[i].blob);
+  cu_free(p->ord);
+  cu_free(p->ml.v);
+  cu_free(p->cl.v);
+  cu_free(p);
+  sqlite3_finalize(ins[1]);
+  sqlite3_finalize(ins[BLK_BATCH]);
   return rc;
 }
 
@@ -2137,6 +2684,8 @@ static custos_rc write_all(ingest *g, cu_source *src,
                            custos_diag *d) {
   writer w;
   memset(&w, 0, sizeof w);
+  resprep rp;
+  memset(&rp, 0, sizeof rp);
   custos_rc rc;
   struct {
     sqlite3_stmt **st;
@@ -2149,8 +2698,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
       {&w.res_ins, "INSERT INTO usage_resources(source_id, subscription,"
                    " resource_id, name, type, tags, first_day, last_day, rows)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
-      {&w.cov_old, "SELECT source_id FROM usage_coverage WHERE account=?1 AND"
-                   " period=?2 AND superseded_by IS NULL"},
       {&w.cov_del, "DELETE FROM usage_blocks WHERE account=?1 AND period=?2"
                    " AND source_id=?3"},
       /* The monthly rollups' key begins with unit and month, so they are
@@ -2164,14 +2711,16 @@ static custos_rc write_all(ingest *g, cu_source *src,
                     " source_id=?3"},
       {&w.cov_sup, "UPDATE usage_coverage SET superseded_by=?1 WHERE"
                    " source_id=?2 AND account=?3 AND period=?4"},
-      {&w.cov_ins, "INSERT INTO usage_coverage(source_id, account, period,"
-                   " rows, billed) VALUES(?1,?2,?3,?4,?5)"},
   };
   for (size_t i = 0; i < CU_ARRAY_LEN(prep); i++) {
     rc = cu_ws_prepare(g->ws, prep[i].sql, prep[i].st, d);
     if (rc != CUSTOS_OK)
       goto out;
   }
+  /* The resources' text on a thread of its own, from now on. */
+  rc = resprep_start(g, &rp, d);
+  if (rc != CUSTOS_OK)
+    goto out;
   /* Dimension ids, then rollups.  The ids are given in the order a walk
    * of the rollups would meet the values, but through the sets in the
    * order of their first rollups: a set's later rollups add no value,
@@ -2208,48 +2757,11 @@ static custos_rc write_all(ingest *g, cu_source *src,
     goto out;
   }
   /* Resources, with customer free text through the policy. */
-  cu_free_text_policy pol = cu_boundary_policy(g->ws);
-  for (resource *r = g->res_head; r; r = r->next) {
-    char idp[4096], namep[4096];
-    char *tags = NULL;
-    rc = cu_ledger_resource_id(g->ws, pol, r->key, r->e.klen, idp, sizeof idp);
-    if (rc == CUSTOS_ETOOBIG) {
-      rc = cu_boundary_free_text(g->ws, CU_FREE_TEXT_PSEUDONYMISE, r->key,
-                                 r->e.klen, idp, sizeof idp);
-    }
-    if (rc == CUSTOS_OK)
-      rc = cu_boundary_free_text(g->ws, pol, r->name, r->name_len, namep,
-                                 sizeof namep);
-    if (rc == CUSTOS_OK && r->tags_len &&
-        !cu_ledger_is_null(r->tags, r->tags_len))
-      rc = cu_ledger_tags(g->ws, pol, r->tags, r->tags_len, &tags);
-    if (rc != CUSTOS_OK) {
-      cu_free(tags);
-      json_decref(replaced);
-      cu_diag_at(d, g->path, 0, 0);
-      cu_diag_set(d, rc, "cannot pseudonymise a resource's free text");
-      goto out;
-    }
-    if (cu_ledger_is_null(r->name, r->name_len))
-      namep[0] = '\0';
-    sqlite3_stmt *st = w.res_ins;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, src->id);
-    sqlite3_bind_int64(st, 2, r->sub->dim);
-    sqlite3_bind_text(st, 3, idp, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, namep, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, r->type, (int)r->type_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, tags ? tags : "{}", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 7, r->first_day);
-    sqlite3_bind_int64(st, 8, r->last_day);
-    sqlite3_bind_int64(st, 9, r->rows);
-    int step = sqlite3_step(st);
-    cu_free(tags);
-    if (step != SQLITE_DONE) {
-      json_decref(replaced);
-      rc = cu_ws_dberr(g->ws, "cannot store usage resources", d);
-      goto out;
-    }
+  rc = write_resources(g, &w, &rp, src->id, d);
+  t->resources_cpu = rp.cpu;
+  if (rc != CUSTOS_OK) {
+    json_decref(replaced);
+    goto out;
   }
   wt_mark_cpu(t, WT_RESOURCES);
   /* The source's ledger record, its rejects and the event. */
@@ -2309,6 +2821,7 @@ static custos_rc write_all(ingest *g, cu_source *src,
   rc = cu_source_complete(g->ws, src, d);
   wt_mark_cpu(t, WT_SOURCE);
 out:
+  resprep_free(&rp);
   writer_free(&w);
   return rc;
 }

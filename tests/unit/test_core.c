@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/core.h"
 
@@ -232,6 +234,28 @@ static void test_sha256_hmac(void **state) {
   cu_hex_encode(out, 32, hex);
   assert_string_equal(
       hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+
+  /* The kept keyed states against OpenSSL's HMAC: keys of every length
+   * up to past a block (longer ones are not kept), changing between
+   * calls and coming back, and messages across block boundaries. */
+  static uint8_t msg[300];
+  for (size_t i = 0; i < sizeof msg; i++)
+    msg[i] = (uint8_t)(i * 31 + 7);
+  for (size_t kl = 0; kl <= 80; kl++) {
+    uint8_t key[80];
+    for (size_t i = 0; i < kl; i++)
+      key[i] = (uint8_t)(kl * 13 + i);
+    for (size_t n = 0; n <= sizeof msg; n += kl % 2 ? 7 : 1) {
+      const uint8_t *k2 = n % 3 ? key : (const uint8_t *)"other";
+      size_t kl2 = n % 3 ? kl : 5;
+      uint8_t want[32];
+      unsigned int wl = 0;
+      assert_non_null(HMAC(EVP_sha256(), k2, (int)kl2, msg, n, want, &wl));
+      assert_int_equal(wl, 32);
+      assert_int_equal(cu_hmac_sha256(k2, kl2, msg, n, out), CUSTOS_OK);
+      assert_memory_equal(out, want, 32);
+    }
+  }
 
   char path[] = "/tmp/custos-test-XXXXXX";
   int fd = mkstemp(path);
