@@ -225,12 +225,31 @@ struct rollup;
  * meter of one subscription on different days share one, and it holds
  * them in a small table of its own by day and period.  A row's lookup
  * then stays near memory it has just touched, and the rollups come out
- * grouped for storing. */
+ * grouped for storing.
+ *
+ * The table, rus, is caprus slots: first a window of win slots, rus[k]
+ * the rollup of day base + k (or NULL), then an open-addressing table
+ * (its size a power of two, day & (size - 1) the first slot tried) of
+ * the rollups the window does not hold: those whose day lies outside it,
+ * because the set's days are too sparse for a window over them (see
+ * rollup_slot), and those of a day whose window slot holds the rollup
+ * of another period.  A rollup is in that overflow table only when its
+ * day is outside the window or its window slot is taken: so an empty
+ * window slot means the day has no rollup yet.  A set's rows come in day
+ * order in an export, so its window grows at one end, by copying
+ * pointers, where a hash table grown by rehashing read the day of each
+ * rollup from the arena (a cache miss each).  The write phase walks all
+ * caprus slots and skips the empty ones. */
 typedef struct dimset {
   hent e;
-  istr *dim[D_NDIMS]; /* the key */
-  struct rollup **rus; /* open addressing; caprus a power of two */
+  /* Read on every row: kept on the set's first cache line. */
+  struct rollup **rus;
   uint32_t nrus, caprus;
+  int32_t base;        /* day of rus[0] */
+  uint32_t win;        /* slots of the window; caprus - win overflow */
+  uint32_t novf;       /* rollups in the overflow table */
+  bool unknown_sub;    /* a subscription the directory does not know */
+  istr *dim[D_NDIMS];  /* the key */
   size_t seq;          /* creation order */
   struct dimset *next; /* in creation order */
   /* In the order of each set's first rollup, which is the order in which
@@ -491,12 +510,14 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
       ht_find(&g->dimsets, h, probe.dim, sizeof probe.dim, DIMSET_KEYOFF);
   dimset *ds = (dimset *)g->dimsets.slots[i];
   if (!ds) {
-    ds = arena_alloc(&g->ar, sizeof *ds);
+    ds = arena_alloc_line(&g->ar, (sizeof *ds + 15) & ~(size_t)15);
     if (!ds)
       return CUSTOS_ENOMEM;
     *ds = probe;
     ds->e.h = h;
     ds->e.klen = (uint32_t)sizeof probe.dim;
+    ds->unknown_sub =
+        ds->dim[D_UNIT] == g->empty_unit && istr_value(ds->dim[D_SUB])[0];
     g->dimsets.slots[i] = &ds->e;
     g->dimsets.n++;
     ds->seq = g->ndimsets++;
@@ -507,52 +528,131 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   return CUSTOS_OK;
 }
 
-/* The slot of a rollup in its dimension set's table is its day: a set's
- * rows come a day apart, so consecutive days share a cache line where a
- * mixing hash put each new rollup on a line not touched before.  A day in
- * two periods (rare) just probes on. */
-static uint32_t day_hash(int64_t day, int64_t period) {
-  (void)period;
-  return (uint32_t)(uint64_t)day;
+#define WIN_MIN 32 /* slots of a set's first window */
+#define RUS_MAX ((uint64_t)1 << 30) /* slots of a set's table */
+
+/* The first slot of day's rollup in an overflow table of cap slots. */
+static uint32_t ovf_slot(int64_t day, uint32_t cap) {
+  return (uint32_t)(uint64_t)day & (cap - 1);
 }
 
-/* Doubles the rollup table of ds; false when out of memory. */
-static bool ds_grow(dimset *ds) {
-  uint32_t nc = ds->caprus ? ds->caprus * 2 : 32;
-  rollup **ns = cu_calloc(nc, sizeof *ns);
+/* The rollup of day and period in the overflow table of ds, or where it
+ * would go. */
+static rollup **ovf_find(dimset *ds, int64_t day, int64_t period) {
+  uint32_t cap = ds->caprus - ds->win, mask = cap - 1;
+  rollup **t = ds->rus + ds->win;
+  uint32_t i = ovf_slot(day, cap);
+  for (rollup *ru; (ru = t[i]) != NULL; i = (i + 1) & mask)
+    if (ru->day == day && ru->period == period)
+      break;
+  return &t[i];
+}
+
+/* Puts ru in the window of ds when its slot there is free, else in the
+ * overflow table, which has room. */
+static void rus_put(dimset *ds, rollup *ru) {
+  int64_t k = (int64_t)ru->day - ds->base;
+  if (k >= 0 && k < (int64_t)ds->win && !ds->rus[k]) {
+    ds->rus[k] = ru;
+    return;
+  }
+  rollup **s = ovf_find(ds, ru->day, ru->period);
+  assert(!*s);
+  *s = ru;
+  ds->novf++;
+}
+
+/* Remakes the table of ds with a window of win slots from day base (which
+ * covers the old window) and an overflow table of ovf slots (0 or a power
+ * of two with room for all the old one holds); false when out of memory,
+ * with ds as it was.  Window slots are copied; only the rollups of the
+ * overflow table, rare, are read to place them again. */
+static bool ds_resize(dimset *ds, int64_t base, uint64_t win, uint64_t ovf) {
+  assert(ds->win == 0 || (base <= ds->base &&
+                          base + (int64_t)win >= ds->base + (int64_t)ds->win));
+  assert(base >= INT32_MIN && base <= INT32_MAX);
+  if (win + ovf > RUS_MAX)
+    return false;
+  rollup **ns = cu_calloc((size_t)(win + ovf), sizeof *ns);
   if (!ns)
     return false;
-  /* Each rollup's day is read from the arena, where the set's rollups
-   * lie far apart: fetch a few ahead. */
-  for (uint32_t i = 0; i < ds->caprus; i++) {
-    if (i + 8 < ds->caprus && ds->rus[i + 8])
-      __builtin_prefetch(ds->rus[i + 8]);
-    rollup *ru = ds->rus[i];
-    if (!ru)
-      continue;
-    uint32_t j = day_hash(ru->day, ru->period) & (nc - 1);
-    while (ns[j])
-      j = (j + 1) & (nc - 1);
-    ns[j] = ru;
-  }
-  cu_free(ds->rus);
+  rollup **old = ds->rus;
+  uint32_t oldwin = ds->win, oldcap = ds->caprus;
+  if (oldwin)
+    memcpy(ns + (ds->base - base), old, oldwin * sizeof *ns);
   ds->rus = ns;
-  ds->caprus = nc;
+  ds->base = (int32_t)base;
+  ds->win = (uint32_t)win;
+  ds->caprus = (uint32_t)(win + ovf);
+  ds->novf = 0;
+  for (uint32_t i = oldwin; i < oldcap; i++)
+    if (old[i])
+      rus_put(ds, old[i]);
+  cu_free(old);
   return true;
+}
+
+/* The slot for a new rollup of day in period in the table of ds, which
+ * holds none: in the window, grown to cover day if the set's days are
+ * dense enough for that (at most four slots a rollup, beyond the first
+ * windows), or else in the overflow table, grown to stay at most half
+ * full.  NULL when out of memory. */
+static rollup **rollup_slot(dimset *ds, int64_t day, int64_t period) {
+  int64_t base = ds->base;
+  uint64_t win = ds->win, ovf = ds->caprus - ds->win;
+  if (win == 0) {
+    base = day;
+    win = WIN_MIN;
+  } else if (day < base || day >= base + (int64_t)win) {
+    /* Doubled at least, towards day: a set's days come in order. */
+    int64_t lo = day < base ? day : base;
+    int64_t hi = day < base ? base + (int64_t)win : day + 1;
+    uint64_t need = (uint64_t)(hi - lo), grown = win;
+    while (grown < need)
+      grown *= 2;
+    int64_t nb = day < base ? hi - (int64_t)grown : lo;
+    if (grown <= 4 * ((uint64_t)ds->nrus + 1) + 2 * WIN_MIN &&
+        nb >= INT32_MIN) {
+      base = nb;
+      win = grown;
+    }
+  }
+  if ((base != ds->base || win != ds->win) &&
+      !ds_resize(ds, base, win, ovf))
+    return NULL;
+  int64_t k = day - ds->base;
+  if (k >= 0 && k < (int64_t)ds->win && !ds->rus[k])
+    return &ds->rus[k];
+  if ((ds->novf + 1) * (uint64_t)2 > ovf &&
+      !ds_resize(ds, ds->base, ds->win, ovf ? ovf * 2 : 16))
+    return NULL;
+  return ovf_find(ds, day, period);
 }
 
 /* The rollup of ds on day in period, made (empty) when new; NULL when out
  * of memory. */
 static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
-  if ((ds->nrus + 1) * 2 > ds->caprus && !ds_grow(ds))
-    return NULL;
-  uint32_t mask = ds->caprus - 1;
-  uint32_t i = day_hash(day, period) & mask;
   assert(day >= INT32_MIN && day <= INT32_MAX);
   assert(period >= INT32_MIN && period <= INT32_MAX);
-  for (rollup *ru; (ru = ds->rus[i]) != NULL; i = (i + 1) & mask)
-    if (ru->day == day && ru->period == period)
-      return ru;
+  int64_t k = day - ds->base;
+  rollup **s = NULL;
+  if (k >= 0 && k < (int64_t)ds->win) {
+    s = &ds->rus[k];
+    if (*s && (*s)->period == period)
+      return *s;
+  }
+  /* A free window slot means a new rollup (see dimset); else the rollup
+   * may be in the overflow table. */
+  if (!s || *s) {
+    if (ds->novf) {
+      rollup **o = ovf_find(ds, day, period);
+      if (*o)
+        return *o;
+    }
+    s = rollup_slot(ds, day, period);
+    if (!s)
+      return NULL;
+  }
   rollup *ru = arena_alloc_line(&g->ar, sizeof *ru);
   if (!ru)
     return NULL;
@@ -560,7 +660,9 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   memset(ru, 0, sizeof *ru);
   ru->day = (int32_t)day;
   ru->period = (int32_t)period;
-  ds->rus[i] = ru;
+  *s = ru;
+  if (s >= ds->rus + ds->win)
+    ds->novf++;
   if (ds->nrus++ == 0) {
     *g->dsr_tail = ds;
     g->dsr_tail = &ds->ru_next;
@@ -1017,8 +1119,9 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
     if (re && re->ds) {
       const dimset *ds = re->ds;
       __builtin_prefetch(ds);
-      if (ds->caprus && r->day_ok)
-        __builtin_prefetch(&ds->rus[day_hash(r->day, 0) & (ds->caprus - 1)]);
+      int64_t k = r->day - ds->base;
+      if (r->day_ok && k >= 0 && k < (int64_t)ds->win)
+        __builtin_prefetch(&ds->rus[k]);
     }
   }
 }
@@ -1143,7 +1246,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   ru->last_line = r->line;
   ru->rows++;
   const dimset *ds = re->ds;
-  if (ds->dim[D_UNIT] == g->empty_unit && ds->dim[D_SUB]->value[0])
+  if (ds->unknown_sub)
     g->unknown_subs++;
   if (day < g->first_day || g->first_day == INT64_MIN)
     g->first_day = day;
