@@ -1060,11 +1060,16 @@ static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
  * (table slot, raw entry, dimension set, its rollup table) that would
  * otherwise miss the cache one link after the other, row after row.
  * Each call starts each link for a later row, the deeper links for rows
- * nearer i, whose earlier links have arrived by then.  Only hints: any
- * pointer it follows is valid, and what it finds need not be the row's. */
+ * nearer i, whose earlier links have arrived by then; a stage reads only
+ * what an earlier stage fetched, so that the prefetching itself does not
+ * wait.  The row itself comes first: the reader wrote it on the other
+ * core.  Only hints: any pointer it follows is valid, and what it finds
+ * need not be the row's. */
+#define AHEAD_ROW 20
 #define AHEAD_SLOT 12
 #define AHEAD_ENTRY 6
-#define AHEAD_TABLE 3
+#define AHEAD_SET 3
+#define AHEAD_TABLE 1
 /* The slot of h's entry in t as far as the hashes tell (the key is not
  * compared), or an empty one. */
 static size_t ht_probe(const htab *t, uint64_t h) {
@@ -1074,53 +1079,80 @@ static size_t ht_probe(const htab *t, uint64_t h) {
   return i;
 }
 
+/* Fetches the n bytes at p (n > 0). */
+static void prefetch_lines(const void *p, size_t n) {
+  const char *c = p;
+  for (size_t o = 0; o < n; o += 64)
+    __builtin_prefetch(c + o);
+  __builtin_prefetch(c + n - 1);
+}
+
+/* The dimension set of the raw entry the hashes give for r, or NULL. */
+static const dimset *probe_set(const htab *raws, const prow *r) {
+  const rawent *re = (const rawent *)raws->slots[ht_probe(raws, r->h)];
+  return re ? re->ds : NULL;
+}
+
 static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   const size_t n = b->nrows;
   const htab *raws = &g->raws, *res = &g->resources;
+  if (i + AHEAD_ROW < n) {
+    /* The parts of the row that add_row reads. */
+    const prow *r = &b->rows[i + AHEAD_ROW];
+    __builtin_prefetch(&r->raw.v[LF_RESOURCE_ID]);
+    __builtin_prefetch(&r->raw.len[LF_RESOURCE_ID]);
+    __builtin_prefetch(&r->line);
+    __builtin_prefetch(&r->am);
+    __builtin_prefetch(&r->kind);
+  }
   if (!raws->hs)
     return;
   const size_t mask = raws->cap - 1;
   if (i + AHEAD_SLOT < n) {
     const prow *r = &b->rows[i + AHEAD_SLOT];
-    __builtin_prefetch(&raws->slots[r->h & mask]);
-    __builtin_prefetch(&raws->hs[r->h & mask]);
-    if (r->has_res && res->hs) {
-      __builtin_prefetch(&res->slots[r->rh & (res->cap - 1)]);
-      __builtin_prefetch(&res->hs[r->rh & (res->cap - 1)]);
+    if (r->kind == ROW_OK) {
+      __builtin_prefetch(&raws->slots[r->h & mask]);
+      __builtin_prefetch(&raws->hs[r->h & mask]);
+      /* The row's raw key and resource id, which the lookups compare. */
+      prefetch_lines(r->key, r->klen);
+      if (r->has_res) {
+        prefetch_lines(r->raw.v[LF_RESOURCE_ID], r->raw.len[LF_RESOURCE_ID]);
+        if (res->hs) {
+          __builtin_prefetch(&res->slots[r->rh & (res->cap - 1)]);
+          __builtin_prefetch(&res->hs[r->rh & (res->cap - 1)]);
+        }
+      }
     }
   }
   if (i + AHEAD_ENTRY < n) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
-    /* The row's raw key and resource id, which the lookups compare, were
-     * written by the reader on the other core. */
     if (r->kind == ROW_OK) {
-      for (size_t o = 0; o < r->klen; o += 64)
-        __builtin_prefetch(r->key + o);
-      if (r->has_res)
-        for (size_t o = 0; o < r->raw.len[LF_RESOURCE_ID]; o += 64)
-          __builtin_prefetch(r->raw.v[LF_RESOURCE_ID] + o);
+      /* An entry that matches has the row's key length. */
+      const hent *e = raws->slots[ht_probe(raws, r->h)];
+      if (e)
+        prefetch_lines(e, offsetof(rawent, key) + r->klen);
+      if (r->has_res && res->hs) {
+        const hent *x = res->slots[ht_probe(res, r->rh)];
+        if (x)
+          prefetch_lines(x, offsetof(resource, key) +
+                                r->raw.len[LF_RESOURCE_ID]);
+      }
     }
-    const hent *e = raws->slots[ht_probe(raws, r->h)];
-    if (e) {
-      const char *x = (const char *)e;
-      size_t kb = offsetof(rawent, key) + e->klen;
-      for (size_t o = 0; o < kb; o += 64)
-        __builtin_prefetch(x + o);
-    }
-    if (r->has_res && res->hs) {
-      const hent *re = res->slots[ht_probe(res, r->rh)];
-      if (re)
-        __builtin_prefetch(re);
+  }
+  if (i + AHEAD_SET < n) {
+    const prow *r = &b->rows[i + AHEAD_SET];
+    if (r->kind == ROW_OK) {
+      const dimset *ds = probe_set(raws, r);
+      if (ds)
+        __builtin_prefetch(ds);
     }
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
-    const rawent *re = (const rawent *)raws->slots[ht_probe(raws, r->h)];
-    if (re && re->ds) {
-      const dimset *ds = re->ds;
-      __builtin_prefetch(ds);
-      int64_t k = r->day - ds->base;
-      if (r->day_ok && k >= 0 && k < (int64_t)ds->win)
+    if (r->kind == ROW_OK && r->day_ok) {
+      const dimset *ds = probe_set(raws, r);
+      int64_t k = ds ? r->day - ds->base : -1;
+      if (k >= 0 && k < (int64_t)ds->win)
         __builtin_prefetch(&ds->rus[k]);
     }
   }
