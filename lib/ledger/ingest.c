@@ -97,14 +97,17 @@ typedef struct hent {
   uint32_t pad;
 } hent;
 
+/* A slot keeps its entry's hash beside the pointer, so that a probe
+ * reads the hashes of a run of slots on one cache line instead of
+ * following each slot's pointer to an entry that is most likely not in
+ * the cache. */
+typedef struct hslot {
+  uint64_t h;
+  hent *e; /* NULL: empty */
+} hslot;
+
 typedef struct htab {
-  hent **slots;
-  /* With tagged set before the first grow, hs[i] repeats the hash of
-   * slots[i], so that a probe reads the hashes in a row instead of
-   * following each slot's pointer to an entry that is most likely not
-   * in the cache; ht_set then stores both. */
-  uint64_t *hs;
-  bool tagged;
+  hslot *s;
   size_t cap, n; /* cap a power of two */
 } htab;
 
@@ -132,71 +135,44 @@ static uint64_t hash_bytes(const void *p, size_t n) {
 static size_t ht_find(const htab *t, uint64_t h, const void *key, size_t n,
                       size_t keyoff) {
   size_t mask = t->cap - 1;
-  size_t i = (size_t)h & mask;
-  if (t->hs) {
-    for (;; i = (i + 1) & mask) {
-      hent *e = t->slots[i];
-      if (!e)
-        return i;
-      if (t->hs[i] == h && e->klen == n &&
-          memcmp((const char *)e + keyoff, key, n) == 0)
-        return i;
-    }
-  }
-  for (;;) {
-    hent *e = t->slots[i];
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    const hent *e = t->s[i].e;
     if (!e)
       return i;
-    if (e->h == h && e->klen == n &&
+    if (t->s[i].h == h && e->klen == n &&
         memcmp((const char *)e + keyoff, key, n) == 0)
       return i;
-    i = (i + 1) & mask;
   }
 }
 
 static custos_rc ht_grow(htab *t) {
   size_t nc = t->cap ? t->cap * 2 : 1024;
-  hent **ns = cu_calloc(nc, sizeof *ns);
+  hslot *ns = cu_calloc(nc, sizeof *ns);
   if (!ns)
     return CUSTOS_ENOMEM;
-  uint64_t *nh = NULL;
-  if (t->tagged) {
-    nh = cu_malloc(nc * sizeof *nh);
-    if (!nh) {
-      cu_free(ns);
-      return CUSTOS_ENOMEM;
-    }
-  }
   for (size_t i = 0; i < t->cap; i++) {
-    hent *e = t->slots[i];
-    if (!e)
+    if (!t->s[i].e)
       continue;
-    size_t j = (size_t)e->h & (nc - 1);
-    while (ns[j])
+    size_t j = (size_t)t->s[i].h & (nc - 1);
+    while (ns[j].e)
       j = (j + 1) & (nc - 1);
-    ns[j] = e;
-    if (nh)
-      nh[j] = e->h;
+    ns[j] = t->s[i];
   }
-  cu_free(t->slots);
-  cu_free(t->hs);
-  t->slots = ns;
-  t->hs = nh;
+  cu_free(t->s);
+  t->s = ns;
   t->cap = nc;
   return CUSTOS_OK;
 }
 
 /* Puts e in the empty slot i that ht_find returned. */
 static void ht_set(htab *t, size_t i, hent *e) {
-  t->slots[i] = e;
-  if (t->hs)
-    t->hs[i] = e->h;
+  t->s[i].h = e->h;
+  t->s[i].e = e;
   t->n++;
 }
 
 static void ht_free(htab *t) {
-  cu_free(t->slots);
-  cu_free(t->hs);
+  cu_free(t->s);
   memset(t, 0, sizeof *t);
 }
 
@@ -395,8 +371,8 @@ static istr *intern(ingest *g, int kind, const char *s, size_t n,
   if ((g->strs.n + 1) * 2 > g->strs.cap && ht_grow(&g->strs) != CUSTOS_OK)
     return NULL;
   size_t i = ht_find(&g->strs, h, tmp, kl, offsetof(istr, s));
-  if (g->strs.slots[i])
-    return (istr *)g->strs.slots[i];
+  if (g->strs.s[i].e)
+    return (istr *)g->strs.s[i].e;
   istr *x = arena_alloc(&g->ar, sizeof *x + kl + n + 2);
   if (!x)
     return NULL;
@@ -410,8 +386,7 @@ static istr *intern(ingest *g, int kind, const char *s, size_t n,
   x->value = v;
   x->attr1 = attr1;
   x->attr2 = attr2;
-  g->strs.slots[i] = &x->e;
-  g->strs.n++;
+  ht_set(&g->strs, i, &x->e);
   return x;
 }
 
@@ -498,8 +473,8 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     if (g->dirsubs.cap) {
       uint64_t h = hash_bytes(sv, sl);
       size_t i = ht_find(&g->dirsubs, h, sv, sl, offsetof(dirsub, key));
-      if (g->dirsubs.slots[i])
-        probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.slots[i])->unit;
+      if (g->dirsubs.s[i].e)
+        probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.s[i].e)->unit;
     }
   }
   uint64_t h = hash_bytes(probe.dim, sizeof probe.dim);
@@ -508,7 +483,7 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     return CUSTOS_ENOMEM;
   size_t i =
       ht_find(&g->dimsets, h, probe.dim, sizeof probe.dim, DIMSET_KEYOFF);
-  dimset *ds = (dimset *)g->dimsets.slots[i];
+  dimset *ds = (dimset *)g->dimsets.s[i].e;
   if (!ds) {
     ds = arena_alloc_line(&g->ar, (sizeof *ds + 15) & ~(size_t)15);
     if (!ds)
@@ -518,8 +493,7 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     ds->e.klen = (uint32_t)sizeof probe.dim;
     ds->unknown_sub =
         ds->dim[D_UNIT] == g->empty_unit && istr_value(ds->dim[D_SUB])[0];
-    g->dimsets.slots[i] = &ds->e;
-    g->dimsets.n++;
+    ht_set(&g->dimsets, i, &ds->e);
     ds->seq = g->ndimsets++;
     *g->ds_tail = ds;
     g->ds_tail = &ds->next;
@@ -671,18 +645,17 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   return ru;
 }
 
-/* Counts the row of raw (whose resource id hashes to h) for its
- * resource, made when new. */
-static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              uint64_t h, const dimset *ds,
-                              const rollup *ru) {
+/* The resource of raw's id (which hashes to h), made when new with the
+ * row's day and ds's subscription; NULL when out of memory. */
+static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
+                              uint64_t h, const dimset *ds, int32_t day) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   if ((g->resources.n + 1) * 2 > g->resources.cap &&
       ht_grow(&g->resources) != CUSTOS_OK)
-    return CUSTOS_ENOMEM;
+    return NULL;
   size_t i = ht_find(&g->resources, h, id, n, offsetof(resource, key));
-  resource *r = (resource *)g->resources.slots[i];
+  resource *r = (resource *)g->resources.s[i].e;
   if (!r) {
     size_t nl = raw->v[LF_RESOURCE_NAME] ? raw->len[LF_RESOURCE_NAME] : 0;
     size_t tl = raw->v[LF_RESOURCE_TYPE] ? raw->len[LF_RESOURCE_TYPE] : 0;
@@ -691,7 +664,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
       nl = tl = gl = 0;
     r = arena_alloc(&g->ar, sizeof *r + n + nl + tl + gl + 4);
     if (!r)
-      return CUSTOS_ENOMEM;
+      return NULL;
     memset(r, 0, sizeof *r);
     r->e.h = h;
     r->e.klen = (uint32_t)n;
@@ -717,12 +690,23 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
       memcpy(p, raw->v[LF_TAGS], gl);
     p[gl] = '\0';
     r->sub = ds->dim[D_SUB];
-    r->first_day = r->last_day = ru->day;
+    r->first_day = r->last_day = day;
     ht_set(&g->resources, i, &r->e);
     *g->res_tail = r;
     g->res_tail = &r->next;
     g->nresources++;
   }
+  return r;
+}
+
+/* Counts the row of raw (whose resource id hashes to h) for its
+ * resource, made when new. */
+static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
+                              uint64_t h, const dimset *ds,
+                              const rollup *ru) {
+  resource *r = resource_get(g, raw, h, ds, ru->day);
+  if (!r)
+    return CUSTOS_ENOMEM;
   if (ru->day < r->first_day)
     r->first_day = ru->day;
   if (ru->day > r->last_day)
@@ -753,7 +737,7 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
     }
     uint64_t h = hash_bytes(id, n);
     size_t i = ht_find(&g->dirsubs, h, id, n, offsetof(dirsub, key));
-    if (g->dirsubs.slots[i])
+    if (g->dirsubs.s[i].e)
       continue;
     dirsub *s = arena_alloc(&g->ar, sizeof *s + n + 1);
     if (!s) {
@@ -765,8 +749,7 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
     memcpy(s->key, id, n);
     s->key[n] = '\0';
     s->unit = u;
-    g->dirsubs.slots[i] = &s->e;
-    g->dirsubs.n++;
+    ht_set(&g->dirsubs, i, &s->e);
   }
   rc = step == SQLITE_DONE ? CUSTOS_OK
                            : cu_ws_dberr(g->ws, "cannot read subscriptions", d);
@@ -1070,13 +1053,13 @@ static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
 #define AHEAD_ENTRY 6
 #define AHEAD_SET 3
 #define AHEAD_TABLE 1
-/* The slot of h's entry in t as far as the hashes tell (the key is not
- * compared), or an empty one. */
-static size_t ht_probe(const htab *t, uint64_t h) {
+/* The entry of h in t as far as the hashes tell (the key is not
+ * compared), or NULL. */
+static const hent *ht_probe(const htab *t, uint64_t h) {
   size_t mask = t->cap - 1, i = (size_t)h & mask;
-  while (t->slots[i] && t->hs[i] != h)
+  while (t->s[i].e && t->s[i].h != h)
     i = (i + 1) & mask;
-  return i;
+  return t->s[i].e;
 }
 
 /* Fetches the n bytes at p (n > 0). */
@@ -1085,12 +1068,6 @@ static void prefetch_lines(const void *p, size_t n) {
   for (size_t o = 0; o < n; o += 64)
     __builtin_prefetch(c + o);
   __builtin_prefetch(c + n - 1);
-}
-
-/* The dimension set of the raw entry the hashes give for r, or NULL. */
-static const dimset *probe_set(const htab *raws, const prow *r) {
-  const rawent *re = (const rawent *)raws->slots[ht_probe(raws, r->h)];
-  return re ? re->ds : NULL;
 }
 
 static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
@@ -1105,56 +1082,49 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
     __builtin_prefetch(&r->am);
     __builtin_prefetch(&r->kind);
   }
-  if (!raws->hs)
+  if (!raws->cap)
     return;
-  const size_t mask = raws->cap - 1;
   if (i + AHEAD_SLOT < n) {
     const prow *r = &b->rows[i + AHEAD_SLOT];
     if (r->kind == ROW_OK) {
-      __builtin_prefetch(&raws->slots[r->h & mask]);
-      __builtin_prefetch(&raws->hs[r->h & mask]);
+      __builtin_prefetch(&raws->s[r->h & (raws->cap - 1)]);
       /* The row's raw key and resource id, which the lookups compare. */
       prefetch_lines(r->key, r->klen);
       if (r->has_res) {
         prefetch_lines(r->raw.v[LF_RESOURCE_ID], r->raw.len[LF_RESOURCE_ID]);
-        if (res->hs) {
-          __builtin_prefetch(&res->slots[r->rh & (res->cap - 1)]);
-          __builtin_prefetch(&res->hs[r->rh & (res->cap - 1)]);
-        }
+        if (res->cap)
+          __builtin_prefetch(&res->s[r->rh & (res->cap - 1)]);
       }
     }
   }
   if (i + AHEAD_ENTRY < n) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
-    if (r->kind == ROW_OK) {
-      /* An entry that matches has the row's key length. */
-      const hent *e = raws->slots[ht_probe(raws, r->h)];
-      if (e)
-        prefetch_lines(e, offsetof(rawent, key) + r->klen);
-      if (r->has_res && res->hs) {
-        const hent *x = res->slots[ht_probe(res, r->rh)];
-        if (x)
-          prefetch_lines(x, offsetof(resource, key) +
-                                r->raw.len[LF_RESOURCE_ID]);
-      }
-    }
+    /* An entry that matches has the row's key length. */
+    const hent *e = r->kind == ROW_OK ? ht_probe(raws, r->h) : NULL;
+    if (e)
+      prefetch_lines(e, offsetof(rawent, key) + r->klen);
+    const hent *x = r->kind == ROW_OK && r->has_res && res->cap
+                        ? ht_probe(res, r->rh)
+                        : NULL;
+    if (x)
+      prefetch_lines(x, offsetof(resource, key) + r->raw.len[LF_RESOURCE_ID]);
   }
   if (i + AHEAD_SET < n) {
     const prow *r = &b->rows[i + AHEAD_SET];
-    if (r->kind == ROW_OK) {
-      const dimset *ds = probe_set(raws, r);
-      if (ds)
-        __builtin_prefetch(ds);
-    }
+    const rawent *re =
+        r->kind == ROW_OK ? (const rawent *)ht_probe(raws, r->h) : NULL;
+    if (re && re->ds)
+      __builtin_prefetch(re->ds);
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
-    if (r->kind == ROW_OK && r->day_ok) {
-      const dimset *ds = probe_set(raws, r);
-      int64_t k = ds ? r->day - ds->base : -1;
-      if (k >= 0 && k < (int64_t)ds->win)
-        __builtin_prefetch(&ds->rus[k]);
-    }
+    const rawent *re = r->kind == ROW_OK && r->day_ok
+                           ? (const rawent *)ht_probe(raws, r->h)
+                           : NULL;
+    const dimset *ds = re ? re->ds : NULL;
+    int64_t k = ds ? r->day - ds->base : -1;
+    if (k >= 0 && k < (int64_t)ds->win)
+      __builtin_prefetch(&ds->rus[k]);
   }
 }
 
@@ -1225,7 +1195,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
     return oom(d, g->path);
   size_t slot = ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
-  rawent *re = (rawent *)g->raws.slots[slot];
+  rawent *re = (rawent *)g->raws.s[slot].e;
   if (!re) {
     re = arena_alloc(&g->ar, sizeof *re + r->klen);
     if (!re)
@@ -1369,8 +1339,6 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
       goto fail_header;
     }
   }
-  g->raws.tagged = true;
-  g->resources.tagged = true;
   p.csv = csv;
   p.ad = &g->ad;
   for (int f = 0; f < LF_COUNT; f++)
