@@ -260,9 +260,12 @@ typedef struct wsums {
 } wsums;
 
 /* A distinct raw key (every key field but the charge period start). */
+typedef struct resource resource;
+
 typedef struct rawent {
   hent e;
   dimset *ds;       /* NULL when the key failed normalisation */
+  resource *res;    /* of the key's last row with one, or NULL */
   uint64_t mult;    /* block size of the unit */
   int64_t period;   /* when has_period */
   bool has_period;  /* else the period is the month of the day */
@@ -272,7 +275,7 @@ typedef struct rawent {
   char key[];
 } rawent;
 
-typedef struct resource {
+struct resource {
   hent e;
   istr *sub;
   const char *name, *type, *tags; /* raw, in the arena */
@@ -280,7 +283,7 @@ typedef struct resource {
   int64_t first_day, last_day, rows;
   struct resource *next;
   char key[];
-} resource;
+};
 
 /* A directory subscription: its unit. */
 typedef struct dirsub {
@@ -700,13 +703,22 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
 }
 
 /* Counts the row of raw (whose resource id hashes to h) for its
- * resource, made when new. */
+ * resource, made when new.  *last is the resource of the last row of the
+ * row's raw key, and most often the row's (an export has a row per
+ * resource and day): the table is looked in only when the id differs,
+ * and *last then becomes the row's. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
                               uint64_t h, const dimset *ds,
-                              const rollup *ru) {
-  resource *r = resource_get(g, raw, h, ds, ru->day);
-  if (!r)
-    return CUSTOS_ENOMEM;
+                              const rollup *ru, resource **last) {
+  const char *id = raw->v[LF_RESOURCE_ID];
+  size_t n = raw->len[LF_RESOURCE_ID];
+  resource *r = *last;
+  if (!r || r->e.h != h || r->e.klen != n || memcmp(r->key, id, n) != 0) {
+    r = resource_get(g, raw, h, ds, ru->day);
+    if (!r)
+      return CUSTOS_ENOMEM;
+    *last = r;
+  }
   if (ru->day < r->first_day)
     r->first_day = ru->day;
   if (ru->day > r->last_day)
@@ -1072,7 +1084,7 @@ static void prefetch_lines(const void *p, size_t n) {
 
 static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   const size_t n = b->nrows;
-  const htab *raws = &g->raws, *res = &g->resources;
+  const htab *raws = &g->raws;
   if (i + AHEAD_ROW < n) {
     /* The parts of the row that add_row reads. */
     const prow *r = &b->rows[i + AHEAD_ROW];
@@ -1090,11 +1102,8 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
       __builtin_prefetch(&raws->s[r->h & (raws->cap - 1)]);
       /* The row's raw key and resource id, which the lookups compare. */
       prefetch_lines(r->key, r->klen);
-      if (r->has_res) {
+      if (r->has_res)
         prefetch_lines(r->raw.v[LF_RESOURCE_ID], r->raw.len[LF_RESOURCE_ID]);
-        if (res->cap)
-          __builtin_prefetch(&res->s[r->rh & (res->cap - 1)]);
-      }
     }
   }
   if (i + AHEAD_ENTRY < n) {
@@ -1103,11 +1112,6 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
     const hent *e = r->kind == ROW_OK ? ht_probe(raws, r->h) : NULL;
     if (e)
       prefetch_lines(e, offsetof(rawent, key) + r->klen);
-    const hent *x = r->kind == ROW_OK && r->has_res && res->cap
-                        ? ht_probe(res, r->rh)
-                        : NULL;
-    if (x)
-      prefetch_lines(x, offsetof(resource, key) + r->raw.len[LF_RESOURCE_ID]);
   }
   if (i + AHEAD_SET < n) {
     const prow *r = &b->rows[i + AHEAD_SET];
@@ -1115,6 +1119,10 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
         r->kind == ROW_OK ? (const rawent *)ht_probe(raws, r->h) : NULL;
     if (re && re->ds)
       __builtin_prefetch(re->ds);
+    /* The resource that add_resource compares first, with its id. */
+    if (re && re->res && r->has_res)
+      prefetch_lines(re->res, offsetof(resource, key) +
+                                  r->raw.len[LF_RESOURCE_ID]);
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
@@ -1202,6 +1210,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
       return oom(d, g->path);
     re->e.h = r->h;
     re->e.klen = (uint32_t)r->klen;
+    re->res = NULL;
     memcpy(re->key, r->key, r->klen);
     if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
       return oom(d, g->path);
@@ -1254,7 +1263,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     g->first_day = day;
   if (day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = day;
-  if (r->has_res && add_resource(g, raw, r->rh, ds, ru) != CUSTOS_OK)
+  if (r->has_res && add_resource(g, raw, r->rh, ds, ru, &re->res) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }

@@ -7,7 +7,10 @@
 # only (sparse sets), and with some days repeated in the next billing
 # period (a window slot taken by another period): the sums by month equal
 # the independent computation of test_usage_sums.sh, and the daily sums of
-# the reordered files equal those of the file in order.  A made-up file
+# the reordered files equal those of the file in order.  In one more
+# file every other day of each resource is another resource of the same
+# raw key (a raw entry remembers its last row's resource): each resource
+# has the rows, first and last day of an independent count.  A made-up file
 # has three meters on every fortieth day (too sparse for a window), then
 # on every day, those days again among them: the window grows over the
 # days in the overflow table, which move into it, and each day has one
@@ -49,6 +52,26 @@ for i, r in enumerate(body):
         c[bs], c[be] = next_month(r[bs]), next_month(r[be])
         twice.append(c)
 write("twice", twice)
+rid = col["ResourceId"]
+shared = []
+for r in body:
+    c = r[:]
+    if day(r) % 2 and c[rid] not in ("", "NULL", "null"):
+        c[rid] += "-b"
+    shared.append(c)
+write("shared", shared)
+for v in ("inorder", "shared"):
+    with open(t + "/" + v + ".csv", newline="", encoding="utf-8") as f:
+        res = {}
+        for r in list(csv.reader(f))[1:]:
+            if r[rid] in ("", "NULL", "null"):
+                continue
+            d = day(r) - datetime.date(1970, 1, 1).toordinal()
+            x = res.setdefault(r[rid], [d, d, 0])
+            x[0], x[1], x[2] = min(x[0], d), max(x[1], d), x[2] + 1
+    with open(t + "/resources-python." + v, "w") as f:
+        for x in sorted(res.values()):
+            f.write("%d|%d|%d\n" % tuple(x))
 picks, seen = [], set()
 for r in body:
     m = (r[col["SubAccountId"]], r[col["SkuMeter"]])
@@ -71,7 +94,7 @@ EOF
 daily() {
   "$CUSTOS" -w "$1" -q usage --by day,account,subscription,service,meter,region --format csv
 }
-for v in inorder reverse shuffled sparse twice filled; do
+for v in inorder reverse shuffled sparse twice shared filled; do
   W=$T/ws-$v
   "$CUSTOS" -w "$W" init >/dev/null
   "$CUSTOS" -w "$W" ingest directory "$T"/g/directory/*.csv >/dev/null
@@ -89,6 +112,18 @@ for v in inorder reverse shuffled sparse twice filled; do
   fi
 done
 expect_grep "1845 rows, 0 rejected, 1800 rollups" "$T/out" "filled: a rollup per meter and day"
+for v in inorder shared; do
+  sqlite3 "$T/ws-$v/custos.db" \
+    "SELECT first_day, last_day, rows FROM usage_resources ORDER BY 1, 2, 3" \
+    >"$T/resources-custos.$v"
+  if [ "$(wc -l <"$T/resources-custos.$v")" -gt 1000 ] &&
+    cmp -s "$T/resources-custos.$v" "$T/resources-python.$v"; then
+    ok "$v: resources' days and rows equal an independent count"
+  else
+    not_ok "$v: resources differ"
+    diff "$T/resources-custos.$v" "$T/resources-python.$v" | head -10
+  fi
+done
 daily "$T/ws-inorder" >"$T/daily.inorder"
 for v in reverse shuffled; do
   daily "$T/ws-$v" >"$T/daily.$v"
