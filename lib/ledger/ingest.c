@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -57,6 +58,13 @@ static void *arena_alloc(arena *a, size_t n) {
     char *c = cu_malloc(sz);
     if (!c)
       return NULL;
+    /* Its pages are made in one call, not by a fault on each first
+     * touch: a rollup is a fresh cache line of the arena on nearly every
+     * row.  Only a hint: where the kernel lacks it, the faults remain. */
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise((void *)(((uintptr_t)c + 4095) & ~(uintptr_t)4095),
+                  (sz - 4096) & ~(size_t)4095, MADV_POPULATE_WRITE);
+#endif
     a->chunks[a->nchunks++] = c;
     a->cur = c;
     a->left = sz;
