@@ -416,6 +416,17 @@ static void add_reject(ingest *g, uint64_t line, uint64_t col,
   r->reason = reason;
 }
 
+/* The n bytes at s as a string in buf (cap bytes), cut to cap - 1 bytes;
+ * a NUL among them ends the string there.  What snprintf's "%.*s" makes,
+ * which cost more than the rest of a new raw key's interning. */
+static const char *copy_str(char *buf, size_t cap, const char *s, size_t n) {
+  if (n > cap - 1)
+    n = cap - 1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return buf;
+}
+
 /* Builds the normalised dimensions of a raw key seen for the first time;
  * a key that fails normalisation gets no dimensions but its fault. */
 static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
@@ -441,16 +452,12 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   const char *cat = k.len[LF_CATEGORY] ? NULL : k.category;
   const char *subcat = k.len[LF_SUBCATEGORY] ? NULL : k.subcategory;
   char catbuf[256], subbuf[256];
-  if (!cat) {
-    snprintf(catbuf, sizeof catbuf, "%.*s", (int)k.len[LF_CATEGORY],
-             k.s[LF_CATEGORY]);
-    cat = catbuf;
-  }
-  if (!subcat) {
-    snprintf(subbuf, sizeof subbuf, "%.*s", (int)k.len[LF_SUBCATEGORY],
-             k.s[LF_SUBCATEGORY]);
-    subcat = subbuf;
-  }
+  if (!cat)
+    cat = copy_str(catbuf, sizeof catbuf, k.s[LF_CATEGORY],
+                   k.len[LF_CATEGORY]);
+  if (!subcat)
+    subcat = copy_str(subbuf, sizeof subbuf, k.s[LF_SUBCATEGORY],
+                      k.len[LF_SUBCATEGORY]);
   /* Attributes must outlive this call: intern them as values first. */
   istr *cat_i = intern(g, 9, cat, strlen(cat), NULL, NULL);
   istr *sub_i = intern(g, 9, subcat, strlen(subcat), NULL, NULL);
