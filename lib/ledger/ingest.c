@@ -268,12 +268,12 @@ typedef struct wsums {
 } wsums;
 
 /* A distinct raw key (every key field but the charge period start). */
-typedef struct resource resource;
+struct resource;
 
 typedef struct rawent {
   hent e;
   dimset *ds;       /* NULL when the key failed normalisation */
-  resource *res;    /* of the key's last row with one, or NULL */
+  struct resource *res; /* of the key's last row with one, or NULL */
   uint64_t mult;    /* block size of the unit */
   int64_t period;   /* when has_period */
   bool has_period;  /* else the period is the month of the day */
@@ -283,7 +283,7 @@ typedef struct rawent {
   char key[];
 } rawent;
 
-struct resource {
+typedef struct resource {
   hent e;
   istr *sub;
   const char *name, *type, *tags; /* raw, in the arena */
@@ -291,7 +291,7 @@ struct resource {
   int64_t first_day, last_day, rows;
   struct resource *next;
   char key[];
-};
+} resource;
 
 /* A directory subscription: its unit. */
 typedef struct dirsub {
