@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -57,6 +58,13 @@ static void *arena_alloc(arena *a, size_t n) {
     char *c = cu_malloc(sz);
     if (!c)
       return NULL;
+    /* Its pages are made in one call, not by a fault on each first
+     * touch: a rollup is a fresh cache line of the arena on nearly every
+     * row.  Only a hint: where the kernel lacks it, the faults remain. */
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise((void *)(((uintptr_t)c + 4095) & ~(uintptr_t)4095),
+                  (sz - 4096) & ~(size_t)4095, MADV_POPULATE_WRITE);
+#endif
     a->chunks[a->nchunks++] = c;
     a->cur = c;
     a->left = sz;
@@ -97,14 +105,17 @@ typedef struct hent {
   uint32_t pad;
 } hent;
 
+/* A slot keeps its entry's hash beside the pointer, so that a probe
+ * reads the hashes of a run of slots on one cache line instead of
+ * following each slot's pointer to an entry that is most likely not in
+ * the cache. */
+typedef struct hslot {
+  uint64_t h;
+  hent *e; /* NULL: empty */
+} hslot;
+
 typedef struct htab {
-  hent **slots;
-  /* With tagged set before the first grow, hs[i] repeats the hash of
-   * slots[i], so that a probe reads the hashes in a row instead of
-   * following each slot's pointer to an entry that is most likely not
-   * in the cache; ht_set then stores both. */
-  uint64_t *hs;
-  bool tagged;
+  hslot *s;
   size_t cap, n; /* cap a power of two */
 } htab;
 
@@ -132,71 +143,44 @@ static uint64_t hash_bytes(const void *p, size_t n) {
 static size_t ht_find(const htab *t, uint64_t h, const void *key, size_t n,
                       size_t keyoff) {
   size_t mask = t->cap - 1;
-  size_t i = (size_t)h & mask;
-  if (t->hs) {
-    for (;; i = (i + 1) & mask) {
-      hent *e = t->slots[i];
-      if (!e)
-        return i;
-      if (t->hs[i] == h && e->klen == n &&
-          memcmp((const char *)e + keyoff, key, n) == 0)
-        return i;
-    }
-  }
-  for (;;) {
-    hent *e = t->slots[i];
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    const hent *e = t->s[i].e;
     if (!e)
       return i;
-    if (e->h == h && e->klen == n &&
+    if (t->s[i].h == h && e->klen == n &&
         memcmp((const char *)e + keyoff, key, n) == 0)
       return i;
-    i = (i + 1) & mask;
   }
 }
 
 static custos_rc ht_grow(htab *t) {
   size_t nc = t->cap ? t->cap * 2 : 1024;
-  hent **ns = cu_calloc(nc, sizeof *ns);
+  hslot *ns = cu_calloc(nc, sizeof *ns);
   if (!ns)
     return CUSTOS_ENOMEM;
-  uint64_t *nh = NULL;
-  if (t->tagged) {
-    nh = cu_malloc(nc * sizeof *nh);
-    if (!nh) {
-      cu_free(ns);
-      return CUSTOS_ENOMEM;
-    }
-  }
   for (size_t i = 0; i < t->cap; i++) {
-    hent *e = t->slots[i];
-    if (!e)
+    if (!t->s[i].e)
       continue;
-    size_t j = (size_t)e->h & (nc - 1);
-    while (ns[j])
+    size_t j = (size_t)t->s[i].h & (nc - 1);
+    while (ns[j].e)
       j = (j + 1) & (nc - 1);
-    ns[j] = e;
-    if (nh)
-      nh[j] = e->h;
+    ns[j] = t->s[i];
   }
-  cu_free(t->slots);
-  cu_free(t->hs);
-  t->slots = ns;
-  t->hs = nh;
+  cu_free(t->s);
+  t->s = ns;
   t->cap = nc;
   return CUSTOS_OK;
 }
 
 /* Puts e in the empty slot i that ht_find returned. */
 static void ht_set(htab *t, size_t i, hent *e) {
-  t->slots[i] = e;
-  if (t->hs)
-    t->hs[i] = e->h;
+  t->s[i].h = e->h;
+  t->s[i].e = e;
   t->n++;
 }
 
 static void ht_free(htab *t) {
-  cu_free(t->slots);
-  cu_free(t->hs);
+  cu_free(t->s);
   memset(t, 0, sizeof *t);
 }
 
@@ -225,12 +209,31 @@ struct rollup;
  * meter of one subscription on different days share one, and it holds
  * them in a small table of its own by day and period.  A row's lookup
  * then stays near memory it has just touched, and the rollups come out
- * grouped for storing. */
+ * grouped for storing.
+ *
+ * The table, rus, is caprus slots: first a window of win slots, rus[k]
+ * the rollup of day base + k (or NULL), then an open-addressing table
+ * (its size a power of two, day & (size - 1) the first slot tried) of
+ * the rollups the window does not hold: those whose day lies outside it,
+ * because the set's days are too sparse for a window over them (see
+ * rollup_slot), and those of a day whose window slot holds the rollup
+ * of another period.  A rollup is in that overflow table only when its
+ * day is outside the window or its window slot is taken: so an empty
+ * window slot means the day has no rollup yet.  A set's rows come in day
+ * order in an export, so its window grows at one end, by copying
+ * pointers, where a hash table grown by rehashing read the day of each
+ * rollup from the arena (a cache miss each).  The write phase walks all
+ * caprus slots and skips the empty ones. */
 typedef struct dimset {
   hent e;
-  istr *dim[D_NDIMS]; /* the key */
-  struct rollup **rus; /* open addressing; caprus a power of two */
+  /* Read on every row: kept on the set's first cache line. */
+  struct rollup **rus;
   uint32_t nrus, caprus;
+  int32_t base;        /* day of rus[0] */
+  uint32_t win;        /* slots of the window; caprus - win overflow */
+  uint32_t novf;       /* rollups in the overflow table */
+  bool unknown_sub;    /* a subscription the directory does not know */
+  istr *dim[D_NDIMS];  /* the key */
   size_t seq;          /* creation order */
   struct dimset *next; /* in creation order */
   /* In the order of each set's first rollup, which is the order in which
@@ -265,9 +268,12 @@ typedef struct wsums {
 } wsums;
 
 /* A distinct raw key (every key field but the charge period start). */
+struct resource;
+
 typedef struct rawent {
   hent e;
   dimset *ds;       /* NULL when the key failed normalisation */
+  struct resource *res; /* of the key's last row with one, or NULL */
   uint64_t mult;    /* block size of the unit */
   int64_t period;   /* when has_period */
   bool has_period;  /* else the period is the month of the day */
@@ -376,8 +382,8 @@ static istr *intern(ingest *g, int kind, const char *s, size_t n,
   if ((g->strs.n + 1) * 2 > g->strs.cap && ht_grow(&g->strs) != CUSTOS_OK)
     return NULL;
   size_t i = ht_find(&g->strs, h, tmp, kl, offsetof(istr, s));
-  if (g->strs.slots[i])
-    return (istr *)g->strs.slots[i];
+  if (g->strs.s[i].e)
+    return (istr *)g->strs.s[i].e;
   istr *x = arena_alloc(&g->ar, sizeof *x + kl + n + 2);
   if (!x)
     return NULL;
@@ -391,8 +397,7 @@ static istr *intern(ingest *g, int kind, const char *s, size_t n,
   x->value = v;
   x->attr1 = attr1;
   x->attr2 = attr2;
-  g->strs.slots[i] = &x->e;
-  g->strs.n++;
+  ht_set(&g->strs, i, &x->e);
   return x;
 }
 
@@ -409,6 +414,17 @@ static void add_reject(ingest *g, uint64_t line, uint64_t col,
   cu_escape_display(value ? value : "", value ? vlen : 0, r->value,
                     sizeof r->value);
   r->reason = reason;
+}
+
+/* The n bytes at s as a string in buf (cap bytes), cut to cap - 1 bytes;
+ * a NUL among them ends the string there.  What snprintf's "%.*s" makes,
+ * which cost more than the rest of a new raw key's interning. */
+static const char *copy_str(char *buf, size_t cap, const char *s, size_t n) {
+  if (n > cap - 1)
+    n = cap - 1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return buf;
 }
 
 /* Builds the normalised dimensions of a raw key seen for the first time;
@@ -436,16 +452,12 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   const char *cat = k.len[LF_CATEGORY] ? NULL : k.category;
   const char *subcat = k.len[LF_SUBCATEGORY] ? NULL : k.subcategory;
   char catbuf[256], subbuf[256];
-  if (!cat) {
-    snprintf(catbuf, sizeof catbuf, "%.*s", (int)k.len[LF_CATEGORY],
-             k.s[LF_CATEGORY]);
-    cat = catbuf;
-  }
-  if (!subcat) {
-    snprintf(subbuf, sizeof subbuf, "%.*s", (int)k.len[LF_SUBCATEGORY],
-             k.s[LF_SUBCATEGORY]);
-    subcat = subbuf;
-  }
+  if (!cat)
+    cat = copy_str(catbuf, sizeof catbuf, k.s[LF_CATEGORY],
+                   k.len[LF_CATEGORY]);
+  if (!subcat)
+    subcat = copy_str(subbuf, sizeof subbuf, k.s[LF_SUBCATEGORY],
+                      k.len[LF_SUBCATEGORY]);
   /* Attributes must outlive this call: intern them as values first. */
   istr *cat_i = intern(g, 9, cat, strlen(cat), NULL, NULL);
   istr *sub_i = intern(g, 9, subcat, strlen(subcat), NULL, NULL);
@@ -479,8 +491,8 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     if (g->dirsubs.cap) {
       uint64_t h = hash_bytes(sv, sl);
       size_t i = ht_find(&g->dirsubs, h, sv, sl, offsetof(dirsub, key));
-      if (g->dirsubs.slots[i])
-        probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.slots[i])->unit;
+      if (g->dirsubs.s[i].e)
+        probe.dim[D_UNIT] = ((dirsub *)g->dirsubs.s[i].e)->unit;
     }
   }
   uint64_t h = hash_bytes(probe.dim, sizeof probe.dim);
@@ -489,16 +501,17 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     return CUSTOS_ENOMEM;
   size_t i =
       ht_find(&g->dimsets, h, probe.dim, sizeof probe.dim, DIMSET_KEYOFF);
-  dimset *ds = (dimset *)g->dimsets.slots[i];
+  dimset *ds = (dimset *)g->dimsets.s[i].e;
   if (!ds) {
-    ds = arena_alloc(&g->ar, sizeof *ds);
+    ds = arena_alloc_line(&g->ar, (sizeof *ds + 15) & ~(size_t)15);
     if (!ds)
       return CUSTOS_ENOMEM;
     *ds = probe;
     ds->e.h = h;
     ds->e.klen = (uint32_t)sizeof probe.dim;
-    g->dimsets.slots[i] = &ds->e;
-    g->dimsets.n++;
+    ds->unknown_sub =
+        ds->dim[D_UNIT] == g->empty_unit && istr_value(ds->dim[D_SUB])[0];
+    ht_set(&g->dimsets, i, &ds->e);
     ds->seq = g->ndimsets++;
     *g->ds_tail = ds;
     g->ds_tail = &ds->next;
@@ -507,52 +520,131 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   return CUSTOS_OK;
 }
 
-/* The slot of a rollup in its dimension set's table is its day: a set's
- * rows come a day apart, so consecutive days share a cache line where a
- * mixing hash put each new rollup on a line not touched before.  A day in
- * two periods (rare) just probes on. */
-static uint32_t day_hash(int64_t day, int64_t period) {
-  (void)period;
-  return (uint32_t)(uint64_t)day;
+#define WIN_MIN 32 /* slots of a set's first window */
+#define RUS_MAX ((uint64_t)1 << 30) /* slots of a set's table */
+
+/* The first slot of day's rollup in an overflow table of cap slots. */
+static uint32_t ovf_slot(int64_t day, uint32_t cap) {
+  return (uint32_t)(uint64_t)day & (cap - 1);
 }
 
-/* Doubles the rollup table of ds; false when out of memory. */
-static bool ds_grow(dimset *ds) {
-  uint32_t nc = ds->caprus ? ds->caprus * 2 : 32;
-  rollup **ns = cu_calloc(nc, sizeof *ns);
+/* The rollup of day and period in the overflow table of ds, or where it
+ * would go. */
+static rollup **ovf_find(dimset *ds, int64_t day, int64_t period) {
+  uint32_t cap = ds->caprus - ds->win, mask = cap - 1;
+  rollup **t = ds->rus + ds->win;
+  uint32_t i = ovf_slot(day, cap);
+  for (rollup *ru; (ru = t[i]) != NULL; i = (i + 1) & mask)
+    if (ru->day == day && ru->period == period)
+      break;
+  return &t[i];
+}
+
+/* Puts ru in the window of ds when its slot there is free, else in the
+ * overflow table, which has room. */
+static void rus_put(dimset *ds, rollup *ru) {
+  int64_t k = (int64_t)ru->day - ds->base;
+  if (k >= 0 && k < (int64_t)ds->win && !ds->rus[k]) {
+    ds->rus[k] = ru;
+    return;
+  }
+  rollup **s = ovf_find(ds, ru->day, ru->period);
+  assert(!*s);
+  *s = ru;
+  ds->novf++;
+}
+
+/* Remakes the table of ds with a window of win slots from day base (which
+ * covers the old window) and an overflow table of ovf slots (0 or a power
+ * of two with room for all the old one holds); false when out of memory,
+ * with ds as it was.  Window slots are copied; only the rollups of the
+ * overflow table, rare, are read to place them again. */
+static bool ds_resize(dimset *ds, int64_t base, uint64_t win, uint64_t ovf) {
+  assert(ds->win == 0 || (base <= ds->base &&
+                          base + (int64_t)win >= ds->base + (int64_t)ds->win));
+  assert(base >= INT32_MIN && base <= INT32_MAX);
+  if (win + ovf > RUS_MAX)
+    return false;
+  rollup **ns = cu_calloc((size_t)(win + ovf), sizeof *ns);
   if (!ns)
     return false;
-  /* Each rollup's day is read from the arena, where the set's rollups
-   * lie far apart: fetch a few ahead. */
-  for (uint32_t i = 0; i < ds->caprus; i++) {
-    if (i + 8 < ds->caprus && ds->rus[i + 8])
-      __builtin_prefetch(ds->rus[i + 8]);
-    rollup *ru = ds->rus[i];
-    if (!ru)
-      continue;
-    uint32_t j = day_hash(ru->day, ru->period) & (nc - 1);
-    while (ns[j])
-      j = (j + 1) & (nc - 1);
-    ns[j] = ru;
-  }
-  cu_free(ds->rus);
+  rollup **old = ds->rus;
+  uint32_t oldwin = ds->win, oldcap = ds->caprus;
+  if (oldwin)
+    memcpy(ns + (ds->base - base), old, oldwin * sizeof *ns);
   ds->rus = ns;
-  ds->caprus = nc;
+  ds->base = (int32_t)base;
+  ds->win = (uint32_t)win;
+  ds->caprus = (uint32_t)(win + ovf);
+  ds->novf = 0;
+  for (uint32_t i = oldwin; i < oldcap; i++)
+    if (old[i])
+      rus_put(ds, old[i]);
+  cu_free(old);
   return true;
+}
+
+/* The slot for a new rollup of day in period in the table of ds, which
+ * holds none: in the window, grown to cover day if the set's days are
+ * dense enough for that (at most four slots a rollup, beyond the first
+ * windows), or else in the overflow table, grown to stay at most half
+ * full.  NULL when out of memory. */
+static rollup **rollup_slot(dimset *ds, int64_t day, int64_t period) {
+  int64_t base = ds->base;
+  uint64_t win = ds->win, ovf = ds->caprus - ds->win;
+  if (win == 0) {
+    base = day;
+    win = WIN_MIN;
+  } else if (day < base || day >= base + (int64_t)win) {
+    /* Doubled at least, towards day: a set's days come in order. */
+    int64_t lo = day < base ? day : base;
+    int64_t hi = day < base ? base + (int64_t)win : day + 1;
+    uint64_t need = (uint64_t)(hi - lo), grown = win;
+    while (grown < need)
+      grown *= 2;
+    int64_t nb = day < base ? hi - (int64_t)grown : lo;
+    if (grown <= 4 * ((uint64_t)ds->nrus + 1) + 2 * WIN_MIN &&
+        nb >= INT32_MIN) {
+      base = nb;
+      win = grown;
+    }
+  }
+  if ((base != ds->base || win != ds->win) &&
+      !ds_resize(ds, base, win, ovf))
+    return NULL;
+  int64_t k = day - ds->base;
+  if (k >= 0 && k < (int64_t)ds->win && !ds->rus[k])
+    return &ds->rus[k];
+  if ((ds->novf + 1) * (uint64_t)2 > ovf &&
+      !ds_resize(ds, ds->base, ds->win, ovf ? ovf * 2 : 16))
+    return NULL;
+  return ovf_find(ds, day, period);
 }
 
 /* The rollup of ds on day in period, made (empty) when new; NULL when out
  * of memory. */
 static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
-  if ((ds->nrus + 1) * 2 > ds->caprus && !ds_grow(ds))
-    return NULL;
-  uint32_t mask = ds->caprus - 1;
-  uint32_t i = day_hash(day, period) & mask;
   assert(day >= INT32_MIN && day <= INT32_MAX);
   assert(period >= INT32_MIN && period <= INT32_MAX);
-  for (rollup *ru; (ru = ds->rus[i]) != NULL; i = (i + 1) & mask)
-    if (ru->day == day && ru->period == period)
-      return ru;
+  int64_t k = day - ds->base;
+  rollup **s = NULL;
+  if (k >= 0 && k < (int64_t)ds->win) {
+    s = &ds->rus[k];
+    if (*s && (*s)->period == period)
+      return *s;
+  }
+  /* A free window slot means a new rollup (see dimset); else the rollup
+   * may be in the overflow table. */
+  if (!s || *s) {
+    if (ds->novf) {
+      rollup **o = ovf_find(ds, day, period);
+      if (*o)
+        return *o;
+    }
+    s = rollup_slot(ds, day, period);
+    if (!s)
+      return NULL;
+  }
   rollup *ru = arena_alloc_line(&g->ar, sizeof *ru);
   if (!ru)
     return NULL;
@@ -560,7 +652,9 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   memset(ru, 0, sizeof *ru);
   ru->day = (int32_t)day;
   ru->period = (int32_t)period;
-  ds->rus[i] = ru;
+  *s = ru;
+  if (s >= ds->rus + ds->win)
+    ds->novf++;
   if (ds->nrus++ == 0) {
     *g->dsr_tail = ds;
     g->dsr_tail = &ds->ru_next;
@@ -569,18 +663,17 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   return ru;
 }
 
-/* Counts the row of raw (whose resource id hashes to h) for its
- * resource, made when new. */
-static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              uint64_t h, const dimset *ds,
-                              const rollup *ru) {
+/* The resource of raw's id (which hashes to h), made when new with the
+ * row's day and ds's subscription; NULL when out of memory. */
+static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
+                              uint64_t h, const dimset *ds, int32_t day) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   if ((g->resources.n + 1) * 2 > g->resources.cap &&
       ht_grow(&g->resources) != CUSTOS_OK)
-    return CUSTOS_ENOMEM;
+    return NULL;
   size_t i = ht_find(&g->resources, h, id, n, offsetof(resource, key));
-  resource *r = (resource *)g->resources.slots[i];
+  resource *r = (resource *)g->resources.s[i].e;
   if (!r) {
     size_t nl = raw->v[LF_RESOURCE_NAME] ? raw->len[LF_RESOURCE_NAME] : 0;
     size_t tl = raw->v[LF_RESOURCE_TYPE] ? raw->len[LF_RESOURCE_TYPE] : 0;
@@ -589,7 +682,7 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
       nl = tl = gl = 0;
     r = arena_alloc(&g->ar, sizeof *r + n + nl + tl + gl + 4);
     if (!r)
-      return CUSTOS_ENOMEM;
+      return NULL;
     memset(r, 0, sizeof *r);
     r->e.h = h;
     r->e.klen = (uint32_t)n;
@@ -615,11 +708,31 @@ static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
       memcpy(p, raw->v[LF_TAGS], gl);
     p[gl] = '\0';
     r->sub = ds->dim[D_SUB];
-    r->first_day = r->last_day = ru->day;
+    r->first_day = r->last_day = day;
     ht_set(&g->resources, i, &r->e);
     *g->res_tail = r;
     g->res_tail = &r->next;
     g->nresources++;
+  }
+  return r;
+}
+
+/* Counts the row of raw (whose resource id hashes to h) for its
+ * resource, made when new.  *last is the resource of the last row of the
+ * row's raw key, and most often the row's (an export has a row per
+ * resource and day): the table is looked in only when the id differs,
+ * and *last then becomes the row's. */
+static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
+                              uint64_t h, const dimset *ds,
+                              const rollup *ru, resource **last) {
+  const char *id = raw->v[LF_RESOURCE_ID];
+  size_t n = raw->len[LF_RESOURCE_ID];
+  resource *r = *last;
+  if (!r || r->e.h != h || r->e.klen != n || memcmp(r->key, id, n) != 0) {
+    r = resource_get(g, raw, h, ds, ru->day);
+    if (!r)
+      return CUSTOS_ENOMEM;
+    *last = r;
   }
   if (ru->day < r->first_day)
     r->first_day = ru->day;
@@ -651,7 +764,7 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
     }
     uint64_t h = hash_bytes(id, n);
     size_t i = ht_find(&g->dirsubs, h, id, n, offsetof(dirsub, key));
-    if (g->dirsubs.slots[i])
+    if (g->dirsubs.s[i].e)
       continue;
     dirsub *s = arena_alloc(&g->ar, sizeof *s + n + 1);
     if (!s) {
@@ -663,8 +776,7 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
     memcpy(s->key, id, n);
     s->key[n] = '\0';
     s->unit = u;
-    g->dirsubs.slots[i] = &s->e;
-    g->dirsubs.n++;
+    ht_set(&g->dirsubs, i, &s->e);
   }
   rc = step == SQLITE_DONE ? CUSTOS_OK
                            : cu_ws_dberr(g->ws, "cannot read subscriptions", d);
@@ -958,68 +1070,84 @@ static void reject_row(ingest *g, const prow *r, int f, const char *reason) {
  * (table slot, raw entry, dimension set, its rollup table) that would
  * otherwise miss the cache one link after the other, row after row.
  * Each call starts each link for a later row, the deeper links for rows
- * nearer i, whose earlier links have arrived by then.  Only hints: any
- * pointer it follows is valid, and what it finds need not be the row's. */
+ * nearer i, whose earlier links have arrived by then; a stage reads only
+ * what an earlier stage fetched, so that the prefetching itself does not
+ * wait.  The row itself comes first: the reader wrote it on the other
+ * core.  Only hints: any pointer it follows is valid, and what it finds
+ * need not be the row's. */
+#define AHEAD_ROW 20
 #define AHEAD_SLOT 12
 #define AHEAD_ENTRY 6
-#define AHEAD_TABLE 3
-/* The slot of h's entry in t as far as the hashes tell (the key is not
- * compared), or an empty one. */
-static size_t ht_probe(const htab *t, uint64_t h) {
+#define AHEAD_SET 3
+#define AHEAD_TABLE 1
+/* The entry of h in t as far as the hashes tell (the key is not
+ * compared), or NULL. */
+static const hent *ht_probe(const htab *t, uint64_t h) {
   size_t mask = t->cap - 1, i = (size_t)h & mask;
-  while (t->slots[i] && t->hs[i] != h)
+  while (t->s[i].e && t->s[i].h != h)
     i = (i + 1) & mask;
-  return i;
+  return t->s[i].e;
+}
+
+/* Fetches the n bytes at p (n > 0). */
+static void prefetch_lines(const void *p, size_t n) {
+  const char *c = p;
+  for (size_t o = 0; o < n; o += 64)
+    __builtin_prefetch(c + o);
+  __builtin_prefetch(c + n - 1);
 }
 
 static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   const size_t n = b->nrows;
-  const htab *raws = &g->raws, *res = &g->resources;
-  if (!raws->hs)
+  const htab *raws = &g->raws;
+  if (i + AHEAD_ROW < n) {
+    /* The parts of the row that add_row reads. */
+    const prow *r = &b->rows[i + AHEAD_ROW];
+    __builtin_prefetch(&r->raw.v[LF_RESOURCE_ID]);
+    __builtin_prefetch(&r->raw.len[LF_RESOURCE_ID]);
+    __builtin_prefetch(&r->line);
+    __builtin_prefetch(&r->am);
+    __builtin_prefetch(&r->kind);
+  }
+  if (!raws->cap)
     return;
-  const size_t mask = raws->cap - 1;
   if (i + AHEAD_SLOT < n) {
     const prow *r = &b->rows[i + AHEAD_SLOT];
-    __builtin_prefetch(&raws->slots[r->h & mask]);
-    __builtin_prefetch(&raws->hs[r->h & mask]);
-    if (r->has_res && res->hs) {
-      __builtin_prefetch(&res->slots[r->rh & (res->cap - 1)]);
-      __builtin_prefetch(&res->hs[r->rh & (res->cap - 1)]);
+    if (r->kind == ROW_OK) {
+      __builtin_prefetch(&raws->s[r->h & (raws->cap - 1)]);
+      /* The row's raw key and resource id, which the lookups compare. */
+      prefetch_lines(r->key, r->klen);
+      if (r->has_res)
+        prefetch_lines(r->raw.v[LF_RESOURCE_ID], r->raw.len[LF_RESOURCE_ID]);
     }
   }
   if (i + AHEAD_ENTRY < n) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
-    /* The row's raw key and resource id, which the lookups compare, were
-     * written by the reader on the other core. */
-    if (r->kind == ROW_OK) {
-      for (size_t o = 0; o < r->klen; o += 64)
-        __builtin_prefetch(r->key + o);
-      if (r->has_res)
-        for (size_t o = 0; o < r->raw.len[LF_RESOURCE_ID]; o += 64)
-          __builtin_prefetch(r->raw.v[LF_RESOURCE_ID] + o);
-    }
-    const hent *e = raws->slots[ht_probe(raws, r->h)];
-    if (e) {
-      const char *x = (const char *)e;
-      size_t kb = offsetof(rawent, key) + e->klen;
-      for (size_t o = 0; o < kb; o += 64)
-        __builtin_prefetch(x + o);
-    }
-    if (r->has_res && res->hs) {
-      const hent *re = res->slots[ht_probe(res, r->rh)];
-      if (re)
-        __builtin_prefetch(re);
-    }
+    /* An entry that matches has the row's key length. */
+    const hent *e = r->kind == ROW_OK ? ht_probe(raws, r->h) : NULL;
+    if (e)
+      prefetch_lines(e, offsetof(rawent, key) + r->klen);
+  }
+  if (i + AHEAD_SET < n) {
+    const prow *r = &b->rows[i + AHEAD_SET];
+    const rawent *re =
+        r->kind == ROW_OK ? (const rawent *)ht_probe(raws, r->h) : NULL;
+    if (re && re->ds)
+      __builtin_prefetch(re->ds);
+    /* The resource that add_resource compares first, with its id. */
+    if (re && re->res && r->has_res)
+      prefetch_lines(re->res, offsetof(resource, key) +
+                                  r->raw.len[LF_RESOURCE_ID]);
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
-    const rawent *re = (const rawent *)raws->slots[ht_probe(raws, r->h)];
-    if (re && re->ds) {
-      const dimset *ds = re->ds;
-      __builtin_prefetch(ds);
-      if (ds->caprus && r->day_ok)
-        __builtin_prefetch(&ds->rus[day_hash(r->day, 0) & (ds->caprus - 1)]);
-    }
+    const rawent *re = r->kind == ROW_OK && r->day_ok
+                           ? (const rawent *)ht_probe(raws, r->h)
+                           : NULL;
+    const dimset *ds = re ? re->ds : NULL;
+    int64_t k = ds ? r->day - ds->base : -1;
+    if (k >= 0 && k < (int64_t)ds->win)
+      __builtin_prefetch(&ds->rus[k]);
   }
 }
 
@@ -1090,13 +1218,14 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
     return oom(d, g->path);
   size_t slot = ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
-  rawent *re = (rawent *)g->raws.slots[slot];
+  rawent *re = (rawent *)g->raws.s[slot].e;
   if (!re) {
     re = arena_alloc(&g->ar, sizeof *re + r->klen);
     if (!re)
       return oom(d, g->path);
     re->e.h = r->h;
     re->e.klen = (uint32_t)r->klen;
+    re->res = NULL;
     memcpy(re->key, r->key, r->klen);
     if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
       return oom(d, g->path);
@@ -1143,13 +1272,13 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   ru->last_line = r->line;
   ru->rows++;
   const dimset *ds = re->ds;
-  if (ds->dim[D_UNIT] == g->empty_unit && ds->dim[D_SUB]->value[0])
+  if (ds->unknown_sub)
     g->unknown_subs++;
   if (day < g->first_day || g->first_day == INT64_MIN)
     g->first_day = day;
   if (day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = day;
-  if (r->has_res && add_resource(g, raw, r->rh, ds, ru) != CUSTOS_OK)
+  if (r->has_res && add_resource(g, raw, r->rh, ds, ru, &re->res) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
@@ -1234,8 +1363,6 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
       goto fail_header;
     }
   }
-  g->raws.tagged = true;
-  g->resources.tagged = true;
   p.csv = csv;
   p.ad = &g->ad;
   for (int f = 0; f < LF_COUNT; f++)
