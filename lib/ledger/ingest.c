@@ -2649,8 +2649,9 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   pthread_join(p->th, NULL);
   wt_mark(t, WT_INSERT);
   if (rc == CUSTOS_OK && p->rc != CUSTOS_OK) {
-    *d = p->d;
     rc = p->rc;
+    if (d) /* d may be NULL, as everywhere */
+      *d = p->d;
   }
   if (rc == CUSTOS_OK)
     rc = write_monthly(g, p->ord, p->nord, src, d);
