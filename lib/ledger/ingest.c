@@ -16,6 +16,8 @@
  */
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2223,6 +2225,9 @@ typedef struct resprep {
   ingest *g;
   pthread_t th;
   bool running;  /* th started and not yet joined */
+  /* Set when the write fails before the resources: the thread stops at
+   * the next resource instead of preparing them all for nothing. */
+  atomic_bool stop;
   double cpu;    /* th's CPU seconds, once joined */
 } resprep;
 
@@ -2233,7 +2238,9 @@ static void resprep_join(resprep *rp) {
   rp->running = false;
 }
 
+/* Stops and joins rp's thread and frees what it prepared. */
 static void resprep_free(resprep *rp) {
+  atomic_store_explicit(&rp->stop, true, memory_order_relaxed);
   resprep_join(rp);
   for (size_t i = 0; i < rp->next; i++) {
     cu_free(rp->rows[i].id);
@@ -2257,6 +2264,7 @@ static void *resprep_main(void *arg) {
  * work to write_resources when it cannot start); ENOMEM with diag. */
 static custos_rc resprep_start(ingest *g, resprep *rp, custos_diag *d) {
   memset(rp, 0, sizeof *rp);
+  atomic_init(&rp->stop, false);
   rp->g = g;
   rp->pol = cu_boundary_policy(g->ws);
   rp->cur = g->res_head;
@@ -2274,7 +2282,9 @@ static custos_rc resprep_start(ingest *g, resprep *rp, custos_diag *d) {
 /* Prepares the rows of up to k more resources; on a failure rp->rc says
  * which (rows[next] then holds nothing) and no more are prepared. */
 static void resprep_run(ingest *g, resprep *rp, size_t k) {
-  for (; k > 0 && rp->cur && rp->rc == CUSTOS_OK; k--) {
+  for (; k > 0 && rp->cur && rp->rc == CUSTOS_OK &&
+         !atomic_load_explicit(&rp->stop, memory_order_relaxed);
+       k--) {
     const resource *r = rp->cur;
     char idp[4096], namep[4096];
     char *tags = NULL;
