@@ -2334,6 +2334,10 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
   size_t i = 0;
   for (resource *r = g->res_head; r; r = r->next, i++) {
     if (i == rp->next) {
+      /* Out of memory (the copies of the text, or the tags' JSON) is
+       * not the text's fault: say so, with the usual hint. */
+      if (rp->rc == CUSTOS_ENOMEM)
+        return oom(d, g->path);
       cu_diag_at(d, g->path, 0, 0);
       return cu_diag_set(d, rp->rc, "cannot pseudonymise a resource's free "
                                     "text");
