@@ -16,6 +16,8 @@
  */
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2350,6 +2352,9 @@ typedef struct resprep {
   ingest *g;
   pthread_t th;
   bool running;  /* th started and not yet joined */
+  /* Set when the write fails before the resources: the thread stops at
+   * the next resource instead of preparing them all for nothing. */
+  atomic_bool stop;
   double cpu;    /* th's CPU seconds, once joined */
 } resprep;
 
@@ -2360,7 +2365,9 @@ static void resprep_join(resprep *rp) {
   rp->running = false;
 }
 
+/* Stops and joins rp's thread and frees what it prepared. */
 static void resprep_free(resprep *rp) {
+  atomic_store_explicit(&rp->stop, true, memory_order_relaxed);
   resprep_join(rp);
   for (size_t i = 0; i < rp->next; i++) {
     cu_free(rp->rows[i].id);
@@ -2384,6 +2391,7 @@ static void *resprep_main(void *arg) {
  * work to write_resources when it cannot start); ENOMEM with diag. */
 static custos_rc resprep_start(ingest *g, resprep *rp, custos_diag *d) {
   memset(rp, 0, sizeof *rp);
+  atomic_init(&rp->stop, false);
   rp->g = g;
   rp->pol = cu_boundary_policy(g->ws);
   rp->cur = g->res_head;
@@ -2401,7 +2409,9 @@ static custos_rc resprep_start(ingest *g, resprep *rp, custos_diag *d) {
 /* Prepares the rows of up to k more resources; on a failure rp->rc says
  * which (rows[next] then holds nothing) and no more are prepared. */
 static void resprep_run(ingest *g, resprep *rp, size_t k) {
-  for (; k > 0 && rp->cur && rp->rc == CUSTOS_OK; k--) {
+  for (; k > 0 && rp->cur && rp->rc == CUSTOS_OK &&
+         !atomic_load_explicit(&rp->stop, memory_order_relaxed);
+       k--) {
     const resource *r = rp->cur;
     char idp[4096], namep[4096];
     char *tags = NULL;
@@ -2451,6 +2461,10 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
   size_t i = 0;
   for (resource *r = g->res_head; r; r = r->next, i++) {
     if (i == rp->next) {
+      /* Out of memory (the copies of the text, or the tags' JSON) is
+       * not the text's fault: say so, with the usual hint. */
+      if (rp->rc == CUSTOS_ENOMEM)
+        return oom(d, g->path);
       cu_diag_at(d, g->path, 0, 0);
       return cu_diag_set(d, rp->rc, "cannot pseudonymise a resource's free "
                                     "text");
@@ -2776,8 +2790,9 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   pthread_join(p->th, NULL);
   wt_mark(t, WT_INSERT);
   if (rc == CUSTOS_OK && p->rc != CUSTOS_OK) {
-    *d = p->d;
     rc = p->rc;
+    if (d) /* d may be NULL, as everywhere */
+      *d = p->d;
   }
   if (rc == CUSTOS_OK)
     rc = write_monthly(g, p->ord, p->nord, src, d);

@@ -1,5 +1,6 @@
 /* Unit tests of core: result messages, allocator fault injection, bounded
  * buffers, diagnostics, encodings, hashing and time. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -366,6 +367,61 @@ static void test_parse_u64(void **state) {
   assert_int_equal(cu_parse_u64(NULL, &v), -1);
 }
 
+/* One thread of test_hmac_threads: MACs of its messages under its own
+ * key, counted in bad when they differ from OpenSSL's. */
+#define HT_THREADS 4
+#define HT_MSGS 2000
+typedef struct hmac_job {
+  uint8_t key[64];
+  size_t keylen;
+  uint8_t want[HT_MSGS][32];
+  int bad;
+} hmac_job;
+
+static void *hmac_thread(void *arg) {
+  hmac_job *j = arg;
+  for (int round = 0; round < 3; round++)
+    for (size_t i = 0; i < HT_MSGS; i++) {
+      uint8_t out[32];
+      uint32_t m = (uint32_t)i;
+      if (cu_hmac_sha256(j->key, j->keylen, &m, sizeof m, out) != CUSTOS_OK ||
+          memcmp(out, j->want[i], 32) != 0)
+        j->bad++;
+    }
+  return NULL;
+}
+
+/* The kept keyed state is shared by the process: threads with different
+ * keys, each changing it under the others, all get the right MACs (a
+ * cache without its lock mixes their states, and ThreadSanitizer sees
+ * the race). */
+static void test_hmac_threads(void **state) {
+  (void)state;
+  static hmac_job jobs[HT_THREADS];
+  static const size_t lens[HT_THREADS] = {32, 32, 64, 5};
+  pthread_t th[HT_THREADS];
+  for (size_t t = 0; t < HT_THREADS; t++) {
+    hmac_job *j = &jobs[t];
+    j->keylen = lens[t];
+    for (size_t i = 0; i < j->keylen; i++)
+      j->key[i] = (uint8_t)(t * 101 + i);
+    j->bad = 0;
+    for (size_t i = 0; i < HT_MSGS; i++) {
+      uint32_t m = (uint32_t)i;
+      unsigned int wl = 0;
+      assert_non_null(HMAC(EVP_sha256(), j->key, (int)j->keylen,
+                           (const unsigned char *)&m, sizeof m, j->want[i],
+                           &wl));
+    }
+  }
+  for (size_t t = 0; t < HT_THREADS; t++)
+    assert_int_equal(pthread_create(&th[t], NULL, hmac_thread, &jobs[t]), 0);
+  for (size_t t = 0; t < HT_THREADS; t++)
+    assert_int_equal(pthread_join(th[t], NULL), 0);
+  for (size_t t = 0; t < HT_THREADS; t++)
+    assert_int_equal(jobs[t].bad, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rc_messages),   cmocka_unit_test(test_alloc_failure),
@@ -373,7 +429,8 @@ int main(void) {
       cmocka_unit_test(test_custom_allocator), cmocka_unit_test(test_buf_cap),
       cmocka_unit_test(test_buf_oom),       cmocka_unit_test(test_diag_format),
       cmocka_unit_test(test_hex_b64),       cmocka_unit_test(test_utf8),
-      cmocka_unit_test(test_sha256_hmac),   cmocka_unit_test(test_time),
+      cmocka_unit_test(test_sha256_hmac),   cmocka_unit_test(test_hmac_threads),
+      cmocka_unit_test(test_time),
       cmocka_unit_test(test_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

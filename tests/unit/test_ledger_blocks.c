@@ -5,7 +5,9 @@
  * reported as corrupt and never read outside (random ones too, under
  * ASan), a corrupt block makes a usage query fail with that message, and
  * the migration packs a workspace of the old row table into the blocks
- * an ingest writes, with every rollup and query result unchanged.
+ * an ingest writes, with every rollup and query result unchanged.  A
+ * failure anywhere in the write phase (a failed insert, memory running
+ * out on any of its threads) stores nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include "fixture.h"
 
 #include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -743,6 +746,167 @@ static void test_migration(void **state) {
   fixture_rm_tree(tmp);
 }
 
+/* Nothing of a usage source in ws: the ingest rolled back entirely. */
+static void check_nothing_stored(cu_ws *ws) {
+  static const char *const q[] = {
+      "SELECT count(*) FROM usage_blocks",
+      "SELECT count(*) FROM usage_monthly",
+      "SELECT count(*) FROM usage_coverage",
+      "SELECT count(*) FROM usage_resources",
+      "SELECT count(*) FROM usage_sources",
+      "SELECT count(*) FROM usage_dims",
+      "SELECT count(*) FROM sources WHERE class = 'usage'",
+  };
+  for (size_t i = 0; i < CU_ARRAY_LEN(q); i++)
+    assert_int_equal(fixture_int(ws, q[i], NULL), 0);
+}
+
+/* Failures in the write phase, wherever its three threads are: a failed
+ * insert (a temporary trigger aborts it) of the dimension values (the
+ * resources thread has just started), of the first block or one deep in
+ * the file (the packer ahead, often waiting for room in its ring), of
+ * the coverage and of the resources; then running out of memory at
+ * allocations spread over the end of the ingest (on whichever thread
+ * meets them).  Each fails with the error of the step, stores nothing
+ * and leaves no thread behind (or the test hangs); the workspace then
+ * takes the file as if nothing had happened. */
+static void test_write_failures(void **state) {
+  (void)state;
+  char tmp[256], dir[300], ws_dir[300], pat[400], joined[400];
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/custos-blocks-XXXXXX", t && *t ? t : "/tmp");
+  assert_non_null(mkdtemp(tmp));
+  snprintf(dir, sizeof dir, "%s/g", tmp);
+  cu_gen_opts o;
+  memset(&o, 0, sizeof o);
+  o.seed = 7;
+  o.rows = 20000;
+  o.scale_name = "test";
+  o.out = dir;
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_gen_run(&o, NULL, &d), &d);
+  glob_t g;
+  snprintf(pat, sizeof pat, "%s/usage/focus-*.csv", dir);
+  assert_int_equal(glob(pat, 0, NULL, &g), 0);
+  snprintf(joined, sizeof joined, "%s/joined.csv", tmp);
+  FILE *out = fopen(joined, "wb");
+  assert_non_null(out);
+  for (size_t i = 0; i < g.gl_pathc; i++)
+    append_rows(out, g.gl_pathv[i], i == 0);
+  assert_int_equal(fclose(out), 0);
+  globfree(&g);
+  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
+  snprintf(pat, sizeof pat, "%s/directory/*.csv", dir);
+  cu_ws *ws = fixture_ws_directory(ws_dir, pat);
+  cu_ledger_opts lo;
+  cu_ledger_opts_default(&lo);
+  lo.custodian = "test";
+  const char *files[1] = {joined};
+
+  static const struct {
+    const char *table, *when, *msg;
+  } faults[] = {
+      {"usage_dims", "", "cannot store usage values"},
+      {"usage_blocks", "", "cannot store usage rollups"},
+      /* Slow (a join of 250,000 rows per block), so that the packer has
+       * filled its ring and waits for room when the insert fails. */
+      {"usage_blocks",
+       "WHEN (SELECT count(*) FROM temp.slow a, temp.slow b) > 0 AND"
+       " (SELECT count(*) FROM usage_blocks) >= 300",
+       "cannot store usage rollups"},
+      {"usage_coverage", "", "cannot store usage coverage"},
+      {"usage_resources", "WHEN (SELECT count(*) FROM usage_resources) >= 5",
+       "cannot store usage resources"},
+  };
+  check(cu_ws_exec(ws,
+                   "CREATE TEMP TABLE slow AS WITH RECURSIVE c(x) AS"
+                   " (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500)"
+                   " SELECT x FROM c",
+                   &d),
+        &d);
+  for (size_t i = 0; i < CU_ARRAY_LEN(faults); i++) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE TEMP TRIGGER fault BEFORE INSERT ON main.%s %s BEGIN"
+             " SELECT RAISE(ABORT, 'injected fault'); END",
+             faults[i].table, faults[i].when);
+    check(cu_ws_exec(ws, sql, &d), &d);
+    custos_diag_clear(&d);
+    assert_int_equal(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d),
+                     CUSTOS_EDB);
+    assert_non_null(strstr(d.msg, faults[i].msg));
+    assert_non_null(strstr(d.msg, "injected fault"));
+    check_nothing_stored(ws);
+    check(cu_ws_exec(ws, "DROP TRIGGER temp.fault", &d), &d);
+  }
+
+  /* The allocations of a whole ingest, in a workspace of its own. */
+  char ws2_dir[300];
+  snprintf(ws2_dir, sizeof ws2_dir, "%s/ws2", tmp);
+  cu_ws *ws2 = fixture_ws_directory(ws2_dir, pat);
+  cu_alloc_fail_after(LONG_MAX);
+  check(cu_ledger_ingest(ws2, files, 1, &lo, NULL, &d), &d);
+  long total = cu_alloc_fail_after(-1);
+  /* More blocks than the packer's ring holds, several times over. */
+  assert_true(fixture_int(ws2, "SELECT count(*) FROM usage_blocks", NULL) >
+              4 * 256);
+  cu_ws_close(ws2);
+  /* Every allocation from the n-th on fails, n stepping back from the
+   * end through the write phase (the last thousand or so) into the
+   * read. */
+  for (long back = 1; back < total / 3; back = back * 5 / 4 + 1) {
+    custos_diag_clear(&d);
+    cu_alloc_fail_after(total - back);
+    custos_rc rc = cu_ledger_ingest(ws, files, 1, &lo, NULL, &d);
+    cu_alloc_fail_after(-1);
+    if (rc != CUSTOS_ENOMEM) {
+      char line[2048];
+      fprintf(stderr, "failing from %ld before the end: %s\n", back,
+              custos_diag_format(&d, line, sizeof line));
+    }
+    assert_int_equal(rc, CUSTOS_ENOMEM);
+    assert_int_equal(d.rc, CUSTOS_ENOMEM);
+    assert_null(strstr(d.msg, "pseudonymise")); /* not the text's fault */
+    check_nothing_stored(ws);
+  }
+
+  /* Then the file goes in, exactly as into the other workspace, with
+   * every rollup in a block (none lost between the threads). */
+  check(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d), &d);
+  check_blocks(ws);
+  assert_int_equal(fixture_int(ws, "SELECT sum((SELECT count(*) FROM"
+                                   " custos_rollups(b.data))) FROM"
+                                   " usage_blocks b", NULL),
+                   fixture_int(ws, "SELECT rollups FROM usage_sources", NULL));
+  char sql[2048];
+  /* The resources' free text aside: each workspace has its own key. */
+  static const char *const tables[] = {
+      "usage_blocks", "usage_monthly", "usage_coverage", "usage_dims",
+      "(SELECT source_id, subscription, type, first_day, last_day, rows"
+      " FROM %s.usage_resources)"};
+  snprintf(sql, sizeof sql, "ATTACH '%s/custos.db' AS other", ws2_dir);
+  check(cu_ws_exec(ws, sql, &d), &d);
+  for (size_t i = 0; i < CU_ARRAY_LEN(tables); i++) {
+    char a[256], b[256];
+    if (strchr(tables[i], '%')) {
+      snprintf(a, sizeof a, tables[i], "main");
+      snprintf(b, sizeof b, tables[i], "other");
+    } else {
+      snprintf(a, sizeof a, "main.%s", tables[i]);
+      snprintf(b, sizeof b, "other.%s", tables[i]);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM %s) = (SELECT count(*) FROM %s)"
+             " AND NOT EXISTS (SELECT * FROM %s EXCEPT SELECT * FROM %s)",
+             a, b, a, b);
+    assert_int_equal(fixture_int(ws, sql, NULL), 1);
+  }
+  check(cu_ws_exec(ws, "DETACH other", &d), &d);
+  cu_ws_close(ws);
+  fixture_rm_tree(tmp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_pack),
@@ -751,6 +915,7 @@ int main(void) {
       cmocka_unit_test(test_ingest_checkpoints),
       cmocka_unit_test(test_joined_periods),
       cmocka_unit_test(test_small_groups),
+      cmocka_unit_test(test_write_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
