@@ -34,11 +34,20 @@
 /* Compressed input is read in chunks of this size. */
 #define ZBUF_SIZE ((size_t)256 << 10)
 /* The scanner reads 64 bytes at a time, possibly past the data's end, and
- * the last field may be NUL-terminated one byte past it. */
+ * the last field may be NUL-terminated one byte past it; callers may read
+ * 64 bytes past a field's NUL (cu_csv_fields). */
 #define PAD 72
 
 /* Memory the caller gave, a regular file mapped, or any other file read. */
 typedef enum src_kind { SRC_MEM, SRC_MAP, SRC_FD } src_kind;
+
+/* A read buffer set aside with keep_buffers (see fill). */
+typedef struct kbuf {
+  uint8_t *p;
+  size_t cap;   /* p has cap + PAD bytes */
+  uint64_t num; /* its number, as cu_csv_buffer said */
+  bool held;    /* the caller may still read records in it */
+} kbuf;
 
 typedef struct field {
   size_t off;    /* content start in buf */
@@ -79,6 +88,11 @@ struct cu_csv {
   size_t cap;
   size_t max_cap;
   bool eof; /* no more decoded bytes will come */
+  /* With keep_buffers: buf's number, and the buffers given up before
+   * it, held until released and then spare. */
+  uint64_t bufnum;
+  kbuf *pool;
+  size_t npool, poolcap;
   bool bom_done;
   bool done;
   custos_rc err; /* sticky error */
@@ -120,6 +134,7 @@ void cu_csv_opts_default(cu_csv_opts *o) {
   o->delim = ',';
   o->check_utf8 = true;
   o->slow_scan = false;
+  o->keep_buffers = false;
   o->sha256 = NULL;
 }
 
@@ -998,11 +1013,57 @@ static custos_rc gz_fill(cu_csv *c, custos_diag *d) {
 }
 
 /*
+ * With keep_buffers, instead of moving the unconsumed tail to the front
+ * of buf (over records the caller may still read), sets buf aside as
+ * held and continues in a spare buffer (or a new one) with the tail
+ * copied to its front.  ENOMEM leaves the reader as it was.
+ */
+static custos_rc next_buffer(cu_csv *c, custos_diag *d) {
+  size_t k = 0;
+  while (k < c->npool && (c->pool[k].held || c->pool[k].cap < c->cap))
+    k++;
+  if (k == c->npool) {
+    if (c->npool == c->poolcap) {
+      size_t ncap = c->poolcap ? c->poolcap * 2 : 8;
+      kbuf *np = cu_realloc(c->pool, ncap * sizeof *np);
+      if (!np)
+        return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory reading %s",
+                           c->name);
+      c->pool = np;
+      c->poolcap = ncap;
+    }
+    /* Zeroed, as the scanner reads the padding after the data. */
+    uint8_t *nb = cu_calloc(1, c->cap + PAD);
+    if (!nb)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory reading %s",
+                         c->name);
+    c->pool[c->npool++] = (kbuf){nb, c->cap, 0, false};
+  }
+  kbuf *s = &c->pool[k];
+  size_t tail = c->len - c->pos;
+  memcpy(s->p, c->buf + c->pos, tail);
+  kbuf old = {c->buf, c->cap, c->bufnum, true};
+  c->buf = s->p;
+  c->cap = s->cap;
+  *s = old;
+  c->bufnum++;
+  c->len = tail;
+  c->pos = 0;
+  return CUSTOS_OK;
+}
+
+/*
  * Makes room and reads more decoded bytes after buf[len).  The unconsumed
- * tail (a partial record) moves to the front; a full buffer doubles, up to
- * max_cap.  Sets eof at the end of input.
+ * tail (a partial record) moves to the front (with keep_buffers, to the
+ * front of another buffer); a full buffer doubles, up to max_cap.  Sets
+ * eof at the end of input.
  */
 static custos_rc fill(cu_csv *c, custos_diag *d) {
+  if (c->pos > 0 && c->o.keep_buffers) {
+    custos_rc rc = next_buffer(c, d);
+    if (rc != CUSTOS_OK)
+      return rc;
+  }
   if (c->pos > 0) {
     memmove(c->buf, c->buf + c->pos, c->len - c->pos);
     c->len -= c->pos;
@@ -1222,6 +1283,9 @@ void cu_csv_close(cu_csv *c) {
     close(c->fd);
   cu_free(c->zbuf);
   cu_free(c->buf);
+  for (size_t k = 0; k < c->npool; k++)
+    cu_free(c->pool[k].p);
+  cu_free(c->pool);
   cu_free(c->fields);
   cu_free(c->ends);
   cu_free(c->tmp);
@@ -1378,6 +1442,16 @@ const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
   if (one_line)
     *one_line = c->first_ml == SIZE_MAX;
   return (const char *)c->buf + c->rec_start;
+}
+
+uint64_t cu_csv_buffer(const cu_csv *c) { return c ? c->bufnum : 0; }
+
+void cu_csv_release(cu_csv *c, uint64_t buf) {
+  if (!c)
+    return;
+  for (size_t k = 0; k < c->npool; k++)
+    if (c->pool[k].num < buf)
+      c->pool[k].held = false;
 }
 
 bool cu_csv_quoted(const cu_csv *c, size_t i) {
