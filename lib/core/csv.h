@@ -24,6 +24,10 @@ typedef struct cu_csv_opts {
   /* For tests: parse every record with the careful byte-by-byte scanner
    * that otherwise handles only unusual records.  Default false. */
   bool slow_scan;
+  /* For tests: scan with 16-byte vectors even where the CPU has 32-byte
+   * ones (AVX2), so that both fast paths are checked on one machine.
+   * Default false. */
+  bool narrow_scan;
   /* Keep each read buffer, and so every record read from it, valid
    * until the caller lets it go with cu_csv_release, instead of reusing
    * it: the caller may then hold on to records (e.g. hand them to
