@@ -844,11 +844,14 @@ static bool take_row(preader *p, pbatch *b) {
   char *kb = b->bytes + b->nbytes;
   size_t kl = 0;
   kb[kl++] = r->am.use_pricing ? 'p' : 'c';
+  const bool meter = r->raw.v[LF_METER] && r->raw.len[LF_METER];
+  const bool region = r->raw.v[LF_REGION] && r->raw.len[LF_REGION];
+  /* Unrolled, each field's tests below fold away. */
+#pragma GCC unroll 16
   for (size_t kf = 0; kf < CU_ARRAY_LEN(key_fields); kf++) {
-    int f = key_fields[kf];
+    const int f = key_fields[kf];
     size_t n = r->raw.v[f] ? r->raw.len[f] : 0;
-    if ((f == LF_SKU && r->raw.v[LF_METER] && r->raw.len[LF_METER]) ||
-        (f == LF_REGION_NAME && r->raw.v[LF_REGION] && r->raw.len[LF_REGION]))
+    if ((f == LF_SKU && meter) || (f == LF_REGION_NAME && region))
       n = 0;
     if (n > KEY_FIELD_MAX) {
       r->bad = f;
