@@ -757,6 +757,22 @@ static inline void make_field(cu_csv *c, uint8_t *buf, field *f, size_t fs,
   buf[f->off + f->len] = '\0';
 }
 
+/* Makes the fields sel[0..nsel) of the plain record at start with n
+ * fields (the fast path's selection), ends as the fast path leaves them.
+ * A function of its own, out of line, so that its loop has the
+ * registers to itself. */
+static __attribute__((noinline)) void
+make_selected(cu_csv *c, uint8_t *buf, field *fields, const uint32_t *ends,
+              const int *sel, size_t nsel, size_t start, size_t n) {
+  for (size_t k = 0; k < nsel; k++) {
+    size_t i = (size_t)sel[k];
+    if (i >= n)
+      break;
+    size_t fs = start + (uint32_t)(ends[i - 1] + 1);
+    make_field(c, buf, &fields[i], fs, start + ends[i]);
+  }
+}
+
 /* Room for need field ends, and for ends[-1]; false when out of
  * memory. */
 static bool ends_reserve(cu_csv *c, size_t need) {

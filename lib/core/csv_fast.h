@@ -114,13 +114,7 @@ static FAST_ATTR bool FAST_NAME(cu_csv *c) {
   const int *const sel = c->sel;
   const size_t nsel = c->nsel;
   if (nsel) {
-    for (size_t k = 0; k < nsel; k++) {
-      size_t i = (size_t)sel[k];
-      if (i >= n)
-        break;
-      size_t fs = start + (uint32_t)(ends[i - 1] + 1);
-      make_field(c, buf, &fields[i], fs, start + ends[i]);
-    }
+    make_selected(c, buf, fields, ends, sel, nsel, start, n);
     c->partial = true;
     goto made;
   }
