@@ -19,6 +19,15 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+/* A second fast path with AVX2, chosen at run time (cpu_wide), where the
+ * compiler can build it. */
+#if defined(__x86_64__) && defined(__SSE2__) &&                              \
+    (defined(__GNUC__) || defined(__clang__))
+#define CSV_WIDE 1
+#include <immintrin.h>
+#else
+#define CSV_WIDE 0
+#endif
 
 #include "csv.h"
 
@@ -34,11 +43,20 @@
 /* Compressed input is read in chunks of this size. */
 #define ZBUF_SIZE ((size_t)256 << 10)
 /* The scanner reads 64 bytes at a time, possibly past the data's end, and
- * the last field may be NUL-terminated one byte past it. */
+ * the last field may be NUL-terminated one byte past it; callers may read
+ * 64 bytes past a field's NUL (cu_csv_fields). */
 #define PAD 72
 
 /* Memory the caller gave, a regular file mapped, or any other file read. */
 typedef enum src_kind { SRC_MEM, SRC_MAP, SRC_FD } src_kind;
+
+/* A read buffer set aside with keep_buffers (see fill). */
+typedef struct kbuf {
+  uint8_t *p;
+  size_t cap;   /* p has cap + PAD bytes */
+  uint64_t num; /* its number, as cu_csv_buffer said */
+  bool held;    /* the caller may still read records in it */
+} kbuf;
 
 typedef struct field {
   size_t off;    /* content start in buf */
@@ -79,6 +97,11 @@ struct cu_csv {
   size_t cap;
   size_t max_cap;
   bool eof; /* no more decoded bytes will come */
+  /* With keep_buffers: buf's number, and the buffers given up before
+   * it, held until released and then spare. */
+  uint64_t bufnum;
+  kbuf *pool;
+  size_t npool, poolcap;
   bool bom_done;
   bool done;
   custos_rc err; /* sticky error */
@@ -103,8 +126,10 @@ struct cu_csv {
   int *sel;
   size_t nwant, nsel;
   bool partial;
+  bool wide; /* the fast path is fast_record_wide */
 
-  /* the fast path's field ends, relative to the record's start */
+  /* the fast path's field ends, relative to the record's start; ends[-1]
+   * is allocated too */
   uint32_t *ends;
   size_t ecap;
   uint8_t *tmp; /* scratch for unescaping */
@@ -120,6 +145,8 @@ void cu_csv_opts_default(cu_csv_opts *o) {
   o->delim = ',';
   o->check_utf8 = true;
   o->slow_scan = false;
+  o->keep_buffers = false;
+  o->narrow_scan = false;
   o->sha256 = NULL;
 }
 
@@ -713,8 +740,8 @@ static size_t unescape_from(cu_csv *c, uint8_t *s, uint8_t *q, size_t raw) {
 
 /* Makes f of the plain field in buf[fs..fe): unquoted, its doubled quotes
  * collapsed, NUL-terminated. */
-static inline void make_field(cu_csv *c, field *f, size_t fs, size_t fe) {
-  uint8_t *const buf = c->buf;
+static inline void make_field(cu_csv *c, uint8_t *buf, field *f, size_t fs,
+                              size_t fe) {
   f->esc = 0;
   if (fe > fs && buf[fs] == '"') {
     size_t raw = fe - fs - 2;
@@ -730,143 +757,131 @@ static inline void make_field(cu_csv *c, field *f, size_t fs, size_t fe) {
   buf[f->off + f->len] = '\0';
 }
 
-/* Room for need field ends; false when out of memory. */
+/* Makes the fields sel[0..nsel) of the plain record at start with n
+ * fields (the fast path's selection), ends as the fast path leaves them.
+ * A function of its own, out of line, so that its loop has the
+ * registers to itself. */
+static __attribute__((noinline)) void
+make_selected(cu_csv *c, uint8_t *buf, field *fields, const uint32_t *ends,
+              const int *sel, size_t nsel, size_t start, size_t n) {
+  for (size_t k = 0; k < nsel; k++) {
+    size_t i = (size_t)sel[k];
+    if (i >= n)
+      break;
+    size_t fs = start + (uint32_t)(ends[i - 1] + 1);
+    make_field(c, buf, &fields[i], fs, start + ends[i]);
+  }
+}
+
+/* Room for need field ends, and for ends[-1]; false when out of
+ * memory. */
 static bool ends_reserve(cu_csv *c, size_t need) {
   if (need <= c->ecap)
     return true;
   size_t ncap = c->ecap ? c->ecap * 2 : 128;
   if (ncap < need)
     ncap = need;
-  uint32_t *e = cu_realloc(c->ends, ncap * sizeof *e);
+  uint32_t *e = cu_realloc(c->ends ? c->ends - 1 : NULL,
+                           (ncap + 1) * sizeof *e);
   if (!e)
     return false;
-  c->ends = e;
+  c->ends = e + 1;
   c->ecap = ncap;
   return true;
 }
 
-/*
- * Parses the plain record at c->pos as parse_record would, and returns
- * true; returns false, having changed nothing the slow path reads, when
- * the record is not plain (see above).
- */
-static bool fast_record(cu_csv *c) {
-  uint8_t *const buf = c->buf;
-  const uint8_t delim = (uint8_t)c->o.delim;
-  const size_t start = c->pos, end = c->len;
-  const size_t max_raw = c->o.max_record + 2;
-  size_t base = start, n = 0, rec_end;
-  uint64_t carry = 0;        /* all ones when the window starts in quotes */
-  uint64_t prev_struct = 1;  /* the byte before the window ends a field */
-  uint64_t prev_close = 0;   /* it is a closing quote */
-  size_t utf8_from = start;  /* bytes before this are validated */
+/* Appends off plus the index of each bit of s to ends[n..], one at a
+ * time. */
+#define ENDS_EACH(ends, n, s, off)                                             \
+  do {                                                                         \
+    for (uint64_t t_ = (s); t_; t_ &= t_ - 1)                                  \
+      (ends)[(n)++] = (off) + ctz64(t_);                                       \
+  } while (0)
 
-  for (;;) {
-    if (base >= end || base - start > max_raw)
-      return false;
-    masks m;
-    masks64(buf + base, delim, &m);
-    size_t k = end - base;
-    uint64_t valid = k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
-    uint64_t q = m.q & valid;
-    uint64_t in = prefix_xor(q) ^ carry;
-    uint64_t nl = m.n & ~in & valid;
-    /* bits up to the record's end (its LF), or all valid ones */
-    uint64_t upto = nl ? ((nl & (0 - nl)) << 1) - 1 : valid;
-    uint64_t s = (m.d | m.n) & ~in & upto;
-    uint64_t open = q & in, close = q & ~in;
-    uint64_t fstart = (s << 1) | prev_struct;
-    uint64_t after_close = (close << 1) | prev_close;
-    /* A quote opens only a field or a doubled quote; after a closing
-     * quote comes a quote, the delimiter, LF, or CR and then LF. */
-    uint64_t bad = (open & ~(fstart | after_close)) | (m.n & in);
-    uint64_t odd = after_close & ~(q | s) & upto;
-    /* which is fine only for CR then LF; CRs are looked for only here */
-    uint64_t cr = 0;
-    for (uint64_t t = odd; t; t &= t - 1) {
-      unsigned j = ctz64(t);
-      if (buf[base + j] == '\r')
-        cr |= (uint64_t)1 << j;
-    }
-    bad |= odd & ~cr;
-    if (cr) {
-      uint64_t next_lf = (m.n >> 1) | ((uint64_t)(buf[base + 64] == '\n') << 63);
-      bad |= cr & ~next_lf;
-    }
-    if (bad & upto)
-      return false;
-    uint64_t h = m.h & upto;
-    if (h && c->o.check_utf8) {
-      if (utf8_from > base)
-        h &= utf8_from - base >= 64 ? 0 : ~(uint64_t)0 << (utf8_from - base);
-      while (h) {
-        size_t at = base + ctz64(h);
-        if (utf8_run(buf, &at, end, c->eof) != U8_OK)
-          return false;
-        utf8_from = at;
-        h = at - base >= 64 ? 0 : h & (~(uint64_t)0 << (at - base));
-      }
-    }
-    /* A window adds at most 64 ends.  (Keeping only the ends that wanted
-     * fields need, and counting the others, cost more than it saved.) */
-    if (n > c->o.max_fields || !ends_reserve(c, n + 64))
-      return false;
-    uint32_t *ends = c->ends;
-    for (uint64_t t = s; t; t &= t - 1)
-      ends[n++] = (uint32_t)(base - start + ctz64(t));
-    if (nl) {
-      rec_end = base + ctz64(nl);
-      break;
-    }
-    carry = 0 - (in >> 63);
-    prev_struct = s >> 63;
-    prev_close = close >> 63;
-    base += 64;
-  }
-  if (n > c->o.max_fields || fields_reserve(c, n - 1) != CUSTOS_OK)
-    return false;
-  size_t lf = rec_end;
-  if (rec_end > start && buf[rec_end - 1] == '\r')
-    rec_end--;
-  if (rec_end - start > c->o.max_record)
-    return false;
-  const uint32_t *ends = c->ends;
-  if (rec_end - start > c->o.max_field) {
-    /* Some field may be too long: the slow path says which. */
-    for (size_t i = 0, fs = 0; i < n; fs = ends[i++] + 1)
-      if (ends[i] - fs > c->o.max_field)
-        return false;
-  }
+#define FAST_NAME fast_record
+#define FAST_ATTR
+#define FAST_MASKS masks64
+#define FAST_ENDS ENDS_EACH
+#define FAST_PREFIX_XOR prefix_xor
+#include "csv_fast.h"
+#undef FAST_NAME
+#undef FAST_ATTR
+#undef FAST_MASKS
+#undef FAST_ENDS
+#undef FAST_PREFIX_XOR
 
-  /* The record is plain: make its fields, or the wanted ones. */
-  field *fields = c->fields;
-  if (c->nsel) {
-    for (size_t k = 0; k < c->nsel && (size_t)c->sel[k] < n; k++) {
-      size_t i = (size_t)c->sel[k];
-      size_t fs = i ? start + ends[i - 1] + 1 : start;
-      size_t fe = i + 1 < n ? start + ends[i] : rec_end;
-      make_field(c, &fields[i], fs, fe);
-    }
-    c->partial = true;
-    goto made;
-  }
-  size_t fs = start;
-  for (size_t i = 0; i < n; i++) {
-    size_t fe = i + 1 < n ? start + ends[i] : rec_end;
-    make_field(c, &fields[i], fs, fe);
-    fs = start + ends[i] + 1;
-  }
-  c->partial = false;
-made:
-  c->nf = n;
-  c->rec_line = c->line;
-  c->rec_start = start;
-  c->first_ml = SIZE_MAX;
-  c->line++;
-  c->pos = lf + 1;
-  c->record++;
-  return true;
+#if CSV_WIDE
+#define WIDE_TARGET __attribute__((target("avx2,bmi,popcnt,pclmul")))
+
+/* prefix_xor by one carry-less multiplication with all ones. */
+static inline __attribute__((always_inline)) WIDE_TARGET uint64_t
+prefix_xor_wide(uint64_t x) {
+  __m128i p = _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)x),
+                                   _mm_set1_epi8(-1), 0);
+  return (uint64_t)_mm_cvtsi128_si64(p);
 }
+
+/* masks64 with 32-byte vectors. */
+static inline __attribute__((always_inline)) WIDE_TARGET void
+masks64_wide(const uint8_t *p, uint8_t delim, masks *m) {
+  const __m256i vd = _mm256_set1_epi8((char)delim);
+  const __m256i vq = _mm256_set1_epi8('"');
+  const __m256i vn = _mm256_set1_epi8('\n');
+  __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)p);
+  __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+#define MASK32(x) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x))
+  m->q = MASK32(_mm256_cmpeq_epi8(lo, vq)) |
+         MASK32(_mm256_cmpeq_epi8(hi, vq)) << 32;
+  m->d = MASK32(_mm256_cmpeq_epi8(lo, vd)) |
+         MASK32(_mm256_cmpeq_epi8(hi, vd)) << 32;
+  m->n = MASK32(_mm256_cmpeq_epi8(lo, vn)) |
+         MASK32(_mm256_cmpeq_epi8(hi, vn)) << 32;
+  m->h = MASK32(lo) | MASK32(hi) << 32;
+#undef MASK32
+}
+
+/* ENDS_EACH without a branch per bit: four ends a round, as many rounds
+ * as the population count says, the spare entries (at most three, past
+ * n) written but not counted.  tzcnt of 0 is 64, which is harmless. */
+#define ENDS_WIDE(ends, n, s, off)                                             \
+  do {                                                                         \
+    uint64_t t_ = (s);                                                         \
+    uint32_t *e_ = (ends) + (n);                                               \
+    size_t c_ = (size_t)_mm_popcnt_u64(t_);                                    \
+    for (size_t j_ = 0; j_ < c_; j_ += 4) {                                    \
+      e_[j_] = (off) + (uint32_t)_tzcnt_u64(t_);                               \
+      t_ = _blsr_u64(t_);                                                      \
+      e_[j_ + 1] = (off) + (uint32_t)_tzcnt_u64(t_);                           \
+      t_ = _blsr_u64(t_);                                                      \
+      e_[j_ + 2] = (off) + (uint32_t)_tzcnt_u64(t_);                           \
+      t_ = _blsr_u64(t_);                                                      \
+      e_[j_ + 3] = (off) + (uint32_t)_tzcnt_u64(t_);                           \
+      t_ = _blsr_u64(t_);                                                      \
+    }                                                                          \
+    (n) += c_;                                                                 \
+  } while (0)
+
+#define FAST_NAME fast_record_wide
+#define FAST_ATTR WIDE_TARGET
+#define FAST_MASKS masks64_wide
+#define FAST_ENDS ENDS_WIDE
+#define FAST_PREFIX_XOR prefix_xor_wide
+#include "csv_fast.h"
+#undef FAST_NAME
+#undef FAST_ATTR
+#undef FAST_MASKS
+#undef FAST_ENDS
+#undef FAST_PREFIX_XOR
+
+/* Whether this CPU runs fast_record_wide. */
+static bool cpu_wide(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+         __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("pclmul");
+}
+#else
+#define fast_record_wide fast_record
+#endif
 
 /* ---- input --------------------------------------------------------------- */
 
@@ -998,11 +1013,57 @@ static custos_rc gz_fill(cu_csv *c, custos_diag *d) {
 }
 
 /*
+ * With keep_buffers, instead of moving the unconsumed tail to the front
+ * of buf (over records the caller may still read), sets buf aside as
+ * held and continues in a spare buffer (or a new one) with the tail
+ * copied to its front.  ENOMEM leaves the reader as it was.
+ */
+static custos_rc next_buffer(cu_csv *c, custos_diag *d) {
+  size_t k = 0;
+  while (k < c->npool && (c->pool[k].held || c->pool[k].cap < c->cap))
+    k++;
+  if (k == c->npool) {
+    if (c->npool == c->poolcap) {
+      size_t ncap = c->poolcap ? c->poolcap * 2 : 8;
+      kbuf *np = cu_realloc(c->pool, ncap * sizeof *np);
+      if (!np)
+        return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory reading %s",
+                           c->name);
+      c->pool = np;
+      c->poolcap = ncap;
+    }
+    /* Zeroed, as the scanner reads the padding after the data. */
+    uint8_t *nb = cu_calloc(1, c->cap + PAD);
+    if (!nb)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory reading %s",
+                         c->name);
+    c->pool[c->npool++] = (kbuf){nb, c->cap, 0, false};
+  }
+  kbuf *s = &c->pool[k];
+  size_t tail = c->len - c->pos;
+  memcpy(s->p, c->buf + c->pos, tail);
+  kbuf old = {c->buf, c->cap, c->bufnum, true};
+  c->buf = s->p;
+  c->cap = s->cap;
+  *s = old;
+  c->bufnum++;
+  c->len = tail;
+  c->pos = 0;
+  return CUSTOS_OK;
+}
+
+/*
  * Makes room and reads more decoded bytes after buf[len).  The unconsumed
- * tail (a partial record) moves to the front; a full buffer doubles, up to
- * max_cap.  Sets eof at the end of input.
+ * tail (a partial record) moves to the front (with keep_buffers, to the
+ * front of another buffer); a full buffer doubles, up to max_cap.  Sets
+ * eof at the end of input.
  */
 static custos_rc fill(cu_csv *c, custos_diag *d) {
+  if (c->pos > 0 && c->o.keep_buffers) {
+    custos_rc rc = next_buffer(c, d);
+    if (rc != CUSTOS_OK)
+      return rc;
+  }
   if (c->pos > 0) {
     memmove(c->buf, c->buf + c->pos, c->len - c->pos);
     c->len -= c->pos;
@@ -1123,6 +1184,9 @@ static custos_rc create(const char *name, const cu_csv_opts *opts,
   if (!c)
     return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s", name);
   c->o = o;
+#if CSV_WIDE
+  c->wide = !o.narrow_scan && cpu_wide();
+#endif
   c->fd = -1;
   c->line = 1;
   c->name = cu_strdup(name);
@@ -1222,8 +1286,11 @@ void cu_csv_close(cu_csv *c) {
     close(c->fd);
   cu_free(c->zbuf);
   cu_free(c->buf);
+  for (size_t k = 0; k < c->npool; k++)
+    cu_free(c->pool[k].p);
+  cu_free(c->pool);
   cu_free(c->fields);
-  cu_free(c->ends);
+  cu_free(c->ends ? c->ends - 1 : NULL);
   cu_free(c->tmp);
   cu_free(c->want);
   cu_free(c->sel);
@@ -1254,7 +1321,8 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
       c->bom_done = true;
     }
     if (c->bom_done && c->pos < c->len) {
-      if (!c->o.slow_scan && fast_record(c))
+      if (!c->o.slow_scan &&
+          (c->wide ? fast_record_wide(c) : fast_record(c)))
         return CUSTOS_OK;
       bool more;
       rc = parse_record(c, &more, d);
@@ -1339,18 +1407,22 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
                    size_t *len, uint64_t *quoted) {
   uint64_t q = 0;
+  /* In locals, as the stores into len could change c->nf. */
+  const size_t nf = c ? c->nf : 0;
+  const field *const fields = c ? c->fields : NULL;
+  const char *const buf = c ? (const char *)c->buf : NULL;
   for (size_t k = 0; k < n; k++) {
     size_t i = (size_t)idx[k];
     /* The hot path of every ingest: whether the field was made is only
      * asserted. */
-    assert(!c || idx[k] < 0 || i >= c->nf || made(c, i));
-    if (!c || NEVER(idx[k] < 0 || i >= c->nf)) {
+    assert(!c || idx[k] < 0 || i >= nf || made(c, i));
+    if (!c || NEVER(idx[k] < 0 || i >= nf)) {
       v[k] = "";
       len[k] = 0;
       continue;
     }
-    const field *f = &c->fields[i];
-    v[k] = (const char *)c->buf + f->off;
+    const field *f = &fields[i];
+    v[k] = buf + f->off;
     len[k] = f->len;
     if (f->quoted && ALWAYS(k < 64))
       q |= (uint64_t)1 << k;
@@ -1378,6 +1450,16 @@ const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
   if (one_line)
     *one_line = c->first_ml == SIZE_MAX;
   return (const char *)c->buf + c->rec_start;
+}
+
+uint64_t cu_csv_buffer(const cu_csv *c) { return c ? c->bufnum : 0; }
+
+void cu_csv_release(cu_csv *c, uint64_t buf) {
+  if (!c)
+    return;
+  for (size_t k = 0; k < c->npool; k++)
+    if (c->pool[k].num < buf)
+      c->pool[k].held = false;
 }
 
 bool cu_csv_quoted(const cu_csv *c, size_t i) {

@@ -24,6 +24,17 @@ typedef struct cu_csv_opts {
   /* For tests: parse every record with the careful byte-by-byte scanner
    * that otherwise handles only unusual records.  Default false. */
   bool slow_scan;
+  /* For tests: scan with 16-byte vectors even where the CPU has 32-byte
+   * ones (AVX2), so that both fast paths are checked on one machine.
+   * Default false. */
+  bool narrow_scan;
+  /* Keep each read buffer, and so every record read from it, valid
+   * until the caller lets it go with cu_csv_release, instead of reusing
+   * it: the caller may then hold on to records (e.g. hand them to
+   * another thread) without copying them.  Buffers are never reused
+   * before they are released, so memory grows by about the bytes of the
+   * records held.  Default false. */
+  bool keep_buffers;
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
    * in the same pass; the context stays the caller's.  Memory and regular
@@ -89,7 +100,10 @@ size_t cu_csv_nfields(const cu_csv *c);
 const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len);
 /* Fields idx[0..n) of the current record at once, as cu_csv_field gives
  * them: v[k] and len[k] for field idx[k], each index < cu_csv_nfields;
- * bit k of *quoted (n <= 64) whether it was quoted. */
+ * bit k of *quoted (n <= 64) whether it was quoted.  The 64 bytes after
+ * each field's NUL lie in the reader's buffer and may be read (as
+ * scratch: their values say nothing), so that a caller may copy a short
+ * field with one wide load. */
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
                    size_t *len, uint64_t *quoted);
 /* The bytes of the current record as they lie in the reader's buffer,
@@ -100,6 +114,15 @@ void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
  * (cu_csv_field_pos) is its offset from the start plus one, less one for
  * the opening quote of a quoted field.  Valid until the next call. */
 const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line);
+/* With keep_buffers: the number of the buffer that holds the current
+ * record.  Numbers grow with the file; the current record and every later
+ * one lie in buffers numbered at least this. */
+uint64_t cu_csv_buffer(const cu_csv *c);
+/* With keep_buffers: says that no record read from a buffer numbered
+ * below buf is looked at any more, so those buffers may be reused.  The
+ * caller's records in them are invalid after the call.  Without
+ * keep_buffers it does nothing. */
+void cu_csv_release(cu_csv *c, uint64_t buf);
 /* Whether field i was quoted (so "" differs from an empty unquoted field). */
 bool cu_csv_quoted(const cu_csv *c, size_t i);
 /* 1-based line on which the current record starts. */

@@ -792,8 +792,10 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
  * The CSV scan, the amounts and the raw key of each row are the half of
  * the work that needs no per-file state, so a second thread (the reader)
  * does them and hands rows over in batches, in file order, to the thread
- * that aggregates (the caller's).  Each row's fields are copied into its
- * batch, as the CSV reader reuses its buffer.  The aggregating thread
+ * that aggregates (the caller's).  A row's fields stay where the CSV
+ * reader put them, in buffers it keeps until the reader gives them back
+ * (keep_buffers) once no batch in flight points into them; only the raw
+ * key is copied, into the row's batch.  The aggregating thread
  * keeps everything that decides the result (rejects in file order, the
  * rollups, the resources), so the outcome is the one a single thread
  * gives.
@@ -813,14 +815,16 @@ static const int key_fields[] = {
 #define RAW_KEY_MAX (1 + CU_ARRAY_LEN(key_fields) * (2 + KEY_FIELD_MAX))
 #define BATCH_ROWS 1024
 #define NBATCH 4 /* batches in flight between the threads */
+#define BATCH_KEY_BYTES ((size_t)512 << 10) /* raw keys of one batch */
 
 enum prow_kind {
   ROW_OK,     /* amounts and raw key ready */
   ROW_REJECT  /* refused by the reader: bad (or -1), reason */
 };
 
-/* One row as the reader hands it over.  raw's views point into the
- * batch's bytes and stay valid until the batch is given back. */
+/* One row as the reader hands it over.  raw's views point into the CSV
+ * reader's buffers, its key into the batch's bytes; both stay valid
+ * until the batch is given back. */
 typedef struct prow {
   cu_ledger_raw raw;
   uint64_t line;              /* where the record starts */
@@ -854,8 +858,10 @@ _Static_assert(LF_COUNT <= 32, "prow.quoted has a bit per field");
 typedef struct pbatch {
   prow *rows;
   size_t nrows;
-  char *bytes;
+  char *bytes; /* the raw keys */
   size_t nbytes, capbytes;
+  size_t nrec;  /* bytes of the records its rows point into */
+  uint64_t buf; /* the CSV buffer of its first row (cu_csv_buffer) */
   uint64_t offset; /* bytes of the file consumed after its last row */
 } pbatch;
 
@@ -864,6 +870,7 @@ typedef struct preader {
   const cu_ledger_adapter *ad;
   int cols[LF_COUNT], fields[LF_COUNT];
   int nused;
+  size_t rec_cap; /* bytes of records one batch may point into */
   pbatch b[NBATCH];
   /* A ring: b[tail] .. count filled batches; the reader fills b[head]. */
   size_t head, tail, count;
@@ -896,6 +903,8 @@ static bool take_row(preader *p, pbatch *b) {
   cu_csv *csv = p->csv;
   size_t nf = cu_csv_nfields(csv);
   prow *r = &b->rows[b->nrows];
+  if (b->nrows == 0)
+    b->buf = cu_csv_buffer(csv);
   r->line = cu_csv_line(csv);
   r->bad = -1;
   r->reason = NULL;
@@ -907,16 +916,16 @@ static bool take_row(preader *p, pbatch *b) {
     b->nrows++;
     return true;
   }
-  /* The record's bytes in one copy, which costs less than a copy per
-   * field used. */
+  /* The record stays where the CSV reader put it (keep_buffers) until
+   * the batch comes back; a batch points into at most about a record
+   * cap of them, so that the buffers held stay few. */
   size_t rn;
   const char *rb = cu_csv_record_bytes(csv, &rn, &r->one_line);
-  if (rn + RAW_KEY_MAX > b->capbytes - b->nbytes)
+  if (b->nrows &&
+      (b->nrec + rn > p->rec_cap || RAW_KEY_MAX > b->capbytes - b->nbytes))
     return false;
-  char *dst = b->bytes + b->nbytes;
-  memcpy(dst, rb, rn);
-  b->nbytes += rn;
-  r->rec = dst;
+  b->nrec += rn;
+  r->rec = rb;
   const char *v[LF_COUNT];
   size_t len[LF_COUNT];
   uint64_t quoted;
@@ -924,7 +933,7 @@ static bool take_row(preader *p, pbatch *b) {
   r->quoted = 0;
   for (int u = 0; u < p->nused; u++) {
     int f = p->fields[u];
-    r->raw.v[f] = dst + (v[u] - rb);
+    r->raw.v[f] = v[u];
     r->raw.len[f] = len[u];
   }
   if (r->one_line) {
@@ -949,11 +958,14 @@ static bool take_row(preader *p, pbatch *b) {
   char *kb = b->bytes + b->nbytes;
   size_t kl = 0;
   kb[kl++] = r->am.use_pricing ? 'p' : 'c';
+  const bool meter = r->raw.v[LF_METER] && r->raw.len[LF_METER];
+  const bool region = r->raw.v[LF_REGION] && r->raw.len[LF_REGION];
+  /* Unrolled, each field's tests below fold away. */
+#pragma GCC unroll 16
   for (size_t kf = 0; kf < CU_ARRAY_LEN(key_fields); kf++) {
-    int f = key_fields[kf];
+    const int f = key_fields[kf];
     size_t n = r->raw.v[f] ? r->raw.len[f] : 0;
-    if ((f == LF_SKU && r->raw.v[LF_METER] && r->raw.len[LF_METER]) ||
-        (f == LF_REGION_NAME && r->raw.v[LF_REGION] && r->raw.len[LF_REGION]))
+    if ((f == LF_SKU && meter) || (f == LF_REGION_NAME && region))
       n = 0;
     if (n > KEY_FIELD_MAX) {
       r->bad = f;
@@ -965,7 +977,12 @@ static bool take_row(preader *p, pbatch *b) {
       continue; /* parsed per row by the aggregating thread */
     kb[kl++] = (char)(n & 0xff);
     kb[kl++] = (char)(n >> 8);
-    if (n)
+    /* Most key fields are short: one 16-byte copy, which may read past
+     * the field in the CSV reader's buffer (csv.h) and write past the
+     * key into the batch's spare bytes, costs less than a call. */
+    if (n - 1 < 16)
+      memcpy(kb + kl, r->raw.v[f], 16);
+    else if (n)
       memcpy(kb + kl, r->raw.v[f], n);
     kl += n;
   }
@@ -1003,7 +1020,9 @@ static bool take_row(preader *p, pbatch *b) {
 }
 
 /* Hands b (the one at head) to the aggregating thread and waits for room
- * for the next; false when that thread wants no more. */
+ * for the next; false when that thread wants no more.  Then lets the CSV
+ * reader reuse the buffers that no batch in flight points into (the
+ * batches are in file order, so the oldest one's first row tells). */
 static bool publish(preader *p, bool last) {
   pthread_mutex_lock(&p->mu);
   p->b[p->head].offset = cu_csv_offset(p->csv);
@@ -1014,11 +1033,14 @@ static bool publish(preader *p, bool last) {
   while (!last && !p->stop && p->count == NBATCH)
     pthread_cond_wait(&p->cv, &p->mu);
   bool go = !p->stop;
+  uint64_t keep = p->count ? p->b[p->tail].buf : cu_csv_buffer(p->csv);
   pthread_mutex_unlock(&p->mu);
   if (go && !last) {
+    cu_csv_release(p->csv, keep);
     pbatch *b = &p->b[p->head];
     b->nrows = 0;
     b->nbytes = 0;
+    b->nrec = 0;
   }
   return go;
 }
@@ -1026,7 +1048,7 @@ static bool publish(preader *p, bool last) {
 static void *reader_main(void *arg) {
   preader *p = arg;
   pbatch *b = &p->b[p->head];
-  b->nrows = b->nbytes = 0;
+  b->nrows = b->nbytes = b->nrec = 0;
   for (;;) {
     bool eof = false;
     custos_rc rc = cu_csv_next(p->csv, &eof, &p->d);
@@ -1325,6 +1347,7 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
   cu_csv *csv = NULL;
   cu_csv_opts o;
   cu_csv_opts_default(&o);
+  o.keep_buffers = true; /* the batches point into them */
   custos_rc rc = cu_sha256_init_async(&o.sha256);
   if (rc != CUSTOS_OK)
     return cu_diag_set(d, rc, "cannot start the file's SHA-256");
@@ -1376,10 +1399,13 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
   rc = cu_csv_select(csv, p.cols, (size_t)p.nused, d);
   if (rc != CUSTOS_OK)
     goto fail_header;
-  /* A batch holds any record the reader accepts, with its raw key. */
+  /* A batch holds any record the reader accepts (and more up to about
+   * a record cap's bytes) with room for its raw keys.  Keys are short
+   * (a few hundred bytes), so that a batch mostly fills up by rows. */
+  p.rec_cap = o.max_record;
   for (int i = 0; i < NBATCH; i++) {
     p.b[i].rows = cu_calloc(BATCH_ROWS, sizeof *p.b[i].rows);
-    p.b[i].capbytes = o.max_record + 16 + RAW_KEY_MAX;
+    p.b[i].capbytes = BATCH_KEY_BYTES + RAW_KEY_MAX + 16;
     p.b[i].bytes = cu_malloc(p.b[i].capbytes);
     if (!p.b[i].rows || !p.b[i].bytes) {
       rc = oom(d, g->path);

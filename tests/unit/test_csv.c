@@ -731,8 +731,9 @@ static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
   return s;
 }
 
-/* Says the same of in with and without the fast path, with the default
- * caps and with small ones, and the same of the selected fields when the
+/* Says the same of in with and without the fast path (both kinds: with
+ * 32-byte vectors where the CPU has AVX2, and 16-byte ones), with the
+ * default caps and with small ones, and the same of the selected fields when the
  * fast path makes only those (cu_csv_select). */
 static void same_both_ways(const char *in, size_t n) {
   static const int sel_a[] = {2}, sel_b[] = {1, 3, 4}, sel_c[] = {5, 0, 19};
@@ -750,13 +751,19 @@ static void same_both_ways(const char *in, size_t n) {
         o.max_fields = 20;
       }
       char *fast = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
+      o.narrow_scan = true; /* the other fast path, where the CPU has AVX2 */
+      char *narrow = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
       o.slow_scan = true;
       char *slow = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
-      if (strcmp(fast, slow) != 0)
-        fprintf(stderr, "input '%.*s' (selection %zu)\nfast:\n%s\nslow:\n%s\n",
-                (int)n, in, k, fast, slow);
+      if (strcmp(fast, slow) != 0 || strcmp(narrow, slow) != 0)
+        fprintf(stderr,
+                "input '%.*s' (selection %zu)\nfast:\n%s\nnarrow:\n%s\n"
+                "slow:\n%s\n",
+                (int)n, in, k, fast, narrow, slow);
       assert_string_equal(fast, slow);
+      assert_string_equal(narrow, slow);
       free(fast);
+      free(narrow);
       free(slow);
     }
   }
@@ -864,6 +871,70 @@ static void test_select(void **state) {
   cu_csv_close(c);
 }
 
+/* With keep_buffers, records stay where they were read until their buffer
+ * is released, across many refills (small caps make small buffers), and
+ * read the same as without. */
+static void test_keep_buffers(void **state) {
+  (void)state;
+  enum { NREC = 3000, LAG = 40 };
+  size_t cap = 1 << 20, n = 0;
+  char *in = malloc(cap);
+  assert_non_null(in);
+  char ys[100];
+  memset(ys, 'y', sizeof ys);
+  for (int i = 0; i < NREC; i++)
+    n += (size_t)snprintf(in + n, cap - n,
+                          i % 11 == 5 ? "%d,\"q\"\"%d\nx\",%.*s\n"
+                                      : "%d,\"q\"\"%d\",%.*s\n",
+                          i, i * 3, i % 97, ys);
+  for (int release = 0; release < 2; release++) {
+    cu_csv_opts o;
+    cu_csv_opts_default(&o);
+    o.max_record = 300;
+    cu_csv *a, *b;
+    custos_diag d;
+    custos_diag_clear(&d);
+    assert_int_equal(cu_csv_open_mem("k.csv", in, n, &o, &b, &d), CUSTOS_OK);
+    o.keep_buffers = true;
+    assert_int_equal(cu_csv_open_mem("k.csv", in, n, &o, &a, &d), CUSTOS_OK);
+    static const char *v[NREC];
+    static size_t len[NREC];
+    static char copy[NREC][160];
+    static uint64_t buf[NREC];
+    int cols[] = {1};
+    assert_int_equal(cu_csv_select(a, cols, 1, &d), CUSTOS_OK);
+    for (int i = 0; i < NREC; i++) {
+      bool ea, eb;
+      assert_int_equal(cu_csv_next(a, &ea, &d), CUSTOS_OK);
+      assert_int_equal(cu_csv_next(b, &eb, &d), CUSTOS_OK);
+      assert_false(ea || eb);
+      uint64_t q;
+      cu_csv_fields(a, cols, 1, &v[i], &len[i], &q);
+      assert_int_equal(q, 1);
+      size_t lb;
+      const char *fb = cu_csv_field(b, 1, &lb);
+      assert_int_equal(len[i], lb);
+      assert_memory_equal(v[i], fb, lb);
+      assert_true(len[i] < sizeof copy[i]);
+      memcpy(copy[i], v[i], len[i]);
+      buf[i] = cu_csv_buffer(a);
+      assert_true(i == 0 || buf[i] >= buf[i - 1]);
+      int from = release && i >= LAG ? i - LAG : 0;
+      if (release && i >= LAG)
+        cu_csv_release(a, buf[from]);
+      for (int k = from; k <= i; k++)
+        assert_memory_equal(v[k], copy[k], len[k]);
+    }
+    assert_true(buf[NREC - 1] > 10); /* many buffers were used */
+    bool eof;
+    assert_int_equal(cu_csv_next(a, &eof, &d), CUSTOS_OK);
+    assert_true(eof);
+    cu_csv_close(a);
+    cu_csv_close(b);
+  }
+  free(in);
+}
+
 /* A mapped file hashed where it lies gives the file's digest. */
 static void test_mapped_sha256(void **state) {
   (void)state;
@@ -937,6 +1008,7 @@ int main(void) {
       cmocka_unit_test(test_fast_path),
       cmocka_unit_test(test_select),
       cmocka_unit_test(test_mapped_sha256),
+      cmocka_unit_test(test_keep_buffers),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -1,0 +1,133 @@
+/*
+ * The CSV reader's fast path (see "the fast path" in csv.c), written once
+ * and compiled twice by csv.c: with 16-byte vectors for any x86-64 (or
+ * plain C), and with 32-byte ones for CPUs with AVX2, chosen at run time.
+ * Before including it csv.c defines FAST_NAME (the function's name),
+ * FAST_ATTR (its attributes), FAST_MASKS(p, delim, m) (masks64 of the
+ * kind), FAST_PREFIX_XOR (prefix_xor of the kind) and FAST_ENDS(ends, n,
+ * s, off) (appends off plus the index of each bit of s to ends[n..] and
+ * adds their count to n; it may write up to 64 entries).  Private to
+ * csv.c.
+ */
+
+/*
+ * Parses the plain record at c->pos as parse_record would, and returns
+ * true; returns false, having changed nothing the slow path reads, when
+ * the record is not plain (see above).
+ */
+static FAST_ATTR bool FAST_NAME(cu_csv *c) {
+  uint8_t *const buf = c->buf;
+  const uint8_t delim = (uint8_t)c->o.delim;
+  const size_t start = c->pos, end = c->len;
+  const size_t max_raw = c->o.max_record + 2;
+  const size_t max_fields = c->o.max_fields;
+  const bool check_utf8 = c->o.check_utf8;
+  size_t base = start, n = 0, rec_end;
+  uint64_t carry = 0;        /* all ones when the window starts in quotes */
+  uint64_t prev_struct = 1;  /* the byte before the window ends a field */
+  uint64_t prev_close = 0;   /* it is a closing quote */
+  size_t utf8_from = start;  /* bytes before this are validated */
+
+  for (;;) {
+    if (base >= end || base - start > max_raw)
+      return false;
+    masks m;
+    FAST_MASKS(buf + base, delim, &m);
+    size_t k = end - base;
+    uint64_t valid = k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+    uint64_t q = m.q & valid;
+    uint64_t in = FAST_PREFIX_XOR(q) ^ carry;
+    uint64_t nl = m.n & ~in & valid;
+    /* bits up to the record's end (its LF), or all valid ones */
+    uint64_t upto = nl ? ((nl & (0 - nl)) << 1) - 1 : valid;
+    uint64_t s = (m.d | m.n) & ~in & upto;
+    uint64_t open = q & in, close = q & ~in;
+    uint64_t fstart = (s << 1) | prev_struct;
+    uint64_t after_close = (close << 1) | prev_close;
+    /* A quote opens only a field or a doubled quote; after a closing
+     * quote comes a quote, the delimiter, LF, or CR and then LF. */
+    uint64_t bad = (open & ~(fstart | after_close)) | (m.n & in);
+    uint64_t odd = after_close & ~(q | s) & upto;
+    /* which is fine only for CR then LF; CRs are looked for only here */
+    uint64_t cr = 0;
+    for (uint64_t t = odd; t; t &= t - 1) {
+      unsigned j = ctz64(t);
+      if (buf[base + j] == '\r')
+        cr |= (uint64_t)1 << j;
+    }
+    bad |= odd & ~cr;
+    if (cr) {
+      uint64_t next_lf = (m.n >> 1) | ((uint64_t)(buf[base + 64] == '\n') << 63);
+      bad |= cr & ~next_lf;
+    }
+    if (bad & upto)
+      return false;
+    uint64_t h = m.h & upto;
+    if (h && check_utf8) {
+      if (utf8_from > base)
+        h &= utf8_from - base >= 64 ? 0 : ~(uint64_t)0 << (utf8_from - base);
+      while (h) {
+        size_t at = base + ctz64(h);
+        if (utf8_run(buf, &at, end, c->eof) != U8_OK)
+          return false;
+        utf8_from = at;
+        h = at - base >= 64 ? 0 : h & (~(uint64_t)0 << (at - base));
+      }
+    }
+    /* A window adds at most 64 ends.  (Keeping only the ends that wanted
+     * fields need, and counting the others, cost more than it saved.) */
+    if (n > max_fields || (n + 64 > c->ecap && !ends_reserve(c, n + 64)))
+      return false;
+    FAST_ENDS(c->ends, n, s, (uint32_t)(base - start));
+    if (nl) {
+      rec_end = base + ctz64(nl);
+      break;
+    }
+    carry = 0 - (in >> 63);
+    prev_struct = s >> 63;
+    prev_close = close >> 63;
+    base += 64;
+  }
+  if (n > max_fields || fields_reserve(c, n - 1) != CUSTOS_OK)
+    return false;
+  size_t lf = rec_end;
+  if (rec_end > start && buf[rec_end - 1] == '\r')
+    rec_end--;
+  if (rec_end - start > c->o.max_record)
+    return false;
+  const uint32_t *const ends = c->ends;
+  if (rec_end - start > c->o.max_field) {
+    /* Some field may be too long: the slow path says which. */
+    for (size_t i = 0, fs = 0; i < n; fs = ends[i++] + 1)
+      if (ends[i] - fs > c->o.max_field)
+        return false;
+  }
+
+  /* The record is plain: make its fields, or the wanted ones.  (The
+   * stores into buf may alias anything, hence the copies in locals.)
+   * With the last end moved to the record's end (before a CR) and one
+   * before the first (its ends[-1], which c->ends has room for), a
+   * field's ends need no tests. */
+  c->ends[n - 1] = (uint32_t)(rec_end - start);
+  c->ends[-1] = UINT32_MAX;
+  field *const fields = c->fields;
+  const int *const sel = c->sel;
+  const size_t nsel = c->nsel;
+  if (nsel) {
+    make_selected(c, buf, fields, ends, sel, nsel, start, n);
+    c->partial = true;
+    goto made;
+  }
+  for (size_t i = 0, fs = start; i < n; fs = start + ends[i++] + 1)
+    make_field(c, buf, &fields[i], fs, start + ends[i]);
+  c->partial = false;
+made:
+  c->nf = n;
+  c->rec_line = c->line;
+  c->rec_start = start;
+  c->first_ml = SIZE_MAX;
+  c->line++;
+  c->pos = lf + 1;
+  c->record++;
+  return true;
+}
