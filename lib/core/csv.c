@@ -146,6 +146,7 @@ void cu_csv_opts_default(cu_csv_opts *o) {
   o->check_utf8 = true;
   o->slow_scan = false;
   o->keep_buffers = false;
+  o->keep_bytes = 0;
   o->narrow_scan = false;
   o->sha256 = NULL;
 }
@@ -1118,6 +1119,24 @@ static custos_rc start(cu_csv *c, custos_diag *d) {
   if (!c->buf)
     return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s", c->name);
   memset(c->buf, 0, c->cap + PAD);
+  if (c->o.keep_buffers && c->o.keep_bytes) {
+    /* Held records span keep_bytes / cap + 2 buffers at most, and the
+     * reader fills one more. */
+    size_t n = c->o.keep_bytes / c->cap + 3;
+    c->pool = cu_calloc(n, sizeof *c->pool);
+    if (!c->pool)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
+                         c->name);
+    c->poolcap = n;
+    for (; c->npool < n; c->npool++) {
+      /* Zeroed, as the scanner reads the padding after the data. */
+      uint8_t *nb = cu_calloc(1, c->cap + PAD);
+      if (!nb)
+        return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
+                           c->name);
+      c->pool[c->npool] = (kbuf){nb, c->cap, 0, false};
+    }
+  }
 
   /* The magic: read until two bytes or the end. */
   size_t got = 0;

@@ -35,6 +35,13 @@ typedef struct cu_csv_opts {
    * before they are released, so memory grows by about the bytes of the
    * records held.  Default false. */
   bool keep_buffers;
+  /* With keep_buffers: the most bytes of records the caller holds at
+   * once.  The reader then makes the spare buffers those need when it
+   * opens, so that reading makes no allocation of its own while records
+   * fit its buffer, and how many a read makes does not depend on how
+   * soon the caller releases (which an allocation-failure test counts
+   * on).  Default 0: spares are made as they are needed. */
+  size_t keep_bytes;
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
    * in the same pass; the context stays the caller's.  Memory and regular

@@ -1348,6 +1348,9 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
   cu_csv_opts o;
   cu_csv_opts_default(&o);
   o.keep_buffers = true; /* the batches point into them */
+  /* The batches in flight and the one being filled, each holding up to
+   * a record cap's bytes (rec_cap below). */
+  o.keep_bytes = (NBATCH + 1) * o.max_record;
   custos_rc rc = cu_sha256_init_async(&o.sha256);
   if (rc != CUSTOS_OK)
     return cu_diag_set(d, rc, "cannot start the file's SHA-256");

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -986,6 +987,55 @@ static void test_mapped_sha256(void **state) {
   cu_csv_close(c);
 }
 
+/* Reads the n bytes at in with keep_buffers and keep_bytes keep,
+ * letting go of the records older than lag behind; returns the
+ * allocations the reading made (after the open). */
+static long read_counting(const char *in, size_t n, size_t keep, int lag) {
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.max_record = 300;
+  o.keep_buffers = true;
+  o.keep_bytes = keep;
+  cu_csv *c;
+  custos_diag d;
+  custos_diag_clear(&d);
+  assert_int_equal(cu_csv_open_mem("k.csv", in, n, &o, &c, &d), CUSTOS_OK);
+  uint64_t seen[64];
+  cu_alloc_fail_after(LONG_MAX);
+  for (int i = 0;; i++) {
+    bool eof;
+    assert_int_equal(cu_csv_next(c, &eof, &d), CUSTOS_OK);
+    if (eof)
+      break;
+    seen[i % 64] = cu_csv_buffer(c);
+    if (i >= lag)
+      cu_csv_release(c, seen[(i - lag) % 64]);
+  }
+  long made = cu_alloc_fail_after(-1);
+  cu_csv_close(c);
+  return made;
+}
+
+/* With keep_bytes, how many allocations a read makes does not depend on
+ * how soon the caller lets records go (without, holding more records
+ * takes more buffers). */
+static void test_keep_bytes(void **state) {
+  (void)state;
+  size_t cap = 1 << 20, n = 0;
+  char *in = malloc(cap);
+  assert_non_null(in);
+  for (int i = 0; i < 3000; i++)
+    n += (size_t)snprintf(in + n, cap - n, "%d,\"q\"\"%d\",%*d\n", i, i * 3,
+                          i % 97, i);
+  enum { LAG = 40 };
+  long early = read_counting(in, n, 0, 0), late = read_counting(in, n, 0, LAG);
+  assert_true(late > early);
+  size_t keep = (LAG + 1) * 300;
+  assert_int_equal(read_counting(in, n, keep, 0),
+                   read_counting(in, n, keep, LAG));
+  free(in);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -1009,6 +1059,7 @@ int main(void) {
       cmocka_unit_test(test_select),
       cmocka_unit_test(test_mapped_sha256),
       cmocka_unit_test(test_keep_buffers),
+      cmocka_unit_test(test_keep_bytes),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
