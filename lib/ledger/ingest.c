@@ -285,6 +285,22 @@ typedef struct rawent {
   char key[];
 } rawent;
 
+/* The outcome of normalising a raw key but for its billing period start,
+ * by the fields that decide it (undated_fields): a raw key comes back
+ * each month with a new billing period start, and then only the period
+ * is derived anew.  Only what the undated half finds when the period is
+ * not at fault is kept: a key whose period is bad is normalised in full
+ * and leaves no entry (the fields after the period were not looked at). */
+typedef struct undent {
+  hent e;
+  dimset *ds;     /* NULL when the fields failed */
+  uint64_t mult;  /* block size of the unit */
+  bool early;     /* failed before the billing period start's check */
+  int bad;        /* field at fault */
+  const char *reason;
+  char key[];
+} undent;
+
 typedef struct resource {
   hent e;
   istr *sub;
@@ -318,7 +334,7 @@ typedef struct ingest {
   const char *path;
   cu_ledger_adapter ad;
   arena ar;
-  htab raws, dimsets, strs, resources, dirsubs;
+  htab raws, undated, dimsets, strs, resources, dirsubs;
   dimset *ds_head, **ds_tail;
   dimset *dsr_head, **dsr_tail; /* sets with rollups, by first rollup */
   size_t ndimsets;
@@ -429,10 +445,99 @@ static const char *copy_str(char *buf, size_t cap, const char *s, size_t n) {
   return buf;
 }
 
+/* Keeps the outcome of a row's fields but its period at slot of
+ * g->undated (which ht_find gave for key, and nothing has changed since). */
+static custos_rc put_undated(ingest *g, size_t slot, uint64_t h,
+                             const char *key, size_t kl, dimset *ds,
+                             uint64_t mult, bool early, int bad,
+                             const char *reason) {
+  undent *u = arena_alloc(&g->ar, sizeof *u + kl);
+  if (!u)
+    return CUSTOS_ENOMEM;
+  u->e.h = h;
+  u->e.klen = (uint32_t)kl;
+  u->ds = ds;
+  u->mult = mult;
+  u->early = early;
+  u->bad = bad;
+  u->reason = reason;
+  memcpy(u->key, key, kl);
+  ht_set(&g->undated, slot, &u->e);
+  return CUSTOS_OK;
+}
+
+/* The fields cu_ledger_row_key_undated and new_raw read, but the billing
+ * period start, each whole (a raw key leaves out the SKU when there is a
+ * meter, which a null word as meter still reads): with the pricing flag,
+ * they decide the outcome of a row whose fields cu_ledger_row_key_undated
+ * checks for length are all short enough (undated_key). */
+static const int undated_fields[] = {
+    LF_ACCOUNT,  LF_SUBACCOUNT, LF_SERVICE,    LF_CATEGORY,
+    LF_SUBCATEGORY, LF_METER,   LF_SKU,        LF_REGION,
+    LF_REGION_NAME, LF_QTY_UNIT, LF_PUNIT,     LF_CURRENCY,
+    LF_CHARGE_CATEGORY, LF_PROVIDER};
+#define UNDATED_FIELD_MAX 1024 /* cu_ledger_row_key_undated's limit */
+#define UNDATED_KEY_MAX \
+  (1 + CU_ARRAY_LEN(undated_fields) * (2 + UNDATED_FIELD_MAX))
+
+/* The key of raw's entry in g->undated in buf (UNDATED_KEY_MAX bytes):
+ * its length, or 0 when the row may not use the table, because one of
+ * the fields cu_ledger_row_key_undated checks for length (amounts among
+ * them) is too long and so decides the outcome. */
+static size_t undated_key(const cu_ledger_raw *raw, bool use_pricing,
+                          char *buf) {
+  for (int f = 0; f < LF_RESOURCE_ID; f++)
+    if (raw->v[f] && raw->len[f] > UNDATED_FIELD_MAX)
+      return 0;
+  size_t kl = 0;
+  buf[kl++] = use_pricing ? 'p' : 'c';
+  for (size_t i = 0; i < CU_ARRAY_LEN(undated_fields); i++) {
+    int f = undated_fields[i];
+    size_t n = raw->v[f] ? raw->len[f] : 0;
+    buf[kl++] = (char)(n & 0xff);
+    buf[kl++] = (char)(n >> 8);
+    if (n)
+      memcpy(buf + kl, raw->v[f], n);
+    kl += n;
+  }
+  return kl;
+}
+
 /* Builds the normalised dimensions of a raw key seen for the first time;
- * a key that fails normalisation gets no dimensions but its fault. */
+ * a key that fails normalisation gets no dimensions but its fault.  What
+ * does not depend on the billing period start comes from g->undated when
+ * a raw key of the same fields came before (in another month). */
 static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
                          rawent *re) {
+  char ukey[UNDATED_KEY_MAX];
+  size_t ul = undated_key(raw, use_pricing, ukey), uslot = 0;
+  uint64_t uh = 0;
+  if (ul) {
+    if ((g->undated.n + 1) * 2 > g->undated.cap &&
+        ht_grow(&g->undated) != CUSTOS_OK)
+      return CUSTOS_ENOMEM;
+    uh = hash_bytes(ukey, ul);
+    uslot = ht_find(&g->undated, uh, ukey, ul, offsetof(undent, key));
+    const undent *u = (const undent *)g->undated.s[uslot].e;
+    if (u) {
+      /* As cu_ledger_row_key_undated: the account and service checks,
+       * then the period, then the rest. */
+      re->ds = NULL;
+      re->has_period = false;
+      re->period = 0;
+      re->late = !u->early;
+      re->bad = u->bad;
+      re->reason = u->reason;
+      if (u->early)
+        return CUSTOS_OK;
+      if (cu_ledger_row_period(raw, &re->has_period, &re->period, &re->bad,
+                               &re->reason) != CUSTOS_OK)
+        return CUSTOS_OK;
+      re->ds = u->ds;
+      re->mult = u->mult;
+      return CUSTOS_OK;
+    }
+  }
   cu_ledger_key k;
   int bad = -1;
   const char *reason = NULL;
@@ -443,9 +548,13 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   re->has_period = k.has_period;
   re->period = k.period;
   re->late = late;
+  re->bad = bad;
+  re->reason = reason;
   if (rc != CUSTOS_OK) {
-    re->bad = bad;
-    re->reason = reason;
+    /* A bad period hides what the fields after it give. */
+    if (ul && !(late && bad == LF_PERIOD_START))
+      return put_undated(g, uslot, uh, ukey, ul, NULL, 0, !late, bad,
+                         reason);
     return CUSTOS_OK;
   }
   re->mult = k.unit.multiplier;
@@ -519,6 +628,8 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
     g->ds_tail = &ds->next;
   }
   re->ds = ds;
+  if (ul)
+    return put_undated(g, uslot, uh, ukey, ul, ds, re->mult, false, -1, NULL);
   return CUSTOS_OK;
 }
 
@@ -3171,6 +3282,7 @@ fail_cache:
   (void)set_cache_size(ws, cache, NULL);
 fail_alloc:
   ht_free(&g.raws);
+  ht_free(&g.undated);
   for (dimset *ds = g.ds_head; ds; ds = ds->next)
     cu_free(ds->rus);
   ht_free(&g.dimsets);

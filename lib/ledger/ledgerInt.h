@@ -110,6 +110,12 @@ custos_rc cu_ledger_row_key_undated(const cu_ledger_adapter *a,
                                     const cu_ledger_raw *r, bool use_pricing,
                                     cu_ledger_key *k, bool *late, int *bad,
                                     const char **reason) CUSTOS_WUR;
+/* The billing period start of r, the step of cu_ledger_row_key_undated
+ * that follows its account and service checks: *has_period tells whether
+ * r has one, and then *period is its day (else *period is left as is). */
+custos_rc cu_ledger_row_period(const cu_ledger_raw *r, bool *has_period,
+                               int64_t *period, int *bad,
+                               const char **reason) CUSTOS_WUR;
 /* The day (since the epoch, UTC) of r's charge period start. */
 custos_rc cu_ledger_row_day(const cu_ledger_raw *r, int64_t *day, int *bad,
                             const char **reason) CUSTOS_WUR;

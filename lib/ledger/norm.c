@@ -565,6 +565,26 @@ custos_rc cu_ledger_row_key(const cu_ledger_adapter *a, const cu_catalog *cat,
   return rc;
 }
 
+custos_rc cu_ledger_row_period(const cu_ledger_raw *r, bool *has_period,
+                               int64_t *period, int *bad,
+                               const char **reason) {
+  *has_period = present(r, LF_PERIOD_START);
+  if (*has_period) {
+    int64_t t;
+    if (cu_ledger_time(r->v[LF_PERIOD_START], r->len[LF_PERIOD_START], &t) !=
+        CUSTOS_OK) {
+      *bad = LF_PERIOD_START;
+      *reason = "billing period start is not a date";
+      return CUSTOS_EPARSE;
+    }
+    *period = days_of(t);
+  }
+  return CUSTOS_OK;
+}
+
+/* ingest.c keeps the outcome of this for rows whose fields other than the
+ * billing period start agree (see undent there): a field read here must
+ * be among its undated_fields, or be checked there as the lengths are. */
 custos_rc cu_ledger_row_key_undated(const cu_ledger_adapter *a,
                                     const cu_catalog *cat,
                                     const cu_ledger_raw *r, bool use_pricing,
@@ -598,17 +618,10 @@ custos_rc cu_ledger_row_key_undated(const cu_ledger_adapter *a,
   }
   /* Everything from here on is checked after the charge period start. */
   *late = true;
-  k->has_period = present(r, LF_PERIOD_START);
-  if (k->has_period) {
-    int64_t t;
-    if (cu_ledger_time(r->v[LF_PERIOD_START], r->len[LF_PERIOD_START], &t) !=
-        CUSTOS_OK) {
-      *bad = LF_PERIOD_START;
-      *reason = "billing period start is not a date";
-      return CUSTOS_EPARSE;
-    }
-    k->period = days_of(t);
-  }
+  custos_rc prc =
+      cu_ledger_row_period(r, &k->has_period, &k->period, bad, reason);
+  if (prc != CUSTOS_OK)
+    return prc;
   /* Region: RegionId, else RegionName; placeless words mean none. */
   int rf = present(r, LF_REGION) ? LF_REGION
                                  : present(r, LF_REGION_NAME) ? LF_REGION_NAME
