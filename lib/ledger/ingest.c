@@ -1065,12 +1065,31 @@ static bool take_row(preader *p, pbatch *b) {
     return true;
   }
   /* The raw key: length-prefixed key fields; fallbacks only when the
-   * primary field is empty. */
+   * primary field is empty or a null word. */
   char *kb = b->bytes + b->nbytes;
   size_t kl = 0;
   kb[kl++] = r->am.use_pricing ? 'p' : 'c';
-  const bool meter = r->raw.v[LF_METER] && r->raw.len[LF_METER];
-  const bool region = r->raw.v[LF_REGION] && r->raw.len[LF_REGION];
+  /* Every field a raw key's normalisation checks the length of is
+   * checked here, row by row, first in field order as
+   * cu_ledger_row_key_undated does, so that a row the key leaves a field
+   * of out (a SKU behind a meter, an amount) is refused on its own
+   * bytes, not on those of its key's first row. */
+  uint32_t over = 0;
+  for (int f = 0; f < LF_RESOURCE_ID; f++)
+    over |= (uint32_t)(r->raw.v[f] && r->raw.len[f] > KEY_FIELD_MAX) << f;
+  if (over) {
+    r->bad = __builtin_ctz(over);
+    r->reason = "field longer than 1024 bytes";
+    b->nrows++;
+    return true;
+  }
+  /* A null word as meter or region falls back to the SKU or region name
+   * as for an empty one, so those are then in the key. */
+  const bool meter = r->raw.v[LF_METER] &&
+                     !cu_ledger_is_null(r->raw.v[LF_METER], r->raw.len[LF_METER]);
+  const bool region =
+      r->raw.v[LF_REGION] &&
+      !cu_ledger_is_null(r->raw.v[LF_REGION], r->raw.len[LF_REGION]);
   /* Unrolled, each field's tests below fold away. */
 #pragma GCC unroll 16
   for (size_t kf = 0; kf < CU_ARRAY_LEN(key_fields); kf++) {
@@ -1078,12 +1097,6 @@ static bool take_row(preader *p, pbatch *b) {
     size_t n = r->raw.v[f] ? r->raw.len[f] : 0;
     if ((f == LF_SKU && meter) || (f == LF_REGION_NAME && region))
       n = 0;
-    if (n > KEY_FIELD_MAX) {
-      r->bad = f;
-      r->reason = "field longer than 1024 bytes";
-      b->nrows++;
-      return true;
-    }
     if (f == LF_CHARGE_START)
       continue; /* parsed per row by the aggregating thread */
     kb[kl++] = (char)(n & 0xff);

@@ -7,7 +7,8 @@
 # word as meter takes the SKU, which the raw key leaves out, so a new SKU
 # is a new meter; a field the key does not hold but whose length is
 # checked (a SKU behind a meter, an amount) rejects its row in the month
-# it is too long, not in the others.
+# it is too long, not in the others; and rows of a key already seen in
+# a month are judged on their own SKU, region name and lengths too.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 expect_exit 0 "gen" -- "$CUSTOS" gen --seed 5 --scale 10000 --out "$T/g"
@@ -51,6 +52,12 @@ row(MAY, "2024-05-02", SkuMeter="meter-e", SkuId="e")        # 15 ok
 row(MAR, "2024-03-02", SkuMeter="meter-f")                   # 16 ok
 row(APR, "2024-04-02", SkuMeter="meter-f", ConsumedQuantity="1." + "0" * 1100)  # 17
 row(MAY, "2024-05-02", SkuMeter="meter-f")                   # 18 ok
+# Rows of a key already seen that month: judged on their own bytes.
+row(MAR, "2024-03-03", SkuMeter="NULL", SkuId="sku-three")   # 19 ok, new meter
+row(MAR, "2024-03-04", SkuMeter="meter-e", SkuId="e" * 1100) # 20 too long
+row(MAR, "2024-03-05", SkuMeter="meter-f", ConsumedQuantity="1." + "0" * 1100)  # 21
+row(MAR, "2024-03-02", SkuId="key-g", RegionId="NULL", RegionName="West Europe")  # 22 ok
+row(MAR, "2024-03-03", SkuId="key-g", RegionId="NULL", RegionName="Atlantis Deep")  # 23
 with open(t + "/undated.csv", "w", newline="", encoding="utf-8") as f:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(head)
@@ -59,13 +66,14 @@ EOF
 expect_exit 0 "ingest" -- "$CUSTOS" -w "$W" ingest usage "$T/undated.csv" --max-reject-ratio 1
 id=$(sqlite3 "$W/custos.db" "SELECT max(source_id) FROM usage_sources")
 n=$(sqlite3 "$W/custos.db" "SELECT rows || ' ' || rejected FROM usage_sources WHERE source_id=$id")
-[ "$n" = "17 8" ] && ok "rows and rejects counted" || not_ok "rows and rejects: $n"
+[ "$n" = "22 11" ] && ok "rows and rejects counted" || not_ok "rows and rejects: $n"
 expect_exit 0 "rejects listed" -- "$CUSTOS" -w "$W" sources --rejects "$id"
 sed -n "s/.*undated.csv:\([0-9]*\):[0-9]*: field '\([A-Za-z]*\)'.*/\1 \2/p" \
   "$T/out" >"$T/rejects"
 printf '%s\n' "3 BillingPeriodStart" "6 RegionId" "7 BillingPeriodStart" \
   "8 RegionId" "9 BillingAccountId" "10 BillingAccountId" "14 SkuId" \
-  "17 ConsumedQuantity" >"$T/want"
+  "17 ConsumedQuantity" "20 SkuId" "21 ConsumedQuantity" "23 RegionName" \
+  >"$T/want"
 if cmp -s "$T/rejects" "$T/want"; then
   ok "each reject at its line and field, in order"
 else
@@ -74,5 +82,5 @@ else
   sed 's/^/    /' "$T/out"
 fi
 m=$(sqlite3 "$W/custos.db" "SELECT group_concat(value, ' ') FROM (SELECT value FROM usage_dims WHERE kind='meter' AND value LIKE 'sku-%' ORDER BY value)")
-[ "$m" = "sku-one sku-two" ] && ok "a null meter takes each month's SKU" || not_ok "meters: $m"
+[ "$m" = "sku-one sku-three sku-two" ] && ok "a null meter takes each row's SKU" || not_ok "meters: $m"
 finish
