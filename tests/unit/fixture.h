@@ -10,8 +10,10 @@
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "directory/directory.h"
+#include "gen/gen.h"
 #include "store/store.h"
 
 static inline int fixture_rm_one(const char *path, const struct stat *sb,
@@ -25,6 +27,35 @@ static inline int fixture_rm_one(const char *path, const struct stat *sb,
 /* Removes dir with everything in it.  0 on success, -1 on failure. */
 static inline int fixture_rm_tree(const char *dir) {
   return nftw(dir, fixture_rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+/* Makes a new folder named after tag under $TMPDIR (else /tmp) and puts
+ * its path into tmp (n bytes).  Needs <cmocka.h> before. */
+static inline void fixture_tmp(const char *tag, char *tmp, size_t n) {
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp, n, "%s/custos-%s-XXXXXX", t && *t ? t : "/tmp", tag);
+  assert_non_null(mkdtemp(tmp));
+}
+
+/* Generates a world of 20,000 usage rows from seed into out (with the
+ * faults of real exports when dirty), printing the diagnostic on
+ * failure.  Needs <cmocka.h> before. */
+static inline void fixture_gen(const char *out, uint64_t seed, bool dirty) {
+  cu_gen_opts o;
+  memset(&o, 0, sizeof o);
+  o.seed = seed;
+  o.rows = 20000;
+  o.scale_name = "test";
+  o.out = out;
+  o.dirty = dirty;
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = cu_gen_run(&o, NULL, &d);
+  if (rc != CUSTOS_OK) {
+    char line[2048];
+    fprintf(stderr, "%s\n", custos_diag_format(&d, line, sizeof line));
+  }
+  assert_int_equal(rc, CUSTOS_OK);
 }
 
 /* Creates dir (a /tmp folder named after tag, n >= 64 bytes) holding a

@@ -361,20 +361,12 @@ static void test_random_blobs(void **state) {
 /* A workspace in a new folder under tmp with the generated directory and
  * all usage files but restatements ingested.  tmp gets the folder. */
 static cu_ws *ingested(char *tmp, size_t n, char *ws_dir, size_t wn) {
-  const char *t = getenv("TMPDIR");
-  snprintf(tmp, n, "%s/custos-blocks-XXXXXX", t && *t ? t : "/tmp");
-  assert_non_null(mkdtemp(tmp));
+  fixture_tmp("blocks", tmp, n);
   char dir[400], pat[500];
   snprintf(dir, sizeof dir, "%s/g", tmp);
-  cu_gen_opts o;
-  memset(&o, 0, sizeof o);
-  o.seed = 7;
-  o.rows = 20000;
-  o.scale_name = "test";
-  o.out = dir;
+  fixture_gen(dir, 7, false);
   custos_diag d;
   custos_diag_clear(&d);
-  check(cu_gen_run(&o, NULL, &d), &d);
   snprintf(ws_dir, wn, "%s/ws", tmp);
   snprintf(pat, sizeof pat, "%s/directory/*.csv", dir);
   cu_ws *ws = fixture_ws_directory(ws_dir, pat);
@@ -569,9 +561,7 @@ static void small_row(FILE *out, const char *svc, const char *month,
 static void test_small_groups(void **state) {
   (void)state;
   char tmp[256], ws_dir[300], file[300];
-  const char *t = getenv("TMPDIR");
-  snprintf(tmp, sizeof tmp, "%s/custos-blocks-XXXXXX", t && *t ? t : "/tmp");
-  assert_non_null(mkdtemp(tmp));
+  fixture_tmp("blocks", tmp, sizeof tmp);
   snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
   cu_ws *ws = fixture_ws_directory(
       ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
@@ -773,19 +763,11 @@ static void check_nothing_stored(cu_ws *ws) {
 static void test_write_failures(void **state) {
   (void)state;
   char tmp[256], dir[300], ws_dir[300], pat[400], joined[400];
-  const char *t = getenv("TMPDIR");
-  snprintf(tmp, sizeof tmp, "%s/custos-blocks-XXXXXX", t && *t ? t : "/tmp");
-  assert_non_null(mkdtemp(tmp));
+  fixture_tmp("blocks", tmp, sizeof tmp);
   snprintf(dir, sizeof dir, "%s/g", tmp);
-  cu_gen_opts o;
-  memset(&o, 0, sizeof o);
-  o.seed = 7;
-  o.rows = 20000;
-  o.scale_name = "test";
-  o.out = dir;
+  fixture_gen(dir, 7, false);
   custos_diag d;
   custos_diag_clear(&d);
-  check(cu_gen_run(&o, NULL, &d), &d);
   glob_t g;
   snprintf(pat, sizeof pat, "%s/usage/focus-*.csv", dir);
   assert_int_equal(glob(pat, 0, NULL, &g), 0);

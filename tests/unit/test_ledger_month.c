@@ -31,18 +31,7 @@ static void check(custos_rc rc, const custos_diag *d) {
   assert_int_equal(rc, CUSTOS_OK);
 }
 
-static void gen(const char *out, bool dirty) {
-  cu_gen_opts o;
-  memset(&o, 0, sizeof o);
-  o.seed = 11;
-  o.rows = 20000;
-  o.scale_name = "test";
-  o.out = out;
-  o.dirty = dirty;
-  custos_diag d;
-  custos_diag_clear(&d);
-  check(cu_gen_run(&o, NULL, &d), &d);
-}
+static void gen(const char *out, bool dirty) { fixture_gen(out, 11, dirty); }
 
 /* Runs spec both ways, asserts that the results are the same row for row
  * and returns the digest (into sha, 65 bytes). */

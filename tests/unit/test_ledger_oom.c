@@ -34,19 +34,11 @@ static void check(custos_rc rc, const custos_diag *d) {
 static void test_oom(void **state) {
   (void)state;
   char tmp[256], dir[300], ws_dir[300], pat[400];
-  const char *t = getenv("TMPDIR");
-  snprintf(tmp, sizeof tmp, "%s/custos-oom-XXXXXX", t && *t ? t : "/tmp");
-  assert_non_null(mkdtemp(tmp));
+  fixture_tmp("oom", tmp, sizeof tmp);
   snprintf(dir, sizeof dir, "%s/g", tmp);
-  cu_gen_opts go;
-  memset(&go, 0, sizeof go);
-  go.seed = 3;
-  go.rows = 20000;
-  go.scale_name = "test";
-  go.out = dir;
+  fixture_gen(dir, 3, false);
   custos_diag d;
   custos_diag_clear(&d);
-  check(cu_gen_run(&go, NULL, &d), &d);
   snprintf(pat, sizeof pat, "%s/directory/*.csv", dir);
   snprintf(ws_dir, sizeof ws_dir, "%s/probe", tmp);
   cu_ws *probe = fixture_ws_directory(ws_dir, pat);
