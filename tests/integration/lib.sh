@@ -54,6 +54,25 @@ finish() {
   [ "$FAILED" -eq 0 ]
 }
 
+# same_sums LABEL MIN FILE...: the sums per account, service, region and
+# month of the workspace $W equal those usage_sums.py computes over FILE...
+# on its own, exactly, and there are more than MIN of them.
+same_sums() {
+  local label=$1 min=$2 n
+  shift 2
+  "$CUSTOS" -w "$W" -q usage --by account,service,region,month --format csv |
+    tail -n +2 | sort >"$T/custos.$label"
+  python3 "$CUSTOS_SOURCE_DIR/tests/integration/usage_sums.py" \
+    "$CUSTOS_SOURCE_DIR/data/regions.csv" "$@" | sort >"$T/python.$label"
+  n=$(wc -l <"$T/python.$label")
+  if [ "$n" -gt "$min" ] && cmp -s "$T/custos.$label" "$T/python.$label"; then
+    ok "$label: $n sums equal the independent computation"
+  else
+    not_ok "$label: sums differ ($n lines)"
+    diff "$T/custos.$label" "$T/python.$label" | head -10
+  fi
+}
+
 # story_reviewed: in the current folder, the generated small story (seed 7)
 # with a workspace at $CUSTOS_WORKSPACE holding its directory and usage,
 # case-0001 opened from its allegation, one usage evidence and one finding

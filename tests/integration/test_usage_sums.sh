@@ -19,17 +19,8 @@ check() {
   [ -e "$out/usage/focus-2025-06-restated.csv" ] && files="$files $out/usage/focus-2025-06-restated.csv"
   # shellcheck disable=SC2086
   expect_exit 0 "ingest $kind usage" -- "$CUSTOS" -w "$W" ingest usage $files
-  "$CUSTOS" -w "$W" -q usage --by account,service,region,month --format csv | tail -n +2 | sort >"$T/custos.$kind"
   # shellcheck disable=SC2086
-  python3 "$CUSTOS_SOURCE_DIR/tests/integration/usage_sums.py" "$CUSTOS_SOURCE_DIR/data/regions.csv" $files | sort >"$T/python.$kind"
-  local n
-  n=$(wc -l <"$T/python.$kind")
-  if [ "$n" -gt 1000 ] && cmp -s "$T/custos.$kind" "$T/python.$kind"; then
-    ok "$kind: $n sums equal the independent computation"
-  else
-    not_ok "$kind: sums differ ($n lines)"
-    diff "$T/custos.$kind" "$T/python.$kind" | head -10
-  fi
+  same_sums "$kind" 1000 $files
 }
 check clean
 check dirty --dirty
@@ -52,10 +43,7 @@ expect_exit 0 "joined: directory" -- "$CUSTOS" -w "$W" ingest directory "$T/clea
 expect_exit 0 "joined: ingest" -- "$CUSTOS" -w "$W" ingest usage "$J"
 blocks=$(sqlite3 "$W/custos.db" "SELECT count(*) FROM usage_blocks")
 [ "$blocks" -gt 1000 ] && ok "joined: $blocks blocks" || not_ok "joined: only $blocks blocks"
-"$CUSTOS" -w "$W" -q usage --by account,service,region,month --format csv | tail -n +2 | sort >"$T/custos.joined"
-python3 "$CUSTOS_SOURCE_DIR/tests/integration/usage_sums.py" "$CUSTOS_SOURCE_DIR/data/regions.csv" "$J" | sort >"$T/python.joined"
-cmp -s "$T/custos.joined" "$T/python.joined" && ok "joined: sums equal the independent computation" ||
-  not_ok "joined: sums differ"
+same_sums joined 1000 "$J"
 # The daily rollups (from the blocks) summed by month, exactly.
 "$CUSTOS" -w "$W" -q usage --by account,service,region,day --format csv | tail -n +2 |
   python3 -c '
