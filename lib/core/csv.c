@@ -769,7 +769,9 @@ make_selected(cu_csv *c, uint8_t *buf, field *fields, const uint32_t *ends,
     size_t i = (size_t)sel[k];
     if (i >= n)
       break;
-    size_t fs = start + (uint32_t)(ends[i - 1] + 1);
+    /* ends[-1] for field 0: a signed index, as a size_t one would wrap
+     * the pointer (undefined, and UBSan says so). */
+    size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
     make_field(c, buf, &fields[i], fs, start + ends[i]);
   }
 }
