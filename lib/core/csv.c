@@ -1121,24 +1121,6 @@ static custos_rc start(cu_csv *c, custos_diag *d) {
   if (!c->buf)
     return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s", c->name);
   memset(c->buf, 0, c->cap + PAD);
-  if (c->o.keep_buffers && c->o.keep_bytes) {
-    /* Held records span keep_bytes / cap + 2 buffers at most, and the
-     * reader fills one more. */
-    size_t n = c->o.keep_bytes / c->cap + 3;
-    c->pool = cu_calloc(n, sizeof *c->pool);
-    if (!c->pool)
-      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
-                         c->name);
-    c->poolcap = n;
-    for (; c->npool < n; c->npool++) {
-      /* Zeroed, as the scanner reads the padding after the data. */
-      uint8_t *nb = cu_calloc(1, c->cap + PAD);
-      if (!nb)
-        return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
-                           c->name);
-      c->pool[c->npool] = (kbuf){nb, c->cap, 0, false};
-    }
-  }
 
   /* The magic: read until two bytes or the end. */
   size_t got = 0;
@@ -1171,6 +1153,28 @@ static custos_rc start(cu_csv *c, custos_diag *d) {
     c->len = got;
     if (c->raw_eof)
       c->eof = true;
+  }
+  if (c->o.keep_buffers && c->o.keep_bytes) {
+    /* Held records span held / cap + 2 buffers at most, and the reader
+     * fills one more; a plain input of known size holds no more than its
+     * size, so a small file does not get the spares of a large one. */
+    size_t held = c->o.keep_bytes;
+    if (!c->gz && c->raw_size && c->raw_size < held)
+      held = (size_t)c->raw_size;
+    size_t n = held / c->cap + 3;
+    c->pool = cu_calloc(n, sizeof *c->pool);
+    if (!c->pool)
+      return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
+                         c->name);
+    c->poolcap = n;
+    for (; c->npool < n; c->npool++) {
+      /* Zeroed, as the scanner reads the padding after the data. */
+      uint8_t *nb = cu_calloc(1, c->cap + PAD);
+      if (!nb)
+        return cu_diag_set(d, CUSTOS_ENOMEM, "out of memory opening %s",
+                           c->name);
+      c->pool[c->npool] = (kbuf){nb, c->cap, 0, false};
+    }
   }
   /* Input held in memory is hashed where it is, on the hash's own
    * thread while the records are parsed: memory all at once, a mapped

@@ -36,7 +36,8 @@ typedef struct cu_csv_opts {
    * records held.  Default false. */
   bool keep_buffers;
   /* With keep_buffers: the most bytes of records the caller holds at
-   * once.  The reader then makes the spare buffers those need when it
+   * once.  The reader then makes the spare buffers those need (for a
+   * plain input of known size, no more than that size needs) when it
    * opens, so that reading makes no allocation of its own while records
    * fit its buffer, and how many a read makes does not depend on how
    * soon the caller releases (which an allocation-failure test counts
