@@ -467,10 +467,9 @@ static custos_rc put_undated(ingest *g, size_t slot, uint64_t h,
 }
 
 /* The fields cu_ledger_row_key_undated and new_raw read, but the billing
- * period start, each whole (a raw key leaves out the SKU when there is a
- * meter, which a null word as meter still reads): with the pricing flag,
- * they decide the outcome of a row whose fields cu_ledger_row_key_undated
- * checks for length are all short enough (undated_key). */
+ * period start, each whole (the SKU and region name too, which a raw key
+ * holds only behind an empty or null-word meter or region): with the
+ * pricing flag, they decide the outcome of a row the reader let through. */
 static const int undated_fields[] = {
     LF_ACCOUNT,  LF_SUBACCOUNT, LF_SERVICE,    LF_CATEGORY,
     LF_SUBCATEGORY, LF_METER,   LF_SKU,        LF_REGION,
@@ -481,19 +480,20 @@ static const int undated_fields[] = {
   (1 + CU_ARRAY_LEN(undated_fields) * (2 + UNDATED_FIELD_MAX))
 
 /* The key of raw's entry in g->undated in buf (UNDATED_KEY_MAX bytes):
- * its length, or 0 when the row may not use the table, because one of
- * the fields cu_ledger_row_key_undated checks for length (amounts among
- * them) is too long and so decides the outcome. */
+ * its length, or 0 when a field is too long for the table.  The reader
+ * (take_row) refuses a row with any field cu_ledger_row_key_undated
+ * checks for length (amounts among them) longer than that function
+ * allows, so that none of them decides a key's outcome; the check here
+ * only keeps buf in bounds. */
 static size_t undated_key(const cu_ledger_raw *raw, bool use_pricing,
                           char *buf) {
-  for (int f = 0; f < LF_RESOURCE_ID; f++)
-    if (raw->v[f] && raw->len[f] > UNDATED_FIELD_MAX)
-      return 0;
   size_t kl = 0;
   buf[kl++] = use_pricing ? 'p' : 'c';
   for (size_t i = 0; i < CU_ARRAY_LEN(undated_fields); i++) {
     int f = undated_fields[i];
     size_t n = raw->v[f] ? raw->len[f] : 0;
+    if (NEVER(n > UNDATED_FIELD_MAX))
+      return 0;
     buf[kl++] = (char)(n & 0xff);
     buf[kl++] = (char)(n >> 8);
     if (n)
