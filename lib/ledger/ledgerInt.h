@@ -73,6 +73,11 @@ typedef struct cu_ledger_amounts {
   bool rounded;
 } cu_ledger_amounts;
 
+/* cu_ledger_decimal without its fast paths: the reference they are
+ * tested against. */
+custos_rc cu_ledger_decimal_careful(const char *s, size_t n, int scale,
+                                    int64_t *out, bool *rounded) CUSTOS_WUR;
+
 /* Parses the amounts of r.  On failure *bad is the field at fault and
  * *reason a static sentence. */
 custos_rc cu_ledger_row_amounts(const cu_ledger_raw *r, cu_ledger_amounts *am,

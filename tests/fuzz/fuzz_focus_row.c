@@ -2,7 +2,8 @@
  * libFuzzer target for the usage row normaliser: the input is a CSV file
  * whose first record is the header.  Each row goes through the adapter,
  * the amounts and the key normaliser; every field also goes through the
- * decimal parser, whose result must format and parse back to itself.
+ * decimal parser, whose result must format and parse back to itself and
+ * match its careful path's (value, rounding flag and error alike).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < nf; i++) {
       size_t n;
       const char *s = cu_csv_field(c, i, &n);
+      /* The fast path gives what the careful one gives, at both scales
+       * the amounts use and at the ends of the range. */
+      static const int scales[] = {0, CU_QTY_SCALE, CU_COST_SCALE, 18};
+      for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+        int64_t fv = 0, cv = 0;
+        bool fr = true, cr = true;
+        custos_rc frc = cu_ledger_decimal(s, n, scales[k], &fv, &fr);
+        custos_rc crc = cu_ledger_decimal_careful(s, n, scales[k], &cv, &cr);
+        if (frc != crc || fv != cv || fr != cr)
+          abort();
+      }
       int64_t v, back;
       if (cu_ledger_decimal(s, n, CU_COST_SCALE, &v, NULL) == CUSTOS_OK) {
         char buf[64];

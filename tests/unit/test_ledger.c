@@ -119,6 +119,110 @@ static void test_decimal_fast(void **state) {
   }
 }
 
+/* One string through cu_ledger_decimal and its careful path at scale:
+ * the same result code and, when it parses, the same value and rounding
+ * flag; on failure neither writes. */
+static void same_as_careful(const char *in, size_t n, int scale) {
+  int64_t a = 0x5a5a, b = 0x5a5a;
+  bool ra = true, rb = true;
+  custos_rc ca = cu_ledger_decimal(in, n, scale, &a, &ra);
+  custos_rc cb = cu_ledger_decimal_careful(in, n, scale, &b, &rb);
+  if (ca != cb || a != b || ra != rb)
+    print_message("'%.*s' scale %d: fast %d %lld %d, careful %d %lld %d\n",
+                  (int)n, in, scale, (int)ca, (long long)a, ra, (int)cb,
+                  (long long)b, rb);
+  assert_int_equal(ca, cb);
+  assert_true(a == b);
+  assert_int_equal(ra, rb);
+}
+
+/* cu_ledger_decimal, fast path and all, against its careful path:
+ * every length up to 21 digits and position of the point with each
+ * sign, runs of zeros and nines, the edges of int64 at each scale, and
+ * random strings of digits, points, signs, exponents and other bytes
+ * (high ones too), at every scale. */
+static void test_decimal_paths(void **state) {
+  (void)state;
+  char in[64];
+  /* Every length up to 21 digits, the point anywhere or nowhere. */
+  for (size_t nd = 0; nd <= 21; nd++) {
+    for (size_t point = 0; point <= nd + 1; point++) { /* nd + 1: none */
+      for (int sign = 0; sign < 3; sign++) {
+        for (int pat = 0; pat < 4; pat++) {
+          size_t n = 0;
+          if (sign)
+            in[n++] = sign == 1 ? '-' : '+';
+          for (size_t k = 0; k <= nd; k++) {
+            if (k == point)
+              in[n++] = '.';
+            if (k == nd)
+              break;
+            char c = pat == 0   ? (char)('1' + (k * 7 + nd) % 9)
+                     : pat == 1 ? '9'
+                     : pat == 2 ? (k < 3 ? '0' : (char)('0' + k % 10))
+                                : '0';
+            in[n++] = c;
+          }
+          for (int scale = 0; scale <= 18; scale++)
+            same_as_careful(in, n, scale);
+        }
+      }
+    }
+  }
+  /* The edges of int64 at each scale: INT64_MAX's digits with the point
+   * where scale puts it, the last digit one down and one up, and a
+   * digit more. */
+  for (int scale = 0; scale <= 18; scale++) {
+    for (int sh = -2; sh <= 2; sh++) {
+      static const char *const edges[] = {"9223372036854775807",
+                                          "9223372036854775808",
+                                          "9223372036854775806",
+                                          "92233720368547758070",
+                                          "922337203685477580"};
+      for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++) {
+        size_t nd = strlen(edges[e]);
+        for (size_t cut = 1; cut <= nd; cut++) {
+          size_t n = 0;
+          in[n++] = '-';
+          int pos = (int)cut - scale + sh;
+          for (size_t k = 0; k < cut; k++) {
+            if ((int)k == pos && pos > 0)
+              in[n++] = '.';
+            in[n++] = edges[e][k];
+          }
+          same_as_careful(in, n, scale);
+          same_as_careful(in + 1, n - 1, scale);
+        }
+      }
+    }
+  }
+  /* Random strings, mostly digits with a point. */
+  static const char alpha[] = "0123456789.+-eE x\x80\xff/";
+  uint64_t x = 7;
+  for (int iter = 0; iter < 400000; iter++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t r = x >> 8;
+    size_t n = (size_t)(r % 24);
+    r /= 24;
+    int odd = (int)(r % 8); /* 0: one other byte anywhere */
+    r /= 8;
+    size_t point = (size_t)(r % (n + 2));
+    for (size_t k = 0; k < n; k++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      in[k] = (char)('0' + (x >> 59) % 10);
+      if ((x >> 20) % 4 == 0)
+        in[k] = '0';
+    }
+    if (point < n)
+      in[point] = '.';
+    if (n && odd == 0)
+      in[(x >> 30) % n] = alpha[(x >> 40) % (sizeof alpha - 1)];
+    if (n && odd == 1)
+      in[0] = (x >> 45) & 1 ? '-' : '+';
+    same_as_careful(in, n, (int)((x >> 50) % 19));
+  }
+}
+
 static void test_units(void **state) {
   (void)state;
   static const struct {
@@ -236,6 +340,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decimal),
       cmocka_unit_test(test_decimal_fast),
+      cmocka_unit_test(test_decimal_paths),
       cmocka_unit_test(test_units),
       cmocka_unit_test(test_time),
       cmocka_unit_test(test_adapters),
