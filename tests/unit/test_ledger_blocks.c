@@ -865,8 +865,8 @@ static void test_write_failures(void **state) {
   /* The resources' free text aside: each workspace has its own key. */
   static const char *const tables[] = {
       "usage_blocks", "usage_monthly", "usage_coverage", "usage_dims",
-      "(SELECT source_id, subscription, type, first_day, last_day, rows"
-      " FROM %s.usage_resources)"};
+      ("(SELECT source_id, subscription, type, first_day, last_day, rows"
+       " FROM %s.usage_resources)")};
   snprintf(sql, sizeof sql, "ATTACH '%s/custos.db' AS other", ws2_dir);
   check(cu_ws_exec(ws, sql, &d), &d);
   for (size_t i = 0; i < CU_ARRAY_LEN(tables); i++) {
