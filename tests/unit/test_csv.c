@@ -708,7 +708,7 @@ static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
       const char *f = cu_csv_field(c, i, &fl), *v;
       int idx = (int)i;
       uint64_t q, line, col;
-      cu_csv_fields(c, &idx, 1, &v, &vl, &q);
+      cu_csv_fields(c, &idx, 1, &v, &vl, &q, NULL);
       assert_ptr_equal(v, f);
       assert_int_equal(vl, fl);
       assert_int_equal(q != 0, cu_csv_quoted(c, i));
@@ -853,7 +853,7 @@ static void test_select(void **state) {
   const char *v[3];
   size_t len[3];
   uint64_t q;
-  cu_csv_fields(c, cols, 3, v, len, &q);
+  cu_csv_fields(c, cols, 3, v, len, &q, NULL);
   assert_string_equal(v[0], "v");
   assert_string_equal(v[1], "a,\"b");
   assert_string_equal(v[2], "a,\"b");
@@ -910,7 +910,7 @@ static void test_keep_buffers(void **state) {
       assert_int_equal(cu_csv_next(b, &eb, &d), CUSTOS_OK);
       assert_false(ea || eb);
       uint64_t q;
-      cu_csv_fields(a, cols, 1, &v[i], &len[i], &q);
+      cu_csv_fields(a, cols, 1, &v[i], &len[i], &q, NULL);
       assert_int_equal(q, 1);
       size_t lb;
       const char *fb = cu_csv_field(b, 1, &lb);
