@@ -154,11 +154,13 @@ size_t cu_csv_unescape(char *dst, const char *src, size_t n);
  * the opening quote of a quoted field.  Valid until the next call. */
 const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line);
 /* With keep_buffers: the number of the buffer that holds the current
- * record.  Numbers grow with the file; the current record and every later
- * one lie in buffers numbered at least this. */
+ * record (read in place, raw_fields: of the range of the mapping).
+ * Numbers grow with the file; the current record and every later one lie
+ * in buffers numbered at least this. */
 uint64_t cu_csv_buffer(const cu_csv *c);
 /* With keep_buffers: says that no record read from a buffer numbered
- * below buf is looked at any more, so those buffers may be reused.  The
+ * below buf is looked at any more, so those buffers may be reused (and
+ * the pages of such ranges of a mapping let go once hashed).  The
  * caller's records in them are invalid after the call.  Without
  * keep_buffers it does nothing. */
 void cu_csv_release(cu_csv *c, uint64_t buf);
