@@ -143,6 +143,10 @@ struct cu_csv {
   int *sel;
   size_t nwant, nsel;
   bool partial;
+  /* The current record's fields are not in fields but made from ends as
+   * asked for (lazy_field): a plain record read with raw_fields and a
+   * selection. */
+  bool lazy;
   bool wide; /* the fast path is fast_record_wide */
 
   /* the fast path's field ends, relative to the record's start; ends[-1]
@@ -628,6 +632,7 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
   }
   c->nf = nf;
   c->partial = false;
+  c->lazy = false;
   c->rec_line = c->line;
   c->rec_start = start;
   c->first_ml = first_ml;
@@ -831,13 +836,12 @@ static inline void make_field_raw(const uint8_t *buf, field *f, size_t fs,
 }
 
 /* Makes the fields sel[0..nsel) of the plain record at start with n
- * fields (the fast path's selection), ends as the fast path leaves them;
- * as they lie with raw_fields.  A function of its own, out of line, so
- * that its loop has the registers to itself. */
+ * fields (the fast path's selection), ends as the fast path leaves them.
+ * A function of its own, out of line, so that its loop has the
+ * registers to itself. */
 static __attribute__((noinline)) void
 make_selected(cu_csv *c, uint8_t *buf, field *fields, const uint32_t *ends,
               const int *sel, size_t nsel, size_t start, size_t n) {
-  const bool raw = c->o.raw_fields;
   for (size_t k = 0; k < nsel; k++) {
     size_t i = (size_t)sel[k];
     if (i >= n)
@@ -845,11 +849,20 @@ make_selected(cu_csv *c, uint8_t *buf, field *fields, const uint32_t *ends,
     /* ends[-1] for field 0: a signed index, as a size_t one would wrap
      * the pointer (undefined, and UBSan says so). */
     size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
-    if (raw)
-      make_field_raw(buf, &fields[i], fs, start + ends[i]);
-    else
-      make_field(c, buf, &fields[i], fs, start + ends[i]);
+    make_field(c, buf, &fields[i], fs, start + ends[i]);
   }
+}
+
+/* The fast path's record with raw_fields (lazy): its field i, which
+ * lies between ends as make_selected would find it, made as asked for
+ * (by the accessors) instead of when read, since a field made as it
+ * lies is only read from buf. */
+static inline field lazy_field(const cu_csv *c, size_t i) {
+  field f;
+  f.line = f.col = 0; /* not read: a plain record is one line */
+  size_t fs = c->rec_start + (uint32_t)(c->ends[(ptrdiff_t)i - 1] + 1);
+  make_field_raw(c->buf, &f, fs, c->rec_start + c->ends[i]);
+  return f;
 }
 
 /* Room for need field ends, and for ends[-1]; false when out of
@@ -1605,14 +1618,57 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
       *len = 0;
     return "";
   }
-  const field *f = &c->fields[i];
+  const field lf = c->lazy ? lazy_field(c, i) : c->fields[i], *f = &lf;
   if (len)
     *len = f->len;
   return (const char *)c->buf + f->off;
 }
 
+/* cu_csv_fields of a lazy record: each field found from ends, as
+ * lazy_field does, and whether it has a doubled quote only when asked. */
+static void lazy_fields(const cu_csv *c, const int *idx, size_t n,
+                        const char **v, size_t *len, uint64_t *quoted,
+                        uint64_t *escaped) {
+  uint64_t q = 0, e = 0;
+  /* In locals, as the stores into len could change c. */
+  const size_t nf = c->nf, start = c->rec_start;
+  const uint32_t *const ends = c->ends;
+  const char *const buf = (const char *)c->buf;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (size_t)idx[k];
+    assert(idx[k] < 0 || i >= nf || made(c, i));
+    if (NEVER(idx[k] < 0 || i >= nf)) {
+      v[k] = "";
+      len[k] = 0;
+      continue;
+    }
+    size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
+    size_t fe = start + ends[i];
+    if (fe > fs && buf[fs] == '"') {
+      size_t raw = fe - fs - 2;
+      v[k] = buf + fs + 1;
+      len[k] = raw;
+      if (ALWAYS(k < 64)) {
+        q |= (uint64_t)1 << k;
+        if (escaped && memchr(buf + fs + 1, '"', raw))
+          e |= (uint64_t)1 << k;
+      }
+    } else {
+      v[k] = buf + fs;
+      len[k] = fe - fs;
+    }
+  }
+  *quoted = q;
+  if (escaped)
+    *escaped = e;
+}
+
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
                    size_t *len, uint64_t *quoted, uint64_t *escaped) {
+  if (c && c->lazy) {
+    lazy_fields(c, idx, n, v, len, quoted, escaped);
+    return;
+  }
   uint64_t q = 0, e = 0;
   /* In locals, as the stores into len could change c->nf. */
   const size_t nf = c ? c->nf : 0;
@@ -1644,7 +1700,7 @@ void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
 bool cu_csv_escaped(const cu_csv *c, size_t i) {
   if (!c || NEVER(i >= c->nf) || NEVER(!made(c, i)))
     return false;
-  return c->fields[i].esc != 0;
+  return (c->lazy ? lazy_field(c, i) : c->fields[i]).esc != 0;
 }
 
 const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
@@ -1691,7 +1747,7 @@ void cu_csv_release(cu_csv *c, uint64_t buf) {
 bool cu_csv_quoted(const cu_csv *c, size_t i) {
   if (!c || NEVER(i >= c->nf) || NEVER(!made(c, i)))
     return false;
-  return c->fields[i].quoted;
+  return (c->lazy ? lazy_field(c, i) : c->fields[i]).quoted;
 }
 
 uint64_t cu_csv_line(const cu_csv *c) { return c ? c->rec_line : 0; }
@@ -1700,7 +1756,7 @@ void cu_csv_field_pos(const cu_csv *c, size_t i, uint64_t *line,
                       uint64_t *column) {
   uint64_t l = 0, k = 0;
   if (c && ALWAYS(i < c->nf) && ALWAYS(made(c, i))) {
-    const field *f = &c->fields[i];
+    const field lf = c->lazy ? lazy_field(c, i) : c->fields[i], *f = &lf;
     if (i < c->first_ml) {
       l = c->rec_line;
       k = f->off - f->quoted - c->rec_start + 1;
