@@ -2,7 +2,10 @@
  * The streaming CSV reader (RFC 4180) behind every ingest.  Bytes land in
  * one large read buffer; a record is parsed in place with a 64-byte bitmask
  * scanner (delimiter, quote, newline, non-ASCII) and its fields stay
- * pointers into the buffer, unescaped and NUL-terminated in place.
+ * pointers into the buffer, unescaped and NUL-terminated in place.  With
+ * raw_fields the selected fields of plain records are left as they lie,
+ * and a mapped file is then parsed in the mapping itself ("direct", see
+ * enter_direct) without being copied into the buffer.
  */
 #include <assert.h>
 #include <errno.h>
@@ -40,6 +43,17 @@
 /* Bytes of a mapped file given to the hash ahead of the reader: the
  * hash is faster, and given the whole file it would map all of it. */
 #define HASH_AHEAD ((size_t)32 << 20)
+/* In direct mode a new buffer number (a range of the mapping that
+ * cu_csv_release lets go of as a whole) starts every this many bytes,
+ * and at most SEG_RING of them are held at once (more make the last one
+ * longer). */
+#define SEG_BYTES ((size_t)1 << 20)
+#define SEG_RING 64
+/* With raw_fields a mapped file's bytes are copied (for the careful
+ * scanner) this many at a time at least, and otherwise as many as the
+ * buffer holds already, so that a rare unusual record does not copy a
+ * whole buffer's worth of records that are then parsed in place. */
+#define MAP_COPY_MIN ((size_t)64 << 10)
 /* Compressed input is read in chunks of this size. */
 #define ZBUF_SIZE ((size_t)256 << 10)
 /* The scanner reads 64 bytes at a time, possibly past the data's end, and
@@ -61,7 +75,10 @@ typedef struct kbuf {
 typedef struct field {
   size_t off;    /* content start in buf */
   size_t len;    /* content length after unescaping */
-  size_t esc;    /* doubled quotes inside (quoted fields only) */
+  /* While parse_record runs, the doubled quotes inside (quoted fields
+   * only), and 0 once it unescaped them; non-zero after the fast path
+   * when the field is given out escaped (raw_fields). */
+  size_t esc;
   uint64_t line; /* where the field starts, only for fields after the */
   uint64_t col;  /* record's first line break (see first_ml) */
   bool quoted;
@@ -126,6 +143,10 @@ struct cu_csv {
   int *sel;
   size_t nwant, nsel;
   bool partial;
+  /* The current record's fields are not in fields but made from ends as
+   * asked for (lazy_field): a plain record read with raw_fields and a
+   * selection. */
+  bool lazy;
   bool wide; /* the fast path is fast_record_wide */
 
   /* the fast path's field ends, relative to the record's start; ends[-1]
@@ -134,6 +155,24 @@ struct cu_csv {
   size_t ecap;
   uint8_t *tmp; /* scratch for unescaping */
   size_t tcap;
+
+  /* Direct mode (raw_fields, a mapped file): buf is the mapping, len is
+   * safe_end (the scanner and callers read PAD bytes past it), and the
+   * reader's own buffer waits in own (cap in own_cap).  Segments of the
+   * mapping handed out with keep_buffers: segs[seg_head ..] (nsegs of
+   * them, a ring) with the buffer number and first offset of each; the
+   * current one started at seg_at. */
+  bool direct;
+  size_t safe_end;
+  uint8_t *own;
+  size_t own_cap;
+  size_t seg_at;
+  size_t left_at; /* the offset where direct mode was last left */
+  struct {
+    uint64_t num;
+    size_t off;
+  } segs[SEG_RING];
+  size_t seg_head, nsegs;
 };
 
 void cu_csv_opts_default(cu_csv_opts *o) {
@@ -148,6 +187,7 @@ void cu_csv_opts_default(cu_csv_opts *o) {
   o->keep_buffers = false;
   o->keep_bytes = 0;
   o->narrow_scan = false;
+  o->raw_fields = false;
   o->sha256 = NULL;
 }
 
@@ -343,13 +383,17 @@ static custos_rc fields_reserve(cu_csv *c, size_t nf) {
   return CUSTOS_OK;
 }
 
-/* Collapses the doubled quotes of a quoted field in place; returns the
- * field's length after that. */
-static size_t unescape(uint8_t *s, size_t rawlen) {
-  uint8_t *w = memchr(s, '"', rawlen);
-  const uint8_t *r = w, *e = s + rawlen;
-  if (!w)
+/* Copies the rawlen bytes of a quoted field's content at s to dst (which
+ * may be s) with its doubled quotes collapsed; returns the length after
+ * that. */
+static size_t unescape_to(uint8_t *dst, const uint8_t *s, size_t rawlen) {
+  const uint8_t *r = memchr(s, '"', rawlen), *e = s + rawlen;
+  if (!r) {
+    memmove(dst, s, rawlen);
     return rawlen;
+  }
+  uint8_t *w = dst + (r - s);
+  memmove(dst, s, (size_t)(r - s));
   while (r && r < e) {
     /* r is at the first quote of a pair */
     *w++ = '"';
@@ -360,7 +404,19 @@ static size_t unescape(uint8_t *s, size_t rawlen) {
     w += n;
     r = q;
   }
-  return (size_t)(w - s);
+  return (size_t)(w - dst);
+}
+
+/* Collapses the doubled quotes of a quoted field in place; returns the
+ * field's length after that. */
+static size_t unescape(uint8_t *s, size_t rawlen) {
+  return unescape_to(s, s, rawlen);
+}
+
+size_t cu_csv_unescape(char *dst, const char *src, size_t n) {
+  if (!dst || !src)
+    return 0;
+  return unescape_to((uint8_t *)dst, (const uint8_t *)src, n);
 }
 
 /*
@@ -571,10 +627,12 @@ static custos_rc parse_record(cu_csv *c, bool *more, custos_diag *d) {
     if (f->esc) {
       (void)unescape(buf + f->off, f->len + f->esc);
       buf[f->off + f->len] = '\0';
+      f->esc = 0; /* given out unescaped */
     }
   }
   c->nf = nf;
   c->partial = false;
+  c->lazy = false;
   c->rec_line = c->line;
   c->rec_start = start;
   c->first_ml = first_ml;
@@ -758,6 +816,25 @@ static inline void make_field(cu_csv *c, uint8_t *buf, field *f, size_t fs,
   buf[f->off + f->len] = '\0';
 }
 
+/* Makes f of the plain field in buf[fs..fe) as it lies (raw_fields):
+ * unquoted, but neither unescaped nor terminated, so buf is only read;
+ * esc says whether it has a doubled quote. */
+static inline void make_field_raw(const uint8_t *buf, field *f, size_t fs,
+                                  size_t fe) {
+  if (fe > fs && buf[fs] == '"') {
+    size_t raw = fe - fs - 2;
+    f->off = fs + 1;
+    f->len = raw;
+    f->quoted = true;
+    f->esc = memchr(buf + fs + 1, '"', raw) != NULL;
+  } else {
+    f->off = fs;
+    f->len = fe - fs;
+    f->quoted = false;
+    f->esc = 0;
+  }
+}
+
 /* Makes the fields sel[0..nsel) of the plain record at start with n
  * fields (the fast path's selection), ends as the fast path leaves them.
  * A function of its own, out of line, so that its loop has the
@@ -774,6 +851,18 @@ make_selected(cu_csv *c, uint8_t *buf, field *fields, const uint32_t *ends,
     size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
     make_field(c, buf, &fields[i], fs, start + ends[i]);
   }
+}
+
+/* The fast path's record with raw_fields (lazy): its field i, which
+ * lies between ends as make_selected would find it, made as asked for
+ * (by the accessors) instead of when read, since a field made as it
+ * lies is only read from buf. */
+static inline field lazy_field(const cu_csv *c, size_t i) {
+  field f;
+  f.line = f.col = 0; /* not read: a plain record is one line */
+  size_t fs = c->rec_start + (uint32_t)(c->ends[(ptrdiff_t)i - 1] + 1);
+  make_field_raw(c->buf, &f, fs, c->rec_start + c->ends[i]);
+  return f;
 }
 
 /* Room for need field ends, and for ends[-1]; false when out of
@@ -895,14 +984,42 @@ static custos_rc io_error(cu_csv *c, custos_diag *d, const char *what, int e) {
                      what, strerror(e));
 }
 
-/* Gives the hash the mapped bytes up to HASH_AHEAD past the reader. */
-static void hash_ahead(cu_csv *c) {
-  size_t to = c->mem_len - c->mem_off > HASH_AHEAD ? c->mem_off + HASH_AHEAD
-                                                    : c->mem_len;
+/* Gives the hash the mapped bytes up to HASH_AHEAD past at, the
+ * reader's offset in the mapping. */
+static void hash_ahead(cu_csv *c, size_t at) {
+  size_t to = c->mem_len - at > HASH_AHEAD ? at + HASH_AHEAD : c->mem_len;
   if (to > c->hashed_to) {
     cu_sha256_update_ref(c->o.sha256, c->mem + c->hashed_to,
                          to - c->hashed_to);
     c->hashed_to = to;
+  }
+}
+
+/*
+ * Keeps the hash ahead of at (the reader's offset in the mapping), and
+ * lets go of the pages the reader left long ago, the hash is done with
+ * and no segment the caller holds (direct mode) lies in (the file stays
+ * in the page cache), or the whole file would count as resident by the
+ * end.
+ */
+static void map_advance(cu_csv *c, size_t at) {
+  if (c->hash_live && at + HASH_AHEAD / 2 > c->hashed_to)
+    hash_ahead(c, at);
+  if (at < c->map_dropped + 2 * MAP_LAG)
+    return;
+  size_t to = at - MAP_LAG;
+  if (c->nsegs && c->segs[c->seg_head].off < to)
+    to = c->segs[c->seg_head].off;
+  if (c->hash_live) {
+    size_t hashed = c->hashed_to - cu_sha256_queued(c->o.sha256);
+    if (hashed < to)
+      to = hashed;
+  }
+  to = to / MAP_LAG * MAP_LAG;
+  if (to > c->map_dropped) {
+    (void)madvise((void *)(uintptr_t)(c->mem + c->map_dropped),
+                  to - c->map_dropped, MADV_DONTNEED);
+    c->map_dropped = to;
   }
 }
 
@@ -919,26 +1036,8 @@ static custos_rc raw_read(cu_csv *c, uint8_t *dst, size_t n, size_t *got,
     memcpy(dst, c->mem + c->mem_off, k);
     c->mem_off += k;
     *got = k;
-    if (c->kind == SRC_MAP && c->hash_live &&
-        c->mem_off + HASH_AHEAD / 2 > c->hashed_to)
-      hash_ahead(c);
-    /* Pages the reader copied long ago and the hash is done with are let
-     * go (the file stays in the page cache), or the whole file would
-     * count as resident by the end. */
-    if (c->kind == SRC_MAP && c->mem_off - c->map_dropped >= 2 * MAP_LAG) {
-      size_t to = c->mem_off - MAP_LAG;
-      if (c->hash_live) {
-        size_t hashed = c->hashed_to - cu_sha256_queued(c->o.sha256);
-        if (hashed < to)
-          to = hashed;
-      }
-      to = to / MAP_LAG * MAP_LAG;
-      if (to > c->map_dropped) {
-        (void)madvise((void *)(uintptr_t)(c->mem + c->map_dropped),
-                      to - c->map_dropped, MADV_DONTNEED);
-        c->map_dropped = to;
-      }
-    }
+    if (c->kind == SRC_MAP)
+      map_advance(c, c->mem_off);
   } else {
     ssize_t r;
     do {
@@ -1019,9 +1118,10 @@ static custos_rc gz_fill(cu_csv *c, custos_diag *d) {
  * With keep_buffers, instead of moving the unconsumed tail to the front
  * of buf (over records the caller may still read), sets buf aside as
  * held and continues in a spare buffer (or a new one) with the tail
- * copied to its front.  ENOMEM leaves the reader as it was.
+ * copied to its front (with tail false, empty).  ENOMEM leaves the
+ * reader as it was.
  */
-static custos_rc next_buffer(cu_csv *c, custos_diag *d) {
+static custos_rc next_buffer(cu_csv *c, bool tail, custos_diag *d) {
   size_t k = 0;
   while (k < c->npool && (c->pool[k].held || c->pool[k].cap < c->cap))
     k++;
@@ -1043,14 +1143,14 @@ static custos_rc next_buffer(cu_csv *c, custos_diag *d) {
     c->pool[c->npool++] = (kbuf){nb, c->cap, 0, false};
   }
   kbuf *s = &c->pool[k];
-  size_t tail = c->len - c->pos;
-  memcpy(s->p, c->buf + c->pos, tail);
+  size_t n = tail ? c->len - c->pos : 0;
+  memcpy(s->p, c->buf + c->pos, n);
   kbuf old = {c->buf, c->cap, c->bufnum, true};
   c->buf = s->p;
   c->cap = s->cap;
   *s = old;
   c->bufnum++;
-  c->len = tail;
+  c->len = n;
   c->pos = 0;
   return CUSTOS_OK;
 }
@@ -1063,7 +1163,7 @@ static custos_rc next_buffer(cu_csv *c, custos_diag *d) {
  */
 static custos_rc fill(cu_csv *c, custos_diag *d) {
   if (c->pos > 0 && c->o.keep_buffers) {
-    custos_rc rc = next_buffer(c, d);
+    custos_rc rc = next_buffer(c, true, d);
     if (rc != CUSTOS_OK)
       return rc;
   }
@@ -1086,8 +1186,13 @@ static custos_rc fill(cu_csv *c, custos_diag *d) {
   }
   if (c->gz)
     return gz_fill(c, d);
-  size_t got;
-  custos_rc rc = raw_read(c, c->buf + c->len, c->cap - c->len, &got, d);
+  size_t got, want = c->cap - c->len;
+  if (c->o.raw_fields && c->kind == SRC_MAP) {
+    size_t most = c->len > MAP_COPY_MIN ? c->len : MAP_COPY_MIN;
+    if (want > most)
+      want = most;
+  }
+  custos_rc rc = raw_read(c, c->buf + c->len, want, &got, d);
   if (rc != CUSTOS_OK)
     return rc;
   c->len += got;
@@ -1184,7 +1289,7 @@ static custos_rc start(cu_csv *c, custos_diag *d) {
     cu_sha256_update_ref(c->o.sha256, c->mem, c->mem_len);
   if (c->o.sha256 && c->kind == SRC_MAP) {
     c->hash_live = true;
-    hash_ahead(c);
+    hash_ahead(c, c->mem_off);
   }
   return CUSTOS_OK;
 }
@@ -1259,6 +1364,7 @@ custos_rc cu_csv_open(const char *path, const cu_csv_opts *opts, cu_csv **out,
         c->kind = SRC_MAP;
         c->mem = m;
         c->mem_len = (size_t)st.st_size;
+        c->safe_end = c->mem_len > PAD ? c->mem_len - PAD : 0;
       }
     }
   }
@@ -1310,7 +1416,7 @@ void cu_csv_close(cu_csv *c) {
   if (c->fd >= 0)
     close(c->fd);
   cu_free(c->zbuf);
-  cu_free(c->buf);
+  cu_free(c->direct ? c->own : c->buf);
   for (size_t k = 0; k < c->npool; k++)
     cu_free(c->pool[k].p);
   cu_free(c->pool);
@@ -1321,6 +1427,83 @@ void cu_csv_close(cu_csv *c) {
   cu_free(c->sel);
   cu_free(c->name);
   cu_free(c);
+}
+
+/* ---- direct mode --------------------------------------------------------- */
+
+/*
+ * With raw_fields and a selection the fast path only reads buf, so a
+ * mapped file can be parsed where it lies: buf becomes the mapping, up to
+ * safe_end (PAD bytes before the mapping's end, so that no load goes past
+ * it), and the copy the reader makes otherwise, with its cache traffic, is
+ * saved.  A record the fast path does not take (unusual, cut by safe_end)
+ * sends the reader back to its own buffer (leave_direct), filled from the
+ * mapping at that record, where parse_record sees it as it always would;
+ * the next time that buffer runs dry the reader goes back to the mapping
+ * (enter_direct) if it is before safe_end and past that record.
+ */
+
+/* Whether the reader may parse in the mapping now. */
+static inline bool can_direct(const cu_csv *c) {
+  return c->o.raw_fields && c->kind == SRC_MAP && !c->gz && c->nsel &&
+         !c->o.slow_scan && c->bom_done;
+}
+
+/* With keep_buffers, starts a new buffer number for the mapping from pos
+ * on (see cu_csv_release); keeps the hash ahead and lets old pages go. */
+static void new_segment(cu_csv *c) {
+  c->seg_at = c->pos;
+  if (c->o.keep_buffers && c->nsegs < SEG_RING) {
+    c->bufnum++;
+    size_t k = (c->seg_head + c->nsegs++) % SEG_RING;
+    c->segs[k].num = c->bufnum;
+    c->segs[k].off = c->pos;
+  }
+  map_advance(c, c->pos);
+}
+
+/*
+ * Instead of a fill: continues in the mapping at the offset of the
+ * unconsumed bytes of buf (a partial record at most, dropped: the mapping
+ * has them), when that is before safe_end and past where direct mode was
+ * last left.  The reader's own buffer waits in own; with keep_buffers a
+ * spare one, buf being set aside as held as a fill would.  False (the
+ * reader as it was) otherwise, or out of memory for the spare.
+ */
+static bool enter_direct(cu_csv *c) {
+  size_t at = c->mem_off - (c->len - c->pos);
+  if (at >= c->safe_end || at <= c->left_at)
+    return false;
+  if (c->o.keep_buffers && c->pos > 0 &&
+      next_buffer(c, false, NULL) != CUSTOS_OK)
+    return false;
+  c->own = c->buf;
+  c->own_cap = c->cap;
+  c->buf = (uint8_t *)(uintptr_t)c->mem;
+  c->pos = at;
+  c->len = c->safe_end;
+  c->raw_read = c->safe_end;
+  c->direct = true;
+  new_segment(c);
+  return true;
+}
+
+/* Back to the reader's own buffer, empty, to be filled from the mapping
+ * at pos (where a record the fast path did not take starts). */
+static void leave_direct(cu_csv *c) {
+  size_t at = c->pos;
+  c->direct = false;
+  c->buf = c->own;
+  c->cap = c->own_cap;
+  c->own = NULL;
+  c->pos = c->len = 0;
+  c->mem_off = at;
+  c->raw_read = at;
+  c->raw_eof = false;
+  c->eof = false;
+  c->left_at = at;
+  if (c->o.keep_buffers)
+    c->bufnum++; /* the mapping's segment stays held as it was */
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -1345,6 +1528,16 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
         c->pos += 3;
       c->bom_done = true;
     }
+    if (c->direct) {
+      if (c->pos < c->len && can_direct(c)) {
+        if (c->pos - c->seg_at >= SEG_BYTES)
+          new_segment(c);
+        if (c->wide ? fast_record_wide(c) : fast_record(c))
+          return CUSTOS_OK;
+      }
+      leave_direct(c);
+      continue;
+    }
     if (c->bom_done && c->pos < c->len) {
       if (!c->o.slow_scan &&
           (c->wide ? fast_record_wide(c) : fast_record(c)))
@@ -1359,6 +1552,8 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
       c->done = true;
       continue;
     }
+    if (can_direct(c) && enter_direct(c))
+      continue;
     rc = fill(c, d);
     if (rc != CUSTOS_OK)
       goto fail;
@@ -1423,15 +1618,58 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
       *len = 0;
     return "";
   }
-  const field *f = &c->fields[i];
+  const field lf = c->lazy ? lazy_field(c, i) : c->fields[i], *f = &lf;
   if (len)
     *len = f->len;
   return (const char *)c->buf + f->off;
 }
 
+/* cu_csv_fields of a lazy record: each field found from ends, as
+ * lazy_field does, and whether it has a doubled quote only when asked. */
+static void lazy_fields(const cu_csv *c, const int *idx, size_t n,
+                        const char **v, size_t *len, uint64_t *quoted,
+                        uint64_t *escaped) {
+  uint64_t q = 0, e = 0;
+  /* In locals, as the stores into len could change c. */
+  const size_t nf = c->nf, start = c->rec_start;
+  const uint32_t *const ends = c->ends;
+  const char *const buf = (const char *)c->buf;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (size_t)idx[k];
+    assert(idx[k] < 0 || i >= nf || made(c, i));
+    if (NEVER(idx[k] < 0 || i >= nf)) {
+      v[k] = "";
+      len[k] = 0;
+      continue;
+    }
+    size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
+    size_t fe = start + ends[i];
+    if (fe > fs && buf[fs] == '"') {
+      size_t raw = fe - fs - 2;
+      v[k] = buf + fs + 1;
+      len[k] = raw;
+      if (ALWAYS(k < 64)) {
+        q |= (uint64_t)1 << k;
+        if (escaped && memchr(buf + fs + 1, '"', raw))
+          e |= (uint64_t)1 << k;
+      }
+    } else {
+      v[k] = buf + fs;
+      len[k] = fe - fs;
+    }
+  }
+  *quoted = q;
+  if (escaped)
+    *escaped = e;
+}
+
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
-                   size_t *len, uint64_t *quoted) {
-  uint64_t q = 0;
+                   size_t *len, uint64_t *quoted, uint64_t *escaped) {
+  if (c && c->lazy) {
+    lazy_fields(c, idx, n, v, len, quoted, escaped);
+    return;
+  }
+  uint64_t q = 0, e = 0;
   /* In locals, as the stores into len could change c->nf. */
   const size_t nf = c ? c->nf : 0;
   const field *const fields = c ? c->fields : NULL;
@@ -1449,10 +1687,20 @@ void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
     const field *f = &fields[i];
     v[k] = buf + f->off;
     len[k] = f->len;
-    if (f->quoted && ALWAYS(k < 64))
+    if (f->quoted && ALWAYS(k < 64)) {
       q |= (uint64_t)1 << k;
+      e |= (uint64_t)(f->esc != 0) << k;
+    }
   }
   *quoted = q;
+  if (escaped)
+    *escaped = e;
+}
+
+bool cu_csv_escaped(const cu_csv *c, size_t i) {
+  if (!c || NEVER(i >= c->nf) || NEVER(!made(c, i)))
+    return false;
+  return (c->lazy ? lazy_field(c, i) : c->fields[i]).esc != 0;
 }
 
 const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line) {
@@ -1485,12 +1733,21 @@ void cu_csv_release(cu_csv *c, uint64_t buf) {
   for (size_t k = 0; k < c->npool; k++)
     if (c->pool[k].num < buf)
       c->pool[k].held = false;
+  if (c->nsegs == 0)
+    return;
+  /* Segments of the mapping (direct mode): the caller holds nothing
+   * before the first one left, whose pages may go once hashed. */
+  while (c->nsegs && c->segs[c->seg_head].num < buf) {
+    c->seg_head = (c->seg_head + 1) % SEG_RING;
+    c->nsegs--;
+  }
+  map_advance(c, c->direct ? c->pos : c->mem_off);
 }
 
 bool cu_csv_quoted(const cu_csv *c, size_t i) {
   if (!c || NEVER(i >= c->nf) || NEVER(!made(c, i)))
     return false;
-  return c->fields[i].quoted;
+  return (c->lazy ? lazy_field(c, i) : c->fields[i]).quoted;
 }
 
 uint64_t cu_csv_line(const cu_csv *c) { return c ? c->rec_line : 0; }
@@ -1499,7 +1756,7 @@ void cu_csv_field_pos(const cu_csv *c, size_t i, uint64_t *line,
                       uint64_t *column) {
   uint64_t l = 0, k = 0;
   if (c && ALWAYS(i < c->nf) && ALWAYS(made(c, i))) {
-    const field *f = &c->fields[i];
+    const field lf = c->lazy ? lazy_field(c, i) : c->fields[i], *f = &lf;
     if (i < c->first_ml) {
       l = c->rec_line;
       k = f->off - f->quoted - c->rec_start + 1;

@@ -43,6 +43,23 @@ typedef struct cu_csv_opts {
    * soon the caller releases (which an allocation-failure test counts
    * on).  Default 0: spares are made as they are needed. */
   size_t keep_bytes;
+  /* With a selection (cu_csv_select): the selected fields of a record
+   * the fast path reads (a plain one, nearly all) are given out where
+   * they lie in the input, without a NUL after them and with their
+   * doubled quotes left as they are: cu_csv_escaped (or the *escaped
+   * of cu_csv_fields) says which have any, and cu_csv_unescape
+   * collapses them when the caller needs the value.  Other records
+   * (the careful scanner's) come unescaped and NUL-terminated as
+   * always, with no field escaped.  A regular file (which is mapped)
+   * is then parsed where it lies: records wholly before its last 72
+   * bytes are not copied, so a field, and cu_csv_record_bytes, may
+   * point into the mapping (with keep_buffers, its "buffers" are
+   * ranges of the mapping, whose pages cu_csv_release lets go of once
+   * hashed); records that need the careful scanner, the last bytes of
+   * the file, gzip and memory inputs are copied as without.  Records,
+   * field bounds, quoting, positions and errors are those of the
+   * default.  Default false. */
+  bool raw_fields;
   /* When not NULL, every byte read from the input as stored (compressed
    * for gzip) is added to this hash, so a caller gets the input's digest
    * in the same pass; the context stays the caller's.  Memory and regular
@@ -104,18 +121,32 @@ custos_rc cu_csv_select(cu_csv *c, const int *cols, size_t n,
 
 size_t cu_csv_nfields(const cu_csv *c);
 /* Field i of the current record, NUL-terminated, unquoted; *len (may be
- * NULL) gets its length.  i must be < cu_csv_nfields. */
+ * NULL) gets its length.  i must be < cu_csv_nfields.  With raw_fields,
+ * a selected field of a plain record has no NUL and may be escaped
+ * (cu_csv_escaped): use its length. */
 const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len);
 /* Fields idx[0..n) of the current record at once, as cu_csv_field gives
  * them: v[k] and len[k] for field idx[k], each index < cu_csv_nfields;
- * bit k of *quoted (n <= 64) whether it was quoted.  The 64 bytes after
- * each field's NUL lie in the reader's buffer and may be read (as
+ * bit k of *quoted (n <= 64) whether it was quoted, and of *escaped
+ * (may be NULL) whether it is given out with its doubled quotes
+ * (raw_fields only; len[k] is then its length before collapsing them).
+ * The 64 bytes after each field's end (its NUL, when it has one) lie in
+ * the reader's buffer or the input's mapping and may be read (as
  * scratch: their values say nothing), so that a caller may copy a short
  * field with one wide load. */
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
-                   size_t *len, uint64_t *quoted);
-/* The bytes of the current record as they lie in the reader's buffer,
- * every field given out (with its NUL) inside them, so that one copy of
+                   size_t *len, uint64_t *quoted, uint64_t *escaped);
+/* Whether field i is given out with its doubled quotes (raw_fields): it
+ * is then neither NUL-terminated nor collapsed. */
+bool cu_csv_escaped(const cu_csv *c, size_t i);
+/* Copies the n bytes of an escaped field at src to dst, each doubled
+ * quote collapsed into one, and returns the length written (at most n).
+ * dst may be src (in place) but must not otherwise overlap it; no NUL is
+ * written. */
+size_t cu_csv_unescape(char *dst, const char *src, size_t n);
+/* The bytes of the current record as they lie in the reader's buffer
+ * (or the input's mapping, see raw_fields), every field given out (with
+ * its NUL, when it has one) inside them, so that one copy of
  * them keeps every field: a field at v in the buffer is at
  * copy + (v - start) in the copy.  *one_line (may be NULL) tells whether
  * every field starts on the record's first line, when a field's column
@@ -123,11 +154,13 @@ void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
  * the opening quote of a quoted field.  Valid until the next call. */
 const char *cu_csv_record_bytes(const cu_csv *c, size_t *n, bool *one_line);
 /* With keep_buffers: the number of the buffer that holds the current
- * record.  Numbers grow with the file; the current record and every later
- * one lie in buffers numbered at least this. */
+ * record (read in place, raw_fields: of the range of the mapping).
+ * Numbers grow with the file; the current record and every later one lie
+ * in buffers numbered at least this. */
 uint64_t cu_csv_buffer(const cu_csv *c);
 /* With keep_buffers: says that no record read from a buffer numbered
- * below buf is looked at any more, so those buffers may be reused.  The
+ * below buf is looked at any more, so those buffers may be reused (and
+ * the pages of such ranges of a mapping let go once hashed).  The
  * caller's records in them are invalid after the call.  Without
  * keep_buffers it does nothing. */
 void cu_csv_release(cu_csv *c, uint64_t buf);

@@ -114,13 +114,18 @@ static FAST_ATTR bool FAST_NAME(cu_csv *c) {
   const int *const sel = c->sel;
   const size_t nsel = c->nsel;
   if (nsel) {
-    make_selected(c, buf, fields, ends, sel, nsel, start, n);
+    /* With raw_fields the fields are only read from buf, so the
+     * accessors find them in ends when asked (lazy_field). */
+    c->lazy = c->o.raw_fields;
+    if (!c->lazy)
+      make_selected(c, buf, fields, ends, sel, nsel, start, n);
     c->partial = true;
     goto made;
   }
   for (size_t i = 0, fs = start; i < n; fs = start + ends[i++] + 1)
     make_field(c, buf, &fields[i], fs, start + ends[i]);
   c->partial = false;
+  c->lazy = false;
 made:
   c->nf = n;
   c->rec_line = c->line;

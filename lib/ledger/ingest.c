@@ -812,10 +812,37 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
   return ru;
 }
 
+/* The length of field f of raw once its doubled quotes are collapsed,
+ * when bit f of esc says the reader left them (see take_row). */
+static size_t value_len(const cu_ledger_raw *raw, int f, uint32_t esc) {
+  const char *s = raw->v[f];
+  size_t n = s ? raw->len[f] : 0, q = 0;
+  if (!((esc >> f) & 1))
+    return n;
+  for (size_t i = 0; i < n; i++)
+    q += s[i] == '"';
+  return n - q / 2; /* each quote inside is one of a pair */
+}
+
+/* Copies field f of raw (n bytes once unescaped, value_len) to dst and
+ * NUL-terminates it. */
+static void put_value(char *dst, const cu_ledger_raw *raw, int f,
+                      uint32_t esc, size_t n) {
+  if (n && ((esc >> f) & 1))
+    (void)cu_csv_unescape(dst, raw->v[f], raw->len[f]);
+  else if (n)
+    memcpy(dst, raw->v[f], n);
+  dst[n] = '\0';
+}
+
 /* The resource of raw's id (which hashes to h), made when new with the
- * row's day and ds's subscription; NULL when out of memory. */
+ * row's day and ds's subscription; NULL when out of memory.  Its name,
+ * type and tags are unescaped here when bit f of esc says that field f
+ * still has its doubled quotes: only the first row of a resource needs
+ * them, so the reader leaves them as they are. */
 static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
-                              uint64_t h, const dimset *ds, int32_t day) {
+                              uint32_t esc, uint64_t h, const dimset *ds,
+                              int32_t day) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   if ((g->resources.n + 1) * 2 > g->resources.cap &&
@@ -824,9 +851,9 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
   size_t i = ht_find(&g->resources, h, id, n, offsetof(resource, key));
   resource *r = (resource *)g->resources.s[i].e;
   if (!r) {
-    size_t nl = raw->v[LF_RESOURCE_NAME] ? raw->len[LF_RESOURCE_NAME] : 0;
-    size_t tl = raw->v[LF_RESOURCE_TYPE] ? raw->len[LF_RESOURCE_TYPE] : 0;
-    size_t gl = raw->v[LF_TAGS] ? raw->len[LF_TAGS] : 0;
+    size_t nl = value_len(raw, LF_RESOURCE_NAME, esc);
+    size_t tl = value_len(raw, LF_RESOURCE_TYPE, esc);
+    size_t gl = value_len(raw, LF_TAGS, esc);
     if (nl > 4096 || tl > 1024 || gl > 65536)
       nl = tl = gl = 0;
     r = arena_alloc(&g->ar, sizeof *r + n + nl + tl + gl + 4);
@@ -841,21 +868,15 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
     p += n + 1;
     r->name = p;
     r->name_len = nl;
-    if (nl)
-      memcpy(p, raw->v[LF_RESOURCE_NAME], nl);
-    p[nl] = '\0';
+    put_value(p, raw, LF_RESOURCE_NAME, esc, nl);
     p += nl + 1;
     r->type = p;
     r->type_len = tl;
-    if (tl)
-      memcpy(p, raw->v[LF_RESOURCE_TYPE], tl);
-    p[tl] = '\0';
+    put_value(p, raw, LF_RESOURCE_TYPE, esc, tl);
     p += tl + 1;
     r->tags = p;
     r->tags_len = gl;
-    if (gl)
-      memcpy(p, raw->v[LF_TAGS], gl);
-    p[gl] = '\0';
+    put_value(p, raw, LF_TAGS, esc, gl);
     r->sub = ds->dim[D_SUB];
     r->first_day = r->last_day = day;
     ht_set(&g->resources, i, &r->e);
@@ -873,13 +894,13 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
  * id is hashed only then (on the 1 M-row benchmark file for about 4 % of
  * the rows, mostly a raw key's first), not by the reader for every row. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              const dimset *ds, const rollup *ru,
-                              resource **last) {
+                              uint32_t esc, const dimset *ds,
+                              const rollup *ru, resource **last) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   resource *r = *last;
   if (!r || r->e.klen != n || memcmp(r->key, id, n) != 0) {
-    r = resource_get(g, raw, hash_bytes(id, n), ds, ru->day);
+    r = resource_get(g, raw, esc, hash_bytes(id, n), ds, ru->day);
     if (!r)
       return CUSTOS_ENOMEM;
     *last = r;
@@ -949,6 +970,12 @@ static custos_rc load_directory(ingest *g, custos_diag *d) {
  * gives.
  */
 
+/* The fields only a resource's first row needs (resource_get), which
+ * the reader hands over with their doubled quotes when they have any;
+ * every other field's are collapsed into the batch's bytes. */
+#define RES_FIELDS                                                           \
+  ((1u << LF_RESOURCE_NAME) | (1u << LF_RESOURCE_TYPE) | (1u << LF_TAGS))
+
 /* The fields that decide a row's rollup: everything but its amounts and
  * its resource. */
 static const int key_fields[] = {
@@ -982,6 +1009,9 @@ typedef struct prow {
   const char *rec;
   bool one_line;
   uint32_t quoted;            /* bit f: field f was quoted */
+  /* Bit f: field f (a resource's name, type or tags: RES_FIELDS) has
+   * its doubled quotes still, as the CSV reader gave it (raw_fields). */
+  uint32_t esc;
   uint64_t fline[LF_COUNT];
   uint64_t fcol[LF_COUNT];
   cu_ledger_amounts am;
@@ -1068,20 +1098,47 @@ static bool take_row(preader *p, pbatch *b) {
    * cap of them, so that the buffers held stay few. */
   size_t rn;
   const char *rb = cu_csv_record_bytes(csv, &rn, &r->one_line);
+  const char *v[LF_COUNT];
+  size_t len[LF_COUNT];
+  uint64_t quoted, escaped;
+  cu_csv_fields(csv, p->cols, (size_t)p->nused, v, len, &quoted, &escaped);
+  /* Fields with doubled quotes (rare but for the resource's, which stay
+   * so) are unescaped into the batch's bytes, each with 16 spare bytes
+   * after it for the key's wide copies below. */
+  uint64_t unesc = 0;
+  size_t need = RAW_KEY_MAX;
+  for (uint64_t t = escaped; t; t &= t - 1) {
+    int u = __builtin_ctzll(t);
+    if (!((RES_FIELDS >> p->fields[u]) & 1)) {
+      unesc |= (uint64_t)1 << u;
+      need += len[u] + 16;
+    }
+  }
   if (b->nrows &&
-      (b->nrec + rn > p->rec_cap || RAW_KEY_MAX > b->capbytes - b->nbytes))
+      (b->nrec + rn > p->rec_cap || need > b->capbytes - b->nbytes))
     return false;
   b->nrec += rn;
   r->rec = rb;
-  const char *v[LF_COUNT];
-  size_t len[LF_COUNT];
-  uint64_t quoted;
-  cu_csv_fields(csv, p->cols, (size_t)p->nused, v, len, &quoted);
   r->quoted = 0;
+  r->esc = 0;
   for (int u = 0; u < p->nused; u++) {
     int f = p->fields[u];
     r->raw.v[f] = v[u];
     r->raw.len[f] = len[u];
+  }
+  if (escaped) {
+    for (uint64_t t = escaped & ~unesc; t; t &= t - 1)
+      r->esc |= (uint32_t)1 << p->fields[__builtin_ctzll(t)];
+    for (uint64_t t = unesc; t; t &= t - 1) {
+      int u = __builtin_ctzll(t), f = p->fields[u];
+      char *w = b->bytes + b->nbytes;
+      r->raw.v[f] = w;
+      r->raw.len[f] = cu_csv_unescape(w, v[u], len[u]);
+      b->nbytes += r->raw.len[f] + 16;
+    }
+    /* A field's column no longer follows from where its value lies. */
+    if (unesc)
+      r->one_line = false;
   }
   if (r->one_line) {
     /* Few fields are quoted: visit only those. */
@@ -1216,9 +1273,10 @@ static void *reader_main(void *arg) {
       publish(p, true);
       return NULL;
     }
+    size_t l0;
     if (cu_csv_nfields(p->csv) == 1 &&
-        cu_csv_field(p->csv, 0, NULL)[0] == '\0' && !cu_csv_quoted(p->csv, 0))
-      continue; /* empty line */
+        (cu_csv_field(p->csv, 0, &l0), l0 == 0) && !cu_csv_quoted(p->csv, 0))
+      continue; /* empty line (fields have no NUL: raw_fields) */
     if (!take_row(p, b)) {
       if (!publish(p, false))
         return NULL;
@@ -1460,7 +1518,8 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     g->first_day = day;
   if (day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = day;
-  if (r->has_res && add_resource(g, raw, ds, ru, &re->res) != CUSTOS_OK)
+  if (r->has_res &&
+      add_resource(g, raw, r->esc, ds, ru, &re->res) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
@@ -1506,6 +1565,9 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
   cu_csv_opts o;
   cu_csv_opts_default(&o);
   o.keep_buffers = true; /* the batches point into them */
+  /* Fields stay as they lie, in the file's mapping, and are unescaped
+   * only where needed (take_row, resource_get). */
+  o.raw_fields = true;
   /* The batches in flight and the one being filled, each holding up to
    * a record cap's bytes (rec_cap below). */
   o.keep_bytes = (NBATCH + 1) * o.max_record;
@@ -1566,7 +1628,9 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
   p.rec_cap = o.max_record;
   for (int i = 0; i < NBATCH; i++) {
     p.b[i].rows = cu_calloc(BATCH_ROWS, sizeof *p.b[i].rows);
-    p.b[i].capbytes = BATCH_KEY_BYTES + RAW_KEY_MAX + 16;
+    /* and for the unescaped fields of any record (take_row) */
+    p.b[i].capbytes =
+        BATCH_KEY_BYTES + RAW_KEY_MAX + o.max_record + 16 * LF_COUNT + 16;
     p.b[i].bytes = cu_malloc(p.b[i].capbytes);
     if (!p.b[i].rows || !p.b[i].bytes) {
       rc = oom(d, g->path);

@@ -221,4 +221,30 @@ expect_exit 0 "rejects listed" -- "$CUSTOS" -w "$W" sources --rejects "$id"
 expect_grep "bad-rows.csv:6:" "$T/out" "reject kept with file:line"
 expect_exit 2 "bad ratio" -- "$CUSTOS" -w "$W" ingest usage "$U/bad-rows.csv" --max-reject-ratio 2
 expect_exit 2 "class must fit" -- "$CUSTOS" -w "$W" ingest usage --class mail "$U/focus-1.2.csv"
+# Quoted values with doubled quotes, read where they lie in the file's
+# mapping (past the reader's first buffer) and unescaped where stored:
+# the resource's id, name, type and tags, a meter, and an amount whose
+# reject names its value and column.  Free text is kept as it is, so the
+# stored values can be written down here.
+q=$T/quotes.csv
+row=$(sed -n 2p "$U/focus-1.2.csv")
+{
+  head -1 "$U/focus-1.2.csv"
+  for i in $(seq 400); do echo "$row"; done
+  echo 'acct-1,Customer Agreement,s-1,Subscription,Stratus Cloud,Azure Blob Storage,Storage,Object Storage,sku-1,"Hot ""LRS"" Data Stored",westeurope,West Europe,Usage,2025-06-03T00:00:00Z,2025-06-04T00:00:00Z,2025-06-01T00:00:00Z,2025-07-01T00:00:00Z,2,GB-Month,2,GB-Month,0.5,0.5,USD,STR-202506-acct-1,"/subscriptions/s-1/resourceGroups/rg-q/providers/Microsoft.Storage/storageAccounts/q""x""","web ""front"" 1","Storage ""Hot"" Account","{""env"":""prod"",""team"":""a\""b""}",rg-q'
+  bad_head='acct-1,Customer Agreement,s-1,Subscription,Stratus Cloud,Azure Blob Storage,Storage,Object Storage,sku-1,Hot LRS Data Stored,westeurope,West Europe,Usage,2025-06-04T00:00:00Z,2025-06-05T00:00:00Z,2025-06-01T00:00:00Z,2025-07-01T00:00:00Z,1,GB-Month,1,GB-Month,'
+  echo "$bad_head"'"1""2",1,USD,STR-202506-acct-1,r-2,n,t,,rg'
+  for i in $(seq 400); do echo "$row"; done
+} >"$q"
+fresh
+sqlite3 "$W/custos.db" "INSERT OR REPLACE INTO meta(key, value) VALUES('boundary.free_text', 'keep')"
+expect_exit 0 "doubled quotes ingested" -- "$CUSTOS" -w "$W" ingest usage --max-reject-ratio 1 "$q"
+got=$(sqlite3 -separator '|' "$W/custos.db" "SELECT resource_id, name, type, tags FROM usage_resources WHERE name LIKE 'web%'")
+want='/subscriptions/s-1/resourceGroups/rg-q/providers/Microsoft.Storage/storageAccounts/q"x"|web "front" 1|Storage "Hot" Account|{"env":"prod","team":"a\"b"}'
+if [ "$got" = "$want" ]; then ok "resource id, name, type and tags stored unescaped"; else not_ok "resource: $got"; fi
+expect_grep 'Hot "LRS" Data Stored' <(sqlite3 "$W/custos.db" "SELECT value FROM usage_dims WHERE kind = 'meter'") "meter stored unescaped"
+id=$(sqlite3 "$W/custos.db" "SELECT max(id) FROM sources")
+expect_exit 0 "quote rejects listed" -- "$CUSTOS" -w "$W" sources --rejects "$id"
+expect_grep "quotes.csv:403:$(( ${#bad_head} + 1 )):" "$T/out" "reject at the amount's opening quote"
+expect_grep '1"2' "$T/out" "rejected amount shown unescaped"
 finish

@@ -672,13 +672,20 @@ static bool selected(const int *sel, size_t nsel, size_t i) {
   return false;
 }
 
-/* Everything the reader says about in[0..n): each record's number, line,
- * offset and fields (all, or with nsel > 0 field 0 and those in sel, read
- * after cu_csv_select) with their quoting and position, cu_csv_fields and
- * cu_csv_record_bytes agreeing with them, and the final error with its
- * position, in one string the caller frees. */
-static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
-                       const int *sel, size_t nsel) {
+/* Records read where they lie in a mapping (raw_fields on a file) by
+ * trace_src, as far as it can tell: their bytes lie at their file offset
+ * from one page-aligned address. */
+static size_t in_place;
+
+/* Everything the reader says about in[0..n), or the file at path when not
+ * NULL: each record's number, line, offset and fields (all, or with nsel
+ * > 0 field 0 and those in sel, read after cu_csv_select) with their
+ * quoting and position (unescaped here when the reader gives them
+ * escaped, raw_fields), cu_csv_fields and cu_csv_record_bytes agreeing
+ * with them, and the final error with its position, in one string the
+ * caller frees. */
+static char *trace_src(const char *path, const void *in, size_t n,
+                       const cu_csv_opts *o, const int *sel, size_t nsel) {
   size_t len = 0, cap = 1024;
   char *s = malloc(cap);
   assert_non_null(s);
@@ -686,9 +693,13 @@ static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
   cu_csv *c = NULL;
   custos_diag d;
   custos_diag_clear(&d);
-  custos_rc rc = cu_csv_open_mem("t.csv", in, n, o, &c, &d);
+  custos_rc rc = path ? cu_csv_open(path, o, &c, &d)
+                      : cu_csv_open_mem("t.csv", in, n, o, &c, &d);
   if (rc == CUSTOS_OK && nsel)
     rc = cu_csv_select(c, sel, nsel, &d);
+  const bool raw = o && o->raw_fields;
+  uint64_t prev_off = 0;
+  char *un = NULL;
   while (rc == CUSTOS_OK) {
     bool eof;
     rc = cu_csv_next(c, &eof, &d);
@@ -697,6 +708,9 @@ static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
     size_t nf = cu_csv_nfields(c), rn;
     bool one_line;
     const char *rb = cu_csv_record_bytes(c, &rn, &one_line);
+    if (path && prev_off > 0 && ((uintptr_t)(rb - prev_off) & 4095) == 0)
+      in_place++;
+    prev_off = cu_csv_offset(c);
     sb_add(&s, &len, &cap, "#%llu@%llu+%llu:",
            (unsigned long long)cu_csv_record(c),
            (unsigned long long)cu_csv_line(c),
@@ -707,16 +721,28 @@ static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
       size_t fl, vl;
       const char *f = cu_csv_field(c, i, &fl), *v;
       int idx = (int)i;
-      uint64_t q, line, col;
-      cu_csv_fields(c, &idx, 1, &v, &vl, &q);
+      uint64_t q, e, line, col;
+      cu_csv_fields(c, &idx, 1, &v, &vl, &q, &e);
       assert_ptr_equal(v, f);
       assert_int_equal(vl, fl);
       assert_int_equal(q != 0, cu_csv_quoted(c, i));
+      assert_int_equal(e != 0, cu_csv_escaped(c, i));
+      assert_true(!e || (raw && q));
       assert_true(f >= rb && f + fl < rb + rn);
-      assert_int_equal(f[fl], '\0');
+      if (!raw)
+        assert_int_equal(f[fl], '\0');
       cu_csv_field_pos(c, i, &line, &col);
       if (one_line)
         assert_int_equal(col, (uint64_t)(f - rb) + 1 - (q != 0));
+      if (e) {
+        free(un);
+        un = malloc(fl + 1);
+        assert_non_null(un);
+        size_t ul = cu_csv_unescape(un, f, fl);
+        assert_true(ul < fl);
+        f = un;
+        fl = ul;
+      }
       sb_add(&s, &len, &cap, "%s%.*s%s@%llu:%llu", q ? "{" : "[", (int)fl,
              f, q ? "}" : "]", (unsigned long long)line,
              (unsigned long long)col);
@@ -728,8 +754,14 @@ static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
     sb_add(&s, &len, &cap, "error %d %s\n", (int)rc,
            custos_diag_format(&d, msg, sizeof msg));
   }
+  free(un);
   cu_csv_close(c);
   return s;
+}
+
+static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
+                       const int *sel, size_t nsel) {
+  return trace_src(NULL, in, n, o, sel, nsel);
 }
 
 /* Says the same of in with and without the fast path (both kinds: with
@@ -752,18 +784,24 @@ static void same_both_ways(const char *in, size_t n) {
         o.max_fields = 20;
       }
       char *fast = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
+      o.raw_fields = true; /* fields as they lie */
+      char *raw = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
+      o.raw_fields = false;
       o.narrow_scan = true; /* the other fast path, where the CPU has AVX2 */
       char *narrow = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
       o.slow_scan = true;
       char *slow = trace_sel(in, n, &o, sels[k].cols, sels[k].n);
-      if (strcmp(fast, slow) != 0 || strcmp(narrow, slow) != 0)
+      if (strcmp(fast, slow) != 0 || strcmp(narrow, slow) != 0 ||
+          strcmp(raw, slow) != 0)
         fprintf(stderr,
                 "input '%.*s' (selection %zu)\nfast:\n%s\nnarrow:\n%s\n"
-                "slow:\n%s\n",
-                (int)n, in, k, fast, narrow, slow);
+                "raw:\n%s\nslow:\n%s\n",
+                (int)n, in, k, fast, narrow, raw, slow);
       assert_string_equal(fast, slow);
       assert_string_equal(narrow, slow);
+      assert_string_equal(raw, slow);
       free(fast);
+      free(raw);
       free(narrow);
       free(slow);
     }
@@ -825,6 +863,85 @@ static void test_fast_path(void **state) {
   }
 }
 
+/* Writes n bytes of records to path: mostly plain ones of random fields,
+ * now and then anything (a line break inside quotes, a stray quote,
+ * invalid UTF-8), so that a reader in place leaves the mapping and comes
+ * back to it; the last bytes are whatever the cut leaves, or with end a
+ * line break. */
+static void write_records(const char *path, size_t n, int end) {
+  static const char *const fields[] = {
+      "", "a", "bc", "12.5", "\xc3\xa9", "\"x,y\"", "\"q\"\"r\"", "\"\"",
+      "\"{\"\"k\"\":\"\"v\"\"}\"", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+  static const char *const odd[] = {"\"p\nq\"", "a\"b", "\xff", "\"x\"y"};
+  char *buf = malloc(n + 64);
+  assert_non_null(buf);
+  size_t k = 0;
+  while (k < n) {
+    int nf = 1 + (int)rnd(24);
+    for (int i = 0; i < nf && k < n; i++) {
+      const char *a = rnd(30000) == 0 ? odd[rnd(4)] : fields[rnd(10)];
+      size_t al = strlen(a);
+      memcpy(buf + k, a, al);
+      k += al;
+      buf[k++] = i + 1 < nf ? ',' : '\n';
+    }
+  }
+  if (end && n)
+    buf[n - 1] = '\n';
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(buf, 1, n, f), n);
+  fclose(f);
+  free(buf);
+}
+
+/* A mapped file read in place (raw_fields with a selection) gives the
+ * records, fields, positions and errors it gives when copied, and when
+ * parsed with the careful scanner, whatever its size: records end right
+ * at, before and after the end of a page-aligned mapping. */
+static void test_raw_mapped(void **state) {
+  (void)state;
+  static const size_t sizes[] = {1,          4095,        4096,
+                                 4097,       17 * 4096 - 1, 17 * 4096,
+                                 17 * 4096 + 1, 33 * 4096 - 1, 33 * 4096,
+                                 33 * 4096 + 1, 300 * 4096 - 1, 300 * 4096 + 1};
+  static const int sel_b[] = {1, 3, 4}, sel_c[] = {5, 0, 19};
+  char path[128];
+  snprintf(path, sizeof path, "%s/mapped.csv", tmpdir);
+  in_place = 0;
+  for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+    for (int v = 0; v < 4; v++) {
+      write_records(path, sizes[z], v & 1);
+      for (int k = 0; k < 2; k++) {
+        const int *sel = k ? sel_c : sel_b;
+        cu_csv_opts o;
+        cu_csv_opts_default(&o);
+        o.keep_buffers = v >= 2;
+        char *copied = trace_src(path, NULL, 0, &o, sel, 3);
+        o.raw_fields = true;
+        char *direct = trace_src(path, NULL, 0, &o, sel, 3);
+        o.narrow_scan = true;
+        char *narrow = trace_src(path, NULL, 0, &o, sel, 3);
+        o.raw_fields = false;
+        o.slow_scan = true;
+        char *slow = trace_src(path, NULL, 0, &o, sel, 3);
+        if (strcmp(direct, copied) != 0)
+          fprintf(stderr, "size %zu variant %d: in place and copied differ\n",
+                  sizes[z], v);
+        assert_string_equal(direct, copied);
+        assert_string_equal(narrow, copied);
+        assert_string_equal(slow, copied);
+        free(copied);
+        free(direct);
+        free(narrow);
+        free(slow);
+      }
+    }
+  }
+  /* The larger files were read in place for the most part. */
+  assert_true(in_place > 10000);
+}
+
 /* A selection: the selected fields of a wide record as without one, the
  * others left as they lie; bad columns refused; n 0 gives all again. */
 static void test_select(void **state) {
@@ -853,7 +970,7 @@ static void test_select(void **state) {
   const char *v[3];
   size_t len[3];
   uint64_t q;
-  cu_csv_fields(c, cols, 3, v, len, &q);
+  cu_csv_fields(c, cols, 3, v, len, &q, NULL);
   assert_string_equal(v[0], "v");
   assert_string_equal(v[1], "a,\"b");
   assert_string_equal(v[2], "a,\"b");
@@ -874,7 +991,8 @@ static void test_select(void **state) {
 
 /* With keep_buffers, records stay where they were read until their buffer
  * is released, across many refills (small caps make small buffers), and
- * read the same as without. */
+ * read the same as without; so too read in place from a mapped file
+ * (raw_fields), where the "buffers" are ranges of the mapping. */
 static void test_keep_buffers(void **state) {
   (void)state;
   enum { NREC = 3000, LAG = 40 };
@@ -888,7 +1006,14 @@ static void test_keep_buffers(void **state) {
                           i % 11 == 5 ? "%d,\"q\"\"%d\nx\",%.*s\n"
                                       : "%d,\"q\"\"%d\",%.*s\n",
                           i, i * 3, i % 97, ys);
-  for (int release = 0; release < 2; release++) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/kept.csv", tmpdir);
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(in, 1, n, fp), n);
+  fclose(fp);
+  for (int release = 0; release < 3; release++) {
+    const bool mapped = release == 2;
     cu_csv_opts o;
     cu_csv_opts_default(&o);
     o.max_record = 300;
@@ -897,7 +1022,12 @@ static void test_keep_buffers(void **state) {
     custos_diag_clear(&d);
     assert_int_equal(cu_csv_open_mem("k.csv", in, n, &o, &b, &d), CUSTOS_OK);
     o.keep_buffers = true;
-    assert_int_equal(cu_csv_open_mem("k.csv", in, n, &o, &a, &d), CUSTOS_OK);
+    o.raw_fields = mapped;
+    if (mapped)
+      assert_int_equal(cu_csv_open(path, &o, &a, &d), CUSTOS_OK);
+    else
+      assert_int_equal(cu_csv_open_mem("k.csv", in, n, &o, &a, &d),
+                       CUSTOS_OK);
     static const char *v[NREC];
     static size_t len[NREC];
     static char copy[NREC][160];
@@ -909,13 +1039,17 @@ static void test_keep_buffers(void **state) {
       assert_int_equal(cu_csv_next(a, &ea, &d), CUSTOS_OK);
       assert_int_equal(cu_csv_next(b, &eb, &d), CUSTOS_OK);
       assert_false(ea || eb);
-      uint64_t q;
-      cu_csv_fields(a, cols, 1, &v[i], &len[i], &q);
+      uint64_t q, e;
+      cu_csv_fields(a, cols, 1, &v[i], &len[i], &q, &e);
       assert_int_equal(q, 1);
       size_t lb;
       const char *fb = cu_csv_field(b, 1, &lb);
-      assert_int_equal(len[i], lb);
-      assert_memory_equal(v[i], fb, lb);
+      char un[160];
+      assert_true(len[i] < sizeof un);
+      size_t ul = e ? cu_csv_unescape(un, v[i], len[i]) : len[i];
+      assert_int_equal(e, mapped && i % 11 != 5); /* not the careful path's */
+      assert_int_equal(ul, lb);
+      assert_memory_equal(e ? un : v[i], fb, lb);
       assert_true(len[i] < sizeof copy[i]);
       memcpy(copy[i], v[i], len[i]);
       buf[i] = cu_csv_buffer(a);
@@ -1057,6 +1191,7 @@ int main(void) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_fast_path),
       cmocka_unit_test(test_select),
+      cmocka_unit_test(test_raw_mapped),
       cmocka_unit_test(test_mapped_sha256),
       cmocka_unit_test(test_keep_buffers),
       cmocka_unit_test(test_keep_bytes),
