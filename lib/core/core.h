@@ -159,6 +159,11 @@ void cu_sha256_update_ref(cu_sha256_ctx *ctx, const void *p, size_t n);
 /* Bytes given with cu_sha256_update_ref not yet hashed, at most (the
  * rest of what was given is done with).  0 for NULL. */
 size_t cu_sha256_queued(cu_sha256_ctx *ctx);
+/* Waits until no more than n of the bytes given with cu_sha256_update_ref
+ * are left to hash, so that a caller that reads the same bytes does not
+ * run far ahead of a hash that must be done before it goes on.  Returns
+ * at once for a synchronous context or NULL. */
+void cu_sha256_wait_queued(cu_sha256_ctx *ctx, size_t n);
 
 /* SHA-256 of a whole file, streaming, and its size. EIO with diag on error. */
 custos_rc cu_sha256_file(const char *path, uint8_t out[CU_SHA256_LEN],

@@ -40,9 +40,16 @@
 /* Bytes of a mapped file kept mapped behind the reader; a multiple of
  * the page size. */
 #define MAP_LAG ((size_t)32 << 20)
-/* Bytes of a mapped file given to the hash ahead of the reader: the
- * hash is faster, and given the whole file it would map all of it. */
+/* Bytes of a mapped file given to the hash ahead of the reader: given
+ * the whole file it would map all of it. */
 #define HASH_AHEAD ((size_t)32 << 20)
+/* The most bytes the reader may be ahead of the hash before it waits
+ * for it.  The reader is the quicker of the two on plain records, and
+ * left alone it would end well before the hash, with the pages between
+ * them still mapped (they count as the process's memory) and one core
+ * idle while the hash ends alone; waiting now and then gives the hash
+ * the reader's share of the cores instead. */
+#define HASH_BEHIND ((size_t)64 << 20)
 /* In direct mode a new buffer number (a range of the mapping that
  * cu_csv_release lets go of as a whole) starts every this many bytes,
  * and at most SEG_RING of them are held at once (more make the last one
@@ -1005,6 +1012,8 @@ static void hash_ahead(cu_csv *c, size_t at) {
 static void map_advance(cu_csv *c, size_t at) {
   if (c->hash_live && at + HASH_AHEAD / 2 > c->hashed_to)
     hash_ahead(c, at);
+  if (c->hash_live && at > HASH_BEHIND && c->hashed_to > at - HASH_BEHIND)
+    cu_sha256_wait_queued(c->o.sha256, c->hashed_to - (at - HASH_BEHIND));
   if (at < c->map_dropped + 2 * MAP_LAG)
     return;
   size_t to = at - MAP_LAG;

@@ -29,6 +29,7 @@ typedef struct hashq {
    * that abort need not wait for the rest */
   const unsigned char *ref;
   size_t reflen;
+  unsigned waiting; /* callers in cu_sha256_wait_queued */
   bool busy, done, cancel;
 } hashq;
 
@@ -94,6 +95,8 @@ static void *hashq_main(void *arg) {
       pthread_mutex_lock(&q->mu);
       q->ref += n;
       q->reflen -= n;
+      if (q->waiting)
+        pthread_cond_broadcast(&q->cv);
     }
     if (q->len > 0) {
       pthread_mutex_unlock(&q->mu);
@@ -219,6 +222,17 @@ size_t cu_sha256_queued(cu_sha256_ctx *ctx) {
   return n;
 }
 
+void cu_sha256_wait_queued(cu_sha256_ctx *ctx, size_t n) {
+  if (!ctx || !ctx->q)
+    return;
+  hashq *q = ctx->q;
+  pthread_mutex_lock(&q->mu);
+  q->waiting++;
+  while (q->busy && q->reflen > n && !q->cancel)
+    pthread_cond_wait(&q->cv, &q->mu);
+  q->waiting--;
+  pthread_mutex_unlock(&q->mu);
+}
 
 void cu_sha256_final(cu_sha256_ctx *ctx, uint8_t out[CU_SHA256_LEN]) {
   hashq_stop(ctx);
