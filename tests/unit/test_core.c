@@ -228,6 +228,21 @@ static void test_sha256_hmac(void **state) {
   assert_int_equal(cu_sha256_init_async(&ctx), CUSTOS_OK);
   cu_sha256_update(ctx, big, sizeof big);
   cu_sha256_abort(ctx);
+  /* Referenced memory, given in two runs, waited for part way and then
+   * whole: the wait leaves no more queued than asked, and the digest is
+   * the same. */
+  assert_int_equal(cu_sha256_init_async(&ctx), CUSTOS_OK);
+  cu_sha256_wait_queued(ctx, 0); /* idle: returns at once */
+  cu_sha256_update_ref(ctx, big, sizeof big / 2);
+  cu_sha256_update_ref(ctx, big + sizeof big / 2, sizeof big / 2);
+  cu_sha256_wait_queued(ctx, sizeof big / 4);
+  assert_true(cu_sha256_queued(ctx) <= sizeof big / 4);
+  cu_sha256_wait_queued(ctx, 0);
+  assert_int_equal(cu_sha256_queued(ctx), 0);
+  cu_sha256_final(ctx, out2);
+  cu_sha256(big, sizeof big, out);
+  assert_memory_equal(out, out2, 32);
+  cu_sha256_wait_queued(NULL, 0);
   /* RFC 4231 test case 2 */
   assert_int_equal(cu_hmac_sha256((const uint8_t *)"Jefe", 4,
                                   "what do ya want for nothing?", 28, out),
