@@ -2130,7 +2130,8 @@ static void bent_fill(bent *e, const ingest *g, const dimset *ds,
  * without qsort, whose merge buffer was a fresh allocation (and, for a
  * large account, fresh pages) on every call and which moved 136-byte
  * entries at every step.  The entries are ordered by index with a stable
- * radix sort on each of day, rank and period (least significant first),
+ * radix sort on each of day, rank and period (least significant first;
+ * on period alone for the usual order the gather gives, see bsort_run),
  * each field as its offset from the field's least value, one pass per
  * byte that offset needs (two for a day or period, one or two for a
  * rank), then copied once into their order.  Entries equal in all three
@@ -2702,9 +2703,15 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
 /*
  * The write of the rollups runs on two threads, as SQLite allows only the
  * connection's thread to insert: a packer gathers each account and
- * unit's rollups, sorts them, sums the monthly rollups and the coverage
- * and encodes the blocks, which the calling thread inserts as they come,
- * through a ring of PACK_SLOTS blocks (a bound on the memory ahead).
+ * unit's rollups, sorts them and sums the monthly rollups and the
+ * coverage, and hands the blocks' rollups to the calling thread, which
+ * encodes and inserts them as they come, through a ring of PACK_SLOTS
+ * blocks (a bound on the memory ahead).  The packer, which waits on
+ * memory for every rollup it gathers, was the slower of the two: the
+ * inserting thread waited for it more than it inserted, so the encoding
+ * moved over.  A block of more than PACK_RAW_MAX rollups (rare) is still
+ * encoded on the packer, so that the ring's rollups stay within
+ * PACK_SLOTS * PACK_RAW_MAX.
  * Both threads handle the blocks in one order, the order of the single
  * thread before, so the stored bytes are the same, and so is the first
  * error: the inserting thread reports the packer's failure only once it
@@ -2717,10 +2724,14 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
 #define PACK_RUN 32
 #define BLK_COLS 5
 #define BLK_BATCH 16 /* blocks per INSERT, when as many are ready */
+#define PACK_RAW_MAX 1024 /* rollups of a block the inserting thread encodes */
 
-/* A packed block: its key and its data. */
+/* A packed block: its key and either its rollups (n of them, n at most
+ * PACK_RAW_MAX), which the inserting thread encodes, or (n 0) its data. */
 typedef struct pblock {
   int64_t acct, period, unit;
+  cu_ledger_ru *ru; /* room for cap rollups */
+  size_t n, cap;
   cu_buf blob;
 } pblock;
 
@@ -2850,7 +2861,6 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
       int64_t rows = 0;
       __int128 billed = 0;
       for (size_t j = a; j < b; j++) {
-        blk[j - a] = sorted[j].ru;
         rows += sorted[j].ru.v[CU_RU_ROWS];
         billed += sorted[j].ru.v[CU_RU_BILLED];
       }
@@ -2866,11 +2876,30 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
         rc = CUSTOS_EINTERNAL; /* not reported: the inserter's error is */
         break;
       }
-      rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
-      if (rc != CUSTOS_OK) {
-        cu_diag_at(d, g->path, 0, 0);
-        rc = cu_diag_set(d, rc, "cannot pack usage rollups");
-        break;
+      cu_ledger_ru *to = blk;
+      pb->n = 0;
+      if (b - a <= PACK_RAW_MAX) {
+        if (b - a > pb->cap) {
+          cu_ledger_ru *r2 = cu_realloc(pb->ru, (b - a) * sizeof *r2);
+          if (!r2) {
+            rc = oom(d, g->path);
+            break;
+          }
+          pb->ru = r2;
+          pb->cap = b - a;
+        }
+        to = pb->ru;
+        pb->n = b - a;
+      }
+      for (size_t j = a; j < b; j++)
+        to[j - a] = sorted[j].ru;
+      if (pb->n == 0) {
+        rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
+        if (rc != CUSTOS_OK) {
+          cu_diag_at(d, g->path, 0, 0);
+          rc = cu_diag_set(d, rc, "cannot pack usage rollups");
+          break;
+        }
       }
       pb->acct = acct;
       pb->period = sorted[a].period;
@@ -2937,6 +2966,10 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   p->t.on = t->on;
   for (size_t i = 0; i < PACK_SLOTS; i++)
     cu_buf_init(&p->slot[i].blob, (size_t)64 << 20);
+  /* The blocks the inserting thread encodes, one per row of a statement. */
+  cu_buf enc[BLK_BATCH];
+  for (size_t i = 0; i < BLK_BATCH; i++)
+    cu_buf_init(&enc[i], (size_t)64 << 20);
   custos_diag_clear(&p->d);
   if (pthread_mutex_init(&p->mu, NULL) != 0) {
     rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
@@ -2977,17 +3010,28 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
     while (tail < head && rc == CUSTOS_OK) {
       size_t k = head - tail >= BLK_BATCH ? BLK_BATCH : 1;
       sqlite3_stmt *st = ins[k];
-      for (size_t j = 0; j < k; j++) {
+      wt_mark(t, WT_INSERT);
+      for (size_t j = 0; j < k && rc == CUSTOS_OK; j++) {
         const pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
+        const cu_buf *data = &b->blob;
+        if (b->n) {
+          rc = cu_ledger_block_encode(b->ru, b->n, &enc[j]);
+          if (rc != CUSTOS_OK) {
+            cu_diag_at(d, g->path, 0, 0);
+            rc = cu_diag_set(d, rc, "cannot pack usage rollups");
+            break;
+          }
+          data = &enc[j];
+        }
         int at = (int)(j * BLK_COLS);
         sqlite3_bind_int64(st, at + 1, src);
         sqlite3_bind_int64(st, at + 2, b->acct);
         sqlite3_bind_int64(st, at + 3, b->period);
         sqlite3_bind_int64(st, at + 4, b->unit);
-        sqlite3_bind_blob64(st, at + 5, b->blob.data, b->blob.len,
-                            SQLITE_STATIC);
+        sqlite3_bind_blob64(st, at + 5, data->data, data->len, SQLITE_STATIC);
       }
-      if (sqlite3_step(st) != SQLITE_DONE)
+      wt_mark(t, WT_ENCODE);
+      if (rc == CUSTOS_OK && sqlite3_step(st) != SQLITE_DONE)
         rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
       sqlite3_reset(st);
       tail += k;
@@ -3022,8 +3066,12 @@ fail_cond2:
 fail_cond:
   pthread_mutex_destroy(&p->mu);
 fail_mutex:
-  for (size_t i = 0; i < PACK_SLOTS; i++)
+  for (size_t i = 0; i < PACK_SLOTS; i++) {
     cu_buf_free(&p->slot[i].blob);
+    cu_free(p->slot[i].ru);
+  }
+  for (size_t i = 0; i < BLK_BATCH; i++)
+    cu_buf_free(&enc[i]);
   cu_free(p->ord);
   cu_free(p->ml.v);
   cu_free(p->cl.v);
