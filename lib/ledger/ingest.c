@@ -2727,7 +2727,8 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
 #define PACK_RAW_MAX 1024 /* rollups of a block the inserting thread encodes */
 
 /* A packed block: its key and either its rollups (n of them, n at most
- * PACK_RAW_MAX), which the inserting thread encodes, or (n 0) its data. */
+ * PACK_RAW_MAX), which the inserting thread encodes into blob, or (n 0)
+ * its data in blob. */
 typedef struct pblock {
   int64_t acct, period, unit;
   cu_ledger_ru *ru; /* room for cap rollups */
@@ -2966,10 +2967,6 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   p->t.on = t->on;
   for (size_t i = 0; i < PACK_SLOTS; i++)
     cu_buf_init(&p->slot[i].blob, (size_t)64 << 20);
-  /* The blocks the inserting thread encodes, one per row of a statement. */
-  cu_buf enc[BLK_BATCH];
-  for (size_t i = 0; i < BLK_BATCH; i++)
-    cu_buf_init(&enc[i], (size_t)64 << 20);
   custos_diag_clear(&p->d);
   if (pthread_mutex_init(&p->mu, NULL) != 0) {
     rc = cu_diag_set(d, CUSTOS_ENOMEM, "cannot start the usage packer");
@@ -3012,23 +3009,27 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
       sqlite3_stmt *st = ins[k];
       wt_mark(t, WT_INSERT);
       for (size_t j = 0; j < k && rc == CUSTOS_OK; j++) {
-        const pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
-        const cu_buf *data = &b->blob;
+        /* Encoded into the slot's own buffer, as the packer did: a
+         * buffer per place in the statement would grow as the blocks
+         * happen to fall into statements, so the allocations of an
+         * ingest would not be the same from run to run (which the
+         * tests that fail the n-th allocation need). */
+        pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
         if (b->n) {
-          rc = cu_ledger_block_encode(b->ru, b->n, &enc[j]);
+          rc = cu_ledger_block_encode(b->ru, b->n, &b->blob);
           if (rc != CUSTOS_OK) {
             cu_diag_at(d, g->path, 0, 0);
             rc = cu_diag_set(d, rc, "cannot pack usage rollups");
             break;
           }
-          data = &enc[j];
         }
         int at = (int)(j * BLK_COLS);
         sqlite3_bind_int64(st, at + 1, src);
         sqlite3_bind_int64(st, at + 2, b->acct);
         sqlite3_bind_int64(st, at + 3, b->period);
         sqlite3_bind_int64(st, at + 4, b->unit);
-        sqlite3_bind_blob64(st, at + 5, data->data, data->len, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, at + 5, b->blob.data, b->blob.len,
+                            SQLITE_STATIC);
       }
       wt_mark(t, WT_ENCODE);
       if (rc == CUSTOS_OK && sqlite3_step(st) != SQLITE_DONE)
@@ -3070,8 +3071,6 @@ fail_mutex:
     cu_buf_free(&p->slot[i].blob);
     cu_free(p->slot[i].ru);
   }
-  for (size_t i = 0; i < BLK_BATCH; i++)
-    cu_buf_free(&enc[i]);
   cu_free(p->ord);
   cu_free(p->ml.v);
   cu_free(p->cl.v);

@@ -925,6 +925,15 @@ static void test_write_failures(void **state) {
   assert_true(fixture_int(ws2, "SELECT count(*) FROM usage_blocks", NULL) >
               4 * 256);
   cu_ws_close(ws2);
+  /* As many allocations in another workspace, whatever the threads'
+   * timing, or the steps below would miss the last ones at random. */
+  char ws3_dir[300];
+  snprintf(ws3_dir, sizeof ws3_dir, "%s/ws3", tmp);
+  cu_ws *ws3 = fixture_ws_directory(ws3_dir, pat);
+  cu_alloc_fail_after(LONG_MAX);
+  check(cu_ledger_ingest(ws3, files, 1, &lo, NULL, &d), &d);
+  assert_int_equal(cu_alloc_fail_after(-1), total);
+  cu_ws_close(ws3);
   /* Every allocation from the n-th on fails, n stepping back from the
    * end through the write phase (the last thousand or so) into the
    * read. */
