@@ -2130,8 +2130,7 @@ static void bent_fill(bent *e, const ingest *g, const dimset *ds,
  * without qsort, whose merge buffer was a fresh allocation (and, for a
  * large account, fresh pages) on every call and which moved 136-byte
  * entries at every step.  The entries are ordered by index with a stable
- * radix sort on each of day, rank and period (least significant first;
- * on period alone for the usual order the gather gives, see bsort_run),
+ * radix sort on each of day, rank and period (least significant first),
  * each field as its offset from the field's least value, one pass per
  * byte that offset needs (two for a day or period, one or two for a
  * rank), then copied once into their order.  Entries equal in all three
@@ -2703,15 +2702,9 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
 /*
  * The write of the rollups runs on two threads, as SQLite allows only the
  * connection's thread to insert: a packer gathers each account and
- * unit's rollups, sorts them and sums the monthly rollups and the
- * coverage, and hands the blocks' rollups to the calling thread, which
- * encodes and inserts them as they come, through a ring of PACK_SLOTS
- * blocks (a bound on the memory ahead).  The packer, which waits on
- * memory for every rollup it gathers, was the slower of the two: the
- * inserting thread waited for it more than it inserted, so the encoding
- * moved over.  A block of more than PACK_RAW_MAX rollups (rare) is still
- * encoded on the packer, so that the ring's rollups stay within
- * PACK_SLOTS * PACK_RAW_MAX.
+ * unit's rollups, sorts them, sums the monthly rollups and the coverage
+ * and encodes the blocks, which the calling thread inserts as they come,
+ * through a ring of PACK_SLOTS blocks (a bound on the memory ahead).
  * Both threads handle the blocks in one order, the order of the single
  * thread before, so the stored bytes are the same, and so is the first
  * error: the inserting thread reports the packer's failure only once it
@@ -2724,15 +2717,10 @@ static custos_rc write_resources(ingest *g, writer *w, resprep *rp,
 #define PACK_RUN 32
 #define BLK_COLS 5
 #define BLK_BATCH 16 /* blocks per INSERT, when as many are ready */
-#define PACK_RAW_MAX 1024 /* rollups of a block the inserting thread encodes */
 
-/* A packed block: its key and either its rollups (n of them, n at most
- * PACK_RAW_MAX), which the inserting thread encodes into blob, or (n 0)
- * its data in blob. */
+/* A packed block: its key and its data. */
 typedef struct pblock {
   int64_t acct, period, unit;
-  cu_ledger_ru *ru; /* room for cap rollups */
-  size_t n, cap;
   cu_buf blob;
 } pblock;
 
@@ -2862,6 +2850,7 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
       int64_t rows = 0;
       __int128 billed = 0;
       for (size_t j = a; j < b; j++) {
+        blk[j - a] = sorted[j].ru;
         rows += sorted[j].ru.v[CU_RU_ROWS];
         billed += sorted[j].ru.v[CU_RU_BILLED];
       }
@@ -2877,30 +2866,11 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
         rc = CUSTOS_EINTERNAL; /* not reported: the inserter's error is */
         break;
       }
-      cu_ledger_ru *to = blk;
-      pb->n = 0;
-      if (b - a <= PACK_RAW_MAX) {
-        if (b - a > pb->cap) {
-          cu_ledger_ru *r2 = cu_realloc(pb->ru, (b - a) * sizeof *r2);
-          if (!r2) {
-            rc = oom(d, g->path);
-            break;
-          }
-          pb->ru = r2;
-          pb->cap = b - a;
-        }
-        to = pb->ru;
-        pb->n = b - a;
-      }
-      for (size_t j = a; j < b; j++)
-        to[j - a] = sorted[j].ru;
-      if (pb->n == 0) {
-        rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
-        if (rc != CUSTOS_OK) {
-          cu_diag_at(d, g->path, 0, 0);
-          rc = cu_diag_set(d, rc, "cannot pack usage rollups");
-          break;
-        }
+      rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
+      if (rc != CUSTOS_OK) {
+        cu_diag_at(d, g->path, 0, 0);
+        rc = cu_diag_set(d, rc, "cannot pack usage rollups");
+        break;
       }
       pb->acct = acct;
       pb->period = sorted[a].period;
@@ -3007,22 +2977,8 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
     while (tail < head && rc == CUSTOS_OK) {
       size_t k = head - tail >= BLK_BATCH ? BLK_BATCH : 1;
       sqlite3_stmt *st = ins[k];
-      wt_mark(t, WT_INSERT);
-      for (size_t j = 0; j < k && rc == CUSTOS_OK; j++) {
-        /* Encoded into the slot's own buffer, as the packer did: a
-         * buffer per place in the statement would grow as the blocks
-         * happen to fall into statements, so the allocations of an
-         * ingest would not be the same from run to run (which the
-         * tests that fail the n-th allocation need). */
-        pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
-        if (b->n) {
-          rc = cu_ledger_block_encode(b->ru, b->n, &b->blob);
-          if (rc != CUSTOS_OK) {
-            cu_diag_at(d, g->path, 0, 0);
-            rc = cu_diag_set(d, rc, "cannot pack usage rollups");
-            break;
-          }
-        }
+      for (size_t j = 0; j < k; j++) {
+        const pblock *b = &p->slot[(tail + j) % PACK_SLOTS];
         int at = (int)(j * BLK_COLS);
         sqlite3_bind_int64(st, at + 1, src);
         sqlite3_bind_int64(st, at + 2, b->acct);
@@ -3031,8 +2987,7 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
         sqlite3_bind_blob64(st, at + 5, b->blob.data, b->blob.len,
                             SQLITE_STATIC);
       }
-      wt_mark(t, WT_ENCODE);
-      if (rc == CUSTOS_OK && sqlite3_step(st) != SQLITE_DONE)
+      if (sqlite3_step(st) != SQLITE_DONE)
         rc = cu_ws_dberr(g->ws, "cannot store usage rollups", d);
       sqlite3_reset(st);
       tail += k;
@@ -3067,10 +3022,8 @@ fail_cond2:
 fail_cond:
   pthread_mutex_destroy(&p->mu);
 fail_mutex:
-  for (size_t i = 0; i < PACK_SLOTS; i++) {
+  for (size_t i = 0; i < PACK_SLOTS; i++)
     cu_buf_free(&p->slot[i].blob);
-    cu_free(p->slot[i].ru);
-  }
   cu_free(p->ord);
   cu_free(p->ml.v);
   cu_free(p->cl.v);

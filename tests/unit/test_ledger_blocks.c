@@ -651,9 +651,8 @@ static void ingest_rows(cu_ws *ws, const char *tmp, const char *name,
 }
 
 /* 40 meters on each of 28 days of one period: one block of 1,120
- * rollups, more than the inserting thread encodes (PACK_RAW_MAX), so the
- * packer encodes it, and its rollups come from the gather in the order
- * the sort's quick path takes. */
+ * rollups, whose rollups come from the gather in the order the sort's
+ * quick path takes. */
 static void big_block_rows(FILE *out) {
   for (int day = 1; day <= 28; day++)
     for (int m = 0; m < 40; m++)
@@ -674,8 +673,8 @@ static void mixed_period_rows(FILE *out) {
     }
 }
 
-/* The blocks of both paths of the sort (bsort_run) and of both threads'
- * encoding equal custos_pack_rollups' blocks of the same rollups. */
+/* The blocks of both paths of the sort (bsort_run), and of a large
+ * group, equal custos_pack_rollups' blocks of the same rollups. */
 static void test_sort_paths(void **state) {
   (void)state;
   char tmp[256], ws_dir[300];
@@ -925,15 +924,6 @@ static void test_write_failures(void **state) {
   assert_true(fixture_int(ws2, "SELECT count(*) FROM usage_blocks", NULL) >
               4 * 256);
   cu_ws_close(ws2);
-  /* As many allocations in another workspace, whatever the threads'
-   * timing, or the steps below would miss the last ones at random. */
-  char ws3_dir[300];
-  snprintf(ws3_dir, sizeof ws3_dir, "%s/ws3", tmp);
-  cu_ws *ws3 = fixture_ws_directory(ws3_dir, pat);
-  cu_alloc_fail_after(LONG_MAX);
-  check(cu_ledger_ingest(ws3, files, 1, &lo, NULL, &d), &d);
-  assert_int_equal(cu_alloc_fail_after(-1), total);
-  cu_ws_close(ws3);
   /* Every allocation from the n-th on fails, n stepping back from the
    * end through the write phase (the last thousand or so) into the
    * read. */
