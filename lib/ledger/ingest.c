@@ -2284,11 +2284,80 @@ static bool bkey_less(const uint64_t *x, const uint64_t *y) {
   return x[0] < y[0];
 }
 
-/* Sorts the n entries of e (n <= s->cap) into s->out. */
+/* Orders a (n entry indexes) by field f of the keys k, stably, with one
+ * radix pass per byte of span (the bits any key of f has); b is as large
+ * as a.  Returns the one of a and b that holds the order. */
+static uint32_t *bsort_field(const uint64_t *k, int f, uint64_t span, size_t n,
+                             uint32_t *a, uint32_t *b) {
+  for (int shift = 0; shift < 64 && (span >> shift) != 0; shift += 8) {
+    size_t count[257];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+      count[((k[a[i] * 3 + (size_t)f] >> shift) & 0xff) + 1]++;
+    for (int c = 0; c < 256; c++)
+      count[c + 1] += count[c];
+    for (size_t i = 0; i < n; i++)
+      b[count[(k[a[i] * 3 + (size_t)f] >> shift) & 0xff]++] = a[i];
+    uint32_t *t = a;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* Whether e (n entries) comes as bsort_run's runs: of one rank each, the
+ * ranks rising, and each run by period and day, no two entries alike in
+ * period, rank and day.  *lo is then the least period. */
+static bool bsort_runs(const bent *e, size_t n, int64_t *lo) {
+  int64_t least = e[0].period;
+  for (size_t i = 1; i < n; i++) {
+    const bent *x = &e[i - 1], *y = &e[i];
+    if (y->rank == x->rank
+            ? y->period < x->period ||
+                  (y->period == x->period &&
+                   y->ru.v[CU_RU_DAY] <= x->ru.v[CU_RU_DAY])
+            : y->rank < x->rank)
+      return false;
+    if (y->period < least)
+      least = y->period;
+  }
+  *lo = least;
+  return true;
+}
+
+/* Sorts the n entries of e (n <= s->cap) into s->out.
+ *
+ * The gather hands the entries over as runs of one rank each, the ranks
+ * rising, and a run in its set's table order: by day, and so by period
+ * and day unless a day has rollups of two periods or the set's table has
+ * an overflow part (both rare).  When every run is so, sorting by period
+ * alone, stably, gives bent_cmp's order: the entries of one period keep
+ * theirs, which is by rank and then day, and no two are alike in all
+ * three.  That is one field's radix passes instead of three, and neither
+ * the other fields' keys nor the look for equal keys. */
 static void bsort_run(bsort *s, const bent *e, size_t n) {
   if (n == 0)
     return;
   uint64_t *k = s->keys;
+  uint32_t *a = s->idx, *b = s->tmp;
+  int64_t plo;
+  if (n >= BSORT_SMALL && bsort_runs(e, n, &plo)) {
+    uint64_t span = 0;
+    for (size_t i = 0; i < n; i++) {
+      /* Modulo 2^64, the offset of the period from the least. */
+      k[i * 3 + 2] = (uint64_t)e[i].period - (uint64_t)plo;
+      span |= k[i * 3 + 2];
+      a[i] = (uint32_t)i;
+    }
+    a = bsort_field(k, 2, span, n, a, b);
+    for (size_t i = 0; i < n; i++)
+      s->out[i] = e[a[i]];
+#ifndef NDEBUG
+    for (size_t i = 1; i < n; i++)
+      assert(bent_cmp(&s->out[i - 1], &s->out[i]) < 0);
+#endif
+    return;
+  }
   int64_t lo[3] = {e[0].ru.v[CU_RU_DAY], (int64_t)e[0].rank, e[0].period};
   for (size_t i = 1; i < n; i++) {
     int64_t v[3] = {e[i].ru.v[CU_RU_DAY], (int64_t)e[i].rank, e[i].period};
@@ -2304,9 +2373,8 @@ static void bsort_run(bsort *s, const bent *e, size_t n) {
       k[i * 3 + f] = (uint64_t)v[f] - (uint64_t)lo[f];
       span[f] |= k[i * 3 + f];
     }
-    s->idx[i] = (uint32_t)i;
+    a[i] = (uint32_t)i;
   }
-  uint32_t *a = s->idx, *b = s->tmp;
   if (n < BSORT_SMALL) {
     /* Few entries: the 256 counters of a radix pass would cost more. */
     for (size_t i = 1; i < n; i++) {
@@ -2317,20 +2385,11 @@ static void bsort_run(bsort *s, const bent *e, size_t n) {
         a[j] = a[j - 1];
       a[j] = x;
     }
-  }
-  for (int f = 0; f < 3 && n >= BSORT_SMALL; f++) {
-    for (int shift = 0; shift < 64 && (span[f] >> shift) != 0; shift += 8) {
-      size_t count[257];
-      memset(count, 0, sizeof count);
-      for (size_t i = 0; i < n; i++)
-        count[((k[a[i] * 3 + (size_t)f] >> shift) & 0xff) + 1]++;
-      for (int c = 0; c < 256; c++)
-        count[c + 1] += count[c];
-      for (size_t i = 0; i < n; i++)
-        b[count[(k[a[i] * 3 + (size_t)f] >> shift) & 0xff]++] = a[i];
-      uint32_t *t = a;
-      a = b;
-      b = t;
+  } else {
+    for (int f = 0; f < 3; f++) {
+      uint32_t *sorted = bsort_field(k, f, span[f], n, a, b);
+      b = sorted == a ? b : a;
+      a = sorted;
     }
   }
   for (size_t i = 0; i < n; i++)

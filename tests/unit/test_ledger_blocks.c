@@ -607,6 +607,96 @@ static void test_small_groups(void **state) {
   fixture_rm_tree(tmp);
 }
 
+/* A FOCUS 1.2 row of the test directory's acct-1 and s-1 for Virtual
+ * Machines, meter m (its own SKU), charged on day day of month cm
+ * ("2025-MM") in the billing period of month bm. */
+static void meter_row(FILE *out, int m, const char *cm, int day,
+                      const char *bm) {
+  fprintf(out,
+          "acct-1,Customer Agreement,s-1,Subscription,Stratus Cloud,"
+          "Virtual Machines,Compute,Virtual Machines,sku-m%d,meter %d,"
+          "westeurope,West Europe,Usage,%s-%02dT00:00:00Z,"
+          "%s-%02dT01:00:00Z,%s-01T00:00:00Z,%s-28T00:00:00Z,1,Hours,1,"
+          "Hours,1.5,1.5,USD,INV-1,/subscriptions/s-1/resourceGroups/rg-1/"
+          "providers/x/y/r%d,r%d,Thing,,rg-1\n",
+          m, m, cm, day, cm, day, bm, bm, m, m);
+}
+
+/* Ingests rows written by rows(out) into ws as file name under tmp and
+ * checks the blocks against custos_pack_rollups. */
+static void ingest_rows(cu_ws *ws, const char *tmp, const char *name,
+                        void (*rows)(FILE *)) {
+  char file[400];
+  snprintf(file, sizeof file, "%s/%s", tmp, name);
+  FILE *out = fopen(file, "wb");
+  assert_non_null(out);
+  fputs("BillingAccountId,BillingAccountType,SubAccountId,SubAccountType,"
+        "ProviderName,ServiceName,ServiceCategory,ServiceSubcategory,SkuId,"
+        "SkuMeter,RegionId,RegionName,ChargeCategory,ChargePeriodStart,"
+        "ChargePeriodEnd,BillingPeriodStart,BillingPeriodEnd,"
+        "ConsumedQuantity,ConsumedUnit,PricingQuantity,PricingUnit,"
+        "BilledCost,EffectiveCost,BillingCurrency,InvoiceId,ResourceId,"
+        "ResourceName,ResourceType,Tags,x_ResourceGroupName\n",
+        out);
+  rows(out);
+  assert_int_equal(fclose(out), 0);
+  cu_ledger_opts lo;
+  cu_ledger_opts_default(&lo);
+  lo.custodian = "test";
+  const char *files[1] = {file};
+  custos_diag d;
+  custos_diag_clear(&d);
+  check(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d), &d);
+  check_blocks(ws);
+}
+
+/* 40 meters on each of 28 days of one period: one block of 1,120
+ * rollups, whose rollups come from the gather in the order the sort's
+ * quick path takes. */
+static void big_block_rows(FILE *out) {
+  for (int day = 1; day <= 28; day++)
+    for (int m = 0; m < 40; m++)
+      meter_row(out, m, "2025-03", day, "2025-03");
+}
+
+/* Twenty days of four meters whose rollups are not in period order in
+ * their sets' tables (days late in April billed in March's period, and
+ * days of April with rollups of both periods, which go to the tables'
+ * overflow parts), so the sort takes its careful path, with more rollups
+ * than its insertion sort takes. */
+static void mixed_period_rows(FILE *out) {
+  for (int day = 1; day <= 20; day++)
+    for (int m = 0; m < 4; m++) {
+      meter_row(out, m, "2025-04", day, day > 15 ? "2025-03" : "2025-04");
+      if (day % 3 == 0)
+        meter_row(out, m, "2025-04", day, "2025-03");
+    }
+}
+
+/* The blocks of both paths of the sort (bsort_run), and of a large
+ * group, equal custos_pack_rollups' blocks of the same rollups. */
+static void test_sort_paths(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300];
+  fixture_tmp("blocks", tmp, sizeof tmp);
+  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
+  cu_ws *ws = fixture_ws_directory(
+      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
+  ingest_rows(ws, tmp, "big.csv", big_block_rows);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
+                   1);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL),
+                   40 * 28);
+  ingest_rows(ws, tmp, "mixed.csv", mixed_period_rows);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups WHERE"
+                                   " source_id = (SELECT max(source_id) FROM"
+                                   " usage_blocks)",
+                               NULL),
+                   4 * 20 + 4 * 5);
+  cu_ws_close(ws);
+  fixture_rm_tree(tmp);
+}
+
 /* The ingest checkpoints its own commit as SQLite's automatic checkpoint
  * would (ingest.c commit()): once the WAL holds wal_autocheckpoint frames
  * (here 1) the database file holds every page right after the ingest,
@@ -897,6 +987,7 @@ int main(void) {
       cmocka_unit_test(test_ingest_checkpoints),
       cmocka_unit_test(test_joined_periods),
       cmocka_unit_test(test_small_groups),
+      cmocka_unit_test(test_sort_paths),
       cmocka_unit_test(test_write_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
