@@ -32,12 +32,15 @@ echo "file: $nrows rows, $mb MB (FOCUS 1.2, custos gen --seed $seed)"
 ws=$tmp/ws
 "$custos" -w "$ws" init >/dev/null
 "$custos" -w "$ws" ingest directory "$tmp"/g/directory/*.csv >/dev/null
-# The file was just written: until the kernel has written it out, its
-# dirty pages cost whoever reads them first (a third more time, most of it
-# system time, in one run), so wait for that, then warm the page cache
-# for every contender alike.
-sync "$f"
-cat "$f" >/dev/null
+# Before each contender: the kernel's dirty pages written out (the file
+# was just written, and the sqlite3 shell writes a database of gigabytes;
+# until they are out they cost whoever runs next, a third more time in
+# one run) and the file back in the page cache, for every contender alike.
+warm() {
+  sync
+  cat "$f" >/dev/null
+}
+warm
 /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$custos" -w "$ws" -q ingest usage "$f" >/dev/null
 read -r secs rss usr sys <"$tmp/time"
 cpu=$(echo "$usr + $sys" | bc)
@@ -50,6 +53,7 @@ load
 "$build/bench/ledger/bench_ledger_query" "$ws" 200 days
 
 # sqlite3 shell: .import then GROUP BY (same rollup key and sums).
+warm
 /usr/bin/time -f "%e %U %S" -o "$tmp/time" sqlite3 "$tmp/peer.db" <<SQL >/dev/null
 .mode csv
 .import '$f' u
@@ -65,6 +69,7 @@ echo "sqlite3 shell (.import + GROUP BY): $sq s, CPU $(echo "$usr + $sys" | bc) 
 if [ ! -d "$here/peer/node_modules/@duckdb/node-api" ]; then
   (cd "$here/peer" && npm install --no-audit --no-fund >/dev/null)
 fi
+warm
 /usr/bin/time -f "%e %U %S" -o "$tmp/time" node "$here/peer/duckdb.mjs" "$f" >"$tmp/duck"
 read -r dk _ <"$tmp/duck"
 read -r _ usr sys <"$tmp/time"
