@@ -6,9 +6,10 @@
 # same rollup by the sqlite3 shell (.import, GROUP BY) and by DuckDB
 # (@duckdb/node-api, read_csv, GROUP BY), printed as ratios.  On a shared
 # machine wall time depends on the neighbours, so CPU seconds (user +
-# system) are printed too.
-# Usage: bench/ledger/run.sh BUILD_DIR [ROWS [SEED]] (BUILD_DIR a release
-# build; SEED of custos gen, default 42)
+# system) are printed too, and custos and DuckDB run in PAIRS alternating
+# pairs (default 3) whose medians and median ratio are printed.
+# Usage: [PAIRS=N] bench/ledger/run.sh BUILD_DIR [ROWS [SEED]] (BUILD_DIR a
+# release build; SEED of custos gen, default 42)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR [ROWS]}" && pwd)
@@ -29,9 +30,12 @@ nrows=$(($(wc -l <"$f") - 1))
 mb=$(echo "scale=1; $bytes / 1048576" | bc)
 echo "file: $nrows rows, $mb MB (FOCUS 1.2, custos gen --seed $seed)"
 
-ws=$tmp/ws
-"$custos" -w "$ws" init >/dev/null
-"$custos" -w "$ws" ingest directory "$tmp"/g/directory/*.csv >/dev/null
+ws0=$tmp/ws0
+"$custos" -w "$ws0" init >/dev/null
+"$custos" -w "$ws0" ingest directory "$tmp"/g/directory/*.csv >/dev/null
+if [ ! -d "$here/peer/node_modules/@duckdb/node-api" ]; then
+  (cd "$here/peer" && npm install --no-audit --no-fund >/dev/null)
+fi
 # Before each contender: the kernel's dirty pages written out (the file
 # was just written, and the sqlite3 shell writes a database of gigabytes;
 # until they are out they cost whoever runs next, a third more time in
@@ -40,14 +44,42 @@ warm() {
   sync
   cat "$f" >/dev/null
 }
-warm
-/usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$custos" -w "$ws" -q ingest usage "$f" >/dev/null
-read -r secs rss usr sys <"$tmp/time"
-cpu=$(echo "$usr + $sys" | bc)
-echo "custos ingest: $secs s, $(echo "scale=0; $bytes / 1048576 / $secs" | bc) MB/s," \
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# custos and DuckDB in PAIRS alternating pairs (default 3): this machine's
+# speed drifts by a fifth within minutes, so one run of each says little.
+pairs=${PAIRS:-3}
+ws=$tmp/ws
+: >"$tmp/pairs"
+for i in $(seq "$pairs"); do
+  rm -rf "$ws"
+  cp -a "$ws0" "$ws"
+  warm
+  /usr/bin/time -f "%e %M %U %S" -o "$tmp/time" "$custos" -w "$ws" -q ingest usage "$f" >/dev/null
+  read -r secs rss usr sys <"$tmp/time"
+  cpu=$(echo "$usr $sys" | awk '{printf "%.2f", $1 + $2}')
+  warm
+  /usr/bin/time -f "%e %U %S" -o "$tmp/time" node "$here/peer/duckdb.mjs" "$f" >"$tmp/duck"
+  read -r dk _ <"$tmp/duck"
+  read -r dw dusr dsys <"$tmp/time"
+  dcpu=$(echo "$dusr $dsys" | awk '{printf "%.2f", $1 + $2}')
+  echo "$secs $cpu $rss $dk $dw $dcpu" >>"$tmp/pairs"
+  echo "pair $i: custos $secs s (CPU $cpu s, peak RSS $((rss / 1024)) MB); duckdb $dk s" \
+    "($dw s for its process, CPU $dcpu s); ratio $(echo "scale=2; $dk / $secs" | bc)x"
+done
+secs=$(cut -d' ' -f1 "$tmp/pairs" | median)
+cpu=$(cut -d' ' -f2 "$tmp/pairs" | median)
+rss=$(cut -d' ' -f3 "$tmp/pairs" | sort -n | tail -1)
+dk=$(cut -d' ' -f4 "$tmp/pairs" | median)
+dcpu=$(cut -d' ' -f6 "$tmp/pairs" | median)
+ratio=$(awk '{printf "%.4f\n", $4 / $1}' "$tmp/pairs" | median)
+wins=$(awk '$1 < $4' "$tmp/pairs" | wc -l)
+echo "custos ingest (median of $pairs): $secs s, $(echo "scale=0; $bytes / 1048576 / $secs" | bc) MB/s," \
+  "$(echo "scale=0; $bytes / 1048576 / $secs / $(nproc)" | bc) MB/s per core," \
   "$(echo "scale=0; $nrows / $secs" | bc) rows/s, peak RSS $((rss / 1024)) MB," \
   "$(sqlite3 "$ws/custos.db" 'SELECT sum(rollups) FROM usage_sources') rollups;" \
   "CPU $cpu s, $(echo "scale=0; $bytes / 1048576 / $cpu" | bc) MB per CPU-second"
+echo "duckdb (read_csv + GROUP BY, $(nproc) threads, median of $pairs): $dk s, CPU $dcpu s (process)"
 load
 "$build/bench/ledger/bench_ledger_query" "$ws" 500
 "$build/bench/ledger/bench_ledger_query" "$ws" 200 days
@@ -66,14 +98,6 @@ read -r sq usr sys <"$tmp/time"
 rm -f "$tmp/peer.db"
 echo "sqlite3 shell (.import + GROUP BY): $sq s, CPU $(echo "$usr + $sys" | bc) s"
 
-if [ ! -d "$here/peer/node_modules/@duckdb/node-api" ]; then
-  (cd "$here/peer" && npm install --no-audit --no-fund >/dev/null)
-fi
-warm
-/usr/bin/time -f "%e %U %S" -o "$tmp/time" node "$here/peer/duckdb.mjs" "$f" >"$tmp/duck"
-read -r dk _ <"$tmp/duck"
-read -r _ usr sys <"$tmp/time"
-echo "duckdb (read_csv + GROUP BY, $(nproc) threads): $dk s, CPU $(echo "$usr + $sys" | bc) s (process)"
 echo "ratios (peer time / custos time): sqlite3 $(echo "scale=2; $sq / $secs" | bc)x," \
-  "duckdb $(echo "scale=2; $dk / $secs" | bc)x"
+  "duckdb $(printf '%.2f' "$ratio")x (median of the pairs' ratios; custos quicker in $wins of $pairs)"
 load
