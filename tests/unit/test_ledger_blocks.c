@@ -552,74 +552,21 @@ static void small_row(FILE *out, const char *svc, const char *month,
           vm ? "Hours" : "GB-Month", vm, vm);
 }
 
-/* One account and unit with fewer rollups than the radix sort takes
- * (BSORT_SMALL), over two billing periods and two services, in a file
- * whose rows are in neither's order: the insertion sort must order them
- * by period (or a period is cut into several blocks), then by the
- * dimension set's rank and the day (or a block differs from the one
- * custos_pack_rollups makes). */
-static void test_small_groups(void **state) {
-  (void)state;
-  char tmp[256], ws_dir[300], file[300];
-  fixture_tmp("blocks", tmp, sizeof tmp);
-  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
-  cu_ws *ws = fixture_ws_directory(
-      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
-  snprintf(file, sizeof file, "%s/small.csv", tmp);
-  FILE *out = fopen(file, "wb");
-  assert_non_null(out);
-  fputs("BillingAccountId,BillingAccountType,SubAccountId,SubAccountType,"
-        "ProviderName,ServiceName,ServiceCategory,ServiceSubcategory,SkuId,"
-        "SkuMeter,RegionId,RegionName,ChargeCategory,ChargePeriodStart,"
-        "ChargePeriodEnd,BillingPeriodStart,BillingPeriodEnd,"
-        "ConsumedQuantity,ConsumedUnit,PricingQuantity,PricingUnit,"
-        "BilledCost,EffectiveCost,BillingCurrency,InvoiceId,ResourceId,"
-        "ResourceName,ResourceType,Tags,x_ResourceGroupName\n",
-        out);
-  static const struct {
-    const char *svc, *month;
-    int day;
-  } rows[] = {
-      {"Azure Blob Storage", "2025-06", 2}, {"Virtual Machines", "2025-05", 3},
-      {"Virtual Machines", "2025-06", 1},   {"Azure Blob Storage", "2025-05", 1},
-      {"Azure Blob Storage", "2025-06", 1}, {"Azure Blob Storage", "2025-05", 3},
-      {"Virtual Machines", "2025-06", 2},   {"Virtual Machines", "2025-05", 1},
-  };
-  for (size_t i = 0; i < CU_ARRAY_LEN(rows); i++)
-    small_row(out, rows[i].svc, rows[i].month, rows[i].day);
-  assert_int_equal(fclose(out), 0);
-  cu_ledger_opts lo;
-  cu_ledger_opts_default(&lo);
-  lo.custodian = "test";
-  const char *files[1] = {file};
-  custos_diag d;
-  custos_diag_clear(&d);
-  check(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d), &d);
-  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL),
-                   (int64_t)CU_ARRAY_LEN(rows));
-  assert_int_equal(fixture_int(ws, "SELECT count(DISTINCT service) FROM"
-                                   " usage_rollups", NULL),
-                   2);
-  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
-                   2);
-  check_blocks(ws);
-  cu_ws_close(ws);
-  fixture_rm_tree(tmp);
-}
+/* Eight rollups of two services over two months, in no order. */
+static const struct {
+  const char *svc, *month;
+  int day;
+} small_rows_tab[] = {
+    {"Azure Blob Storage", "2025-06", 2}, {"Virtual Machines", "2025-05", 3},
+    {"Virtual Machines", "2025-06", 1},   {"Azure Blob Storage", "2025-05", 1},
+    {"Azure Blob Storage", "2025-06", 1}, {"Azure Blob Storage", "2025-05", 3},
+    {"Virtual Machines", "2025-06", 2},   {"Virtual Machines", "2025-05", 1},
+};
 
-/* A FOCUS 1.2 row of the test directory's acct-1 and s-1 for Virtual
- * Machines, meter m (its own SKU), charged on day day of month cm
- * ("2025-MM") in the billing period of month bm. */
-static void meter_row(FILE *out, int m, const char *cm, int day,
-                      const char *bm) {
-  fprintf(out,
-          "acct-1,Customer Agreement,s-1,Subscription,Stratus Cloud,"
-          "Virtual Machines,Compute,Virtual Machines,sku-m%d,meter %d,"
-          "westeurope,West Europe,Usage,%s-%02dT00:00:00Z,"
-          "%s-%02dT01:00:00Z,%s-01T00:00:00Z,%s-28T00:00:00Z,1,Hours,1,"
-          "Hours,1.5,1.5,USD,INV-1,/subscriptions/s-1/resourceGroups/rg-1/"
-          "providers/x/y/r%d,r%d,Thing,,rg-1\n",
-          m, m, cm, day, cm, day, bm, bm, m, m);
+static void small_rows(FILE *out) {
+  for (size_t i = 0; i < CU_ARRAY_LEN(small_rows_tab); i++)
+    small_row(out, small_rows_tab[i].svc, small_rows_tab[i].month,
+              small_rows_tab[i].day);
 }
 
 /* Ingests rows written by rows(out) into ws as file name under tmp and
@@ -648,6 +595,46 @@ static void ingest_rows(cu_ws *ws, const char *tmp, const char *name,
   custos_diag_clear(&d);
   check(cu_ledger_ingest(ws, files, 1, &lo, NULL, &d), &d);
   check_blocks(ws);
+}
+
+/* One account and unit with fewer rollups than the radix sort takes
+ * (BSORT_SMALL), over two billing periods and two services, in a file
+ * whose rows are in neither's order: the insertion sort must order them
+ * by period (or a period is cut into several blocks), then by the
+ * dimension set's rank and the day (or a block differs from the one
+ * custos_pack_rollups makes). */
+static void test_small_groups(void **state) {
+  (void)state;
+  char tmp[256], ws_dir[300];
+  fixture_tmp("blocks", tmp, sizeof tmp);
+  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
+  cu_ws *ws = fixture_ws_directory(
+      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
+  ingest_rows(ws, tmp, "small.csv", small_rows);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL),
+                   (int64_t)CU_ARRAY_LEN(small_rows_tab));
+  assert_int_equal(fixture_int(ws, "SELECT count(DISTINCT service) FROM"
+                                   " usage_rollups", NULL),
+                   2);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
+                   2);
+  cu_ws_close(ws);
+  fixture_rm_tree(tmp);
+}
+
+/* A FOCUS 1.2 row of the test directory's acct-1 and s-1 for Virtual
+ * Machines, meter m (its own SKU), charged on day day of month cm
+ * ("2025-MM") in the billing period of month bm. */
+static void meter_row(FILE *out, int m, const char *cm, int day,
+                      const char *bm) {
+  fprintf(out,
+          "acct-1,Customer Agreement,s-1,Subscription,Stratus Cloud,"
+          "Virtual Machines,Compute,Virtual Machines,sku-m%d,meter %d,"
+          "westeurope,West Europe,Usage,%s-%02dT00:00:00Z,"
+          "%s-%02dT01:00:00Z,%s-01T00:00:00Z,%s-28T00:00:00Z,1,Hours,1,"
+          "Hours,1.5,1.5,USD,INV-1,/subscriptions/s-1/resourceGroups/rg-1/"
+          "providers/x/y/r%d,r%d,Thing,,rg-1\n",
+          m, m, cm, day, cm, day, bm, bm, m, m);
 }
 
 /* 40 meters on each of 28 days of one period: one block of 1,120
