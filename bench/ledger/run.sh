@@ -27,8 +27,10 @@ focus_file "$custos" "$seed" "$rows" "$tmp"
 f=$tmp/focus.csv
 bytes=$(stat -c %s "$f")
 nrows=$(($(wc -l <"$f") - 1))
-mb=$(echo "scale=1; $bytes / 1048576" | bc)
-echo "file: $nrows rows, $mb MB (FOCUS 1.2, custos gen --seed $seed)"
+# MB is 10^6 bytes, MiB 2^20, as both are printed.
+mb=$(echo "scale=1; $bytes / 1000000" | bc)
+mib=$(echo "scale=1; $bytes / 1048576" | bc)
+echo "file: $nrows rows, $mb MB = $mib MiB (FOCUS 1.2, custos gen --seed $seed)"
 
 ws0=$tmp/ws0
 "$custos" -w "$ws0" init >/dev/null
@@ -64,7 +66,7 @@ for i in $(seq "$pairs"); do
   read -r dw dusr dsys <"$tmp/time"
   dcpu=$(echo "$dusr $dsys" | awk '{printf "%.2f", $1 + $2}')
   echo "$secs $cpu $rss $dk $dw $dcpu" >>"$tmp/pairs"
-  echo "pair $i: custos $secs s (CPU $cpu s, peak RSS $((rss / 1024)) MB); duckdb $dk s" \
+  echo "pair $i: custos $secs s (CPU $cpu s, peak RSS $((rss / 1024)) MiB); duckdb $dk s" \
     "($dw s for its process, CPU $dcpu s); ratio $(echo "scale=2; $dk / $secs" | bc)x"
 done
 secs=$(cut -d' ' -f1 "$tmp/pairs" | median)
@@ -74,11 +76,15 @@ dk=$(cut -d' ' -f4 "$tmp/pairs" | median)
 dcpu=$(cut -d' ' -f6 "$tmp/pairs" | median)
 ratio=$(awk '{printf "%.4f\n", $4 / $1}' "$tmp/pairs" | median)
 wins=$(awk '$1 < $4' "$tmp/pairs" | wc -l)
-echo "custos ingest (median of $pairs): $secs s, $(echo "scale=0; $bytes / 1048576 / $secs" | bc) MB/s," \
-  "$(echo "scale=0; $bytes / 1048576 / $secs / $(nproc)" | bc) MB/s per core," \
-  "$(echo "scale=0; $nrows / $secs" | bc) rows/s, peak RSS $((rss / 1024)) MB," \
+# Bytes per unit per second; core_secs is the wall time times the cores.
+core_secs=$(awk -v s="$secs" -v n="$(nproc)" 'BEGIN { print s * n }')
+rate() { awk -v b="$bytes" -v u="$1" -v t="$2" 'BEGIN { printf "%d", b / u / t }'; }
+echo "custos ingest (median of $pairs): $secs s," \
+  "$(rate 1000000 "$secs") MB/s ($(rate 1048576 "$secs") MiB/s)," \
+  "$(rate 1000000 "$core_secs") MB/s per core ($(rate 1048576 "$core_secs") MiB/s)," \
+  "$(echo "scale=0; $nrows / $secs" | bc) rows/s, peak RSS $((rss / 1024)) MiB," \
   "$(sqlite3 "$ws/custos.db" 'SELECT sum(rollups) FROM usage_sources') rollups;" \
-  "CPU $cpu s, $(echo "scale=0; $bytes / 1048576 / $cpu" | bc) MB per CPU-second"
+  "CPU $cpu s, $(rate 1000000 "$cpu") MB ($(rate 1048576 "$cpu") MiB) per CPU-second"
 echo "duckdb (read_csv + GROUP BY, $(nproc) threads, median of $pairs): $dk s, CPU $dcpu s (process)"
 load
 "$build/bench/ledger/bench_ledger_query" "$ws" 500
