@@ -79,6 +79,11 @@ typedef struct kbuf {
   bool held;    /* the caller may still read records in it */
 } kbuf;
 
+/* Which of 64 bytes are a quote, the delimiter, LF, or >= 0x80. */
+typedef struct masks {
+  uint64_t q, d, n, h;
+} masks;
+
 typedef struct field {
   size_t off;    /* content start in buf */
   size_t len;    /* content length after unescaping */
@@ -160,6 +165,15 @@ struct cu_csv {
    * is allocated too */
   uint32_t *ends;
   size_t ecap;
+  /* The fast path's windows lie at multiples of 64 bytes from buf, so
+   * that a record's first window is most often the one that held its
+   * predecessor's LF: that window's masks (for buf and len as they
+   * were), valid while win_ok, and only until anything but the fast
+   * path moves pos or changes buf. */
+  masks win;
+  size_t win_base, win_len;
+  const uint8_t *win_buf;
+  bool win_ok;
   uint8_t *tmp; /* scratch for unescaping */
   size_t tcap;
 
@@ -705,11 +719,6 @@ static inline uint64_t prefix_xor(uint64_t x) {
   x ^= x << 32;
   return x;
 }
-
-/* Which of 64 bytes are a quote, the delimiter, LF, or >= 0x80. */
-typedef struct masks {
-  uint64_t q, d, n, h;
-} masks;
 
 #if defined(__SSE2__)
 /* One 16-byte quarter of masks64, at bit offset sh. */
@@ -1544,6 +1553,7 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
         if (c->wide ? fast_record_wide(c) : fast_record(c))
           return CUSTOS_OK;
       }
+      c->win_ok = false; /* the fast path's window is in the mapping */
       leave_direct(c);
       continue;
     }
@@ -1561,6 +1571,8 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
       c->done = true;
       continue;
     }
+    /* Either moves the bytes the fast path's window held. */
+    c->win_ok = false;
     if (can_direct(c) && enter_direct(c))
       continue;
     rc = fill(c, d);
