@@ -52,33 +52,47 @@ static FAST_ATTR bool FAST_NAME(cu_csv *c) {
     size_t k = end - base;
     uint64_t valid = k >= 64 ? from : from & (((uint64_t)1 << k) - 1);
     uint64_t q = m.q & valid;
-    uint64_t in = FAST_PREFIX_XOR(q) ^ carry;
-    uint64_t nl = m.n & ~in & valid;
-    /* bits up to the record's end (its LF) and it, or all valid ones:
-     * x ^ (x - 1) is all ones for x 0 */
-    uint64_t upto = (nl ^ (nl - 1)) & valid;
-    uint64_t s = (m.d | m.n) & ~in & upto;
-    uint64_t open = q & in, close = q & ~in;
-    uint64_t fstart = (s << 1) | prev_struct;
-    uint64_t after_close = (close << 1) | prev_close;
-    /* A quote opens only a field or a doubled quote; after a closing
-     * quote comes a quote, the delimiter, LF, or CR and then LF. */
-    uint64_t bad = (open & ~(fstart | after_close)) | (m.n & in);
-    uint64_t odd = after_close & ~(q | s) & upto;
-    /* which is fine only for CR then LF; CRs are looked for only here */
-    uint64_t cr = 0;
-    for (uint64_t t = odd; t; t &= t - 1) {
-      unsigned j = ctz64(t);
-      if (buf[base + j] == '\r')
-        cr |= (uint64_t)1 << j;
+    uint64_t in = carry, close = 0, nl, upto, s;
+    if (!(q | carry | prev_close)) {
+      /* No quote in the window, none open before it nor closed right
+       * before it: nothing is quoted and no quote is out of place, so
+       * the parity and the checks are skipped.  Most windows of a
+       * FOCUS record are so (its quotes are in the tags, near its end).
+       * The bits up to the first LF and it (all when there is none):
+       * x ^ (x - 1). */
+      nl = m.n & valid;
+      upto = (nl ^ (nl - 1)) & valid;
+      s = (m.d | m.n) & upto;
+    } else {
+      in = FAST_PREFIX_XOR(q) ^ carry;
+      nl = m.n & ~in & valid;
+      upto = (nl ^ (nl - 1)) & valid;
+      s = (m.d | m.n) & ~in & upto;
+      uint64_t open = q & in;
+      close = q & ~in;
+      uint64_t fstart = (s << 1) | prev_struct;
+      uint64_t after_close = (close << 1) | prev_close;
+      /* A quote opens only a field or a doubled quote; after a closing
+       * quote comes a quote, the delimiter, LF, or CR and then LF. */
+      uint64_t bad = (open & ~(fstart | after_close)) | (m.n & in);
+      uint64_t odd = after_close & ~(q | s) & upto;
+      /* which is fine only for CR then LF; CRs are looked for only
+       * here */
+      uint64_t cr = 0;
+      for (uint64_t t = odd; t; t &= t - 1) {
+        unsigned j = ctz64(t);
+        if (buf[base + j] == '\r')
+          cr |= (uint64_t)1 << j;
+      }
+      bad |= odd & ~cr;
+      if (cr) {
+        uint64_t next_lf =
+            (m.n >> 1) | ((uint64_t)(buf[base + 64] == '\n') << 63);
+        bad |= cr & ~next_lf;
+      }
+      if (bad & upto)
+        return false;
     }
-    bad |= odd & ~cr;
-    if (cr) {
-      uint64_t next_lf = (m.n >> 1) | ((uint64_t)(buf[base + 64] == '\n') << 63);
-      bad |= cr & ~next_lf;
-    }
-    if (bad & upto)
-      return false;
     uint64_t h = m.h & upto;
     if (h && check_utf8) {
       if (utf8_from > base)
