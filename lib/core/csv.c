@@ -1658,37 +1658,79 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
 }
 
 /* cu_csv_fields of a lazy record: each field found from ends, as
- * lazy_field does, and whether it has a doubled quote only when asked. */
-static void lazy_fields(const cu_csv *c, const int *idx, size_t n,
-                        const char **v, size_t *len, uint64_t *quoted,
-                        uint64_t *escaped) {
+ * lazy_field does, and whether it has a doubled quote only when asked;
+ * field idx[k] goes to slot to[k], or k when to is NULL (inlined into
+ * each caller, where the test folds away). */
+static inline __attribute__((always_inline)) void
+lazy_fields(const cu_csv *c, const int *idx, const int *to, size_t n,
+            const char **v, size_t *len, uint64_t *quoted,
+            uint64_t *escaped) {
   uint64_t q = 0, e = 0;
   /* In locals, as the stores into len could change c. */
-  const size_t nf = c->nf, start = c->rec_start;
+  const size_t nf = c->nf;
   const uint32_t *const ends = c->ends;
-  const char *const buf = (const char *)c->buf;
+  const char *const rec = (const char *)c->buf + c->rec_start;
   for (size_t k = 0; k < n; k++) {
-    size_t i = (size_t)idx[k];
-    assert(idx[k] < 0 || i >= nf || made(c, i));
-    if (NEVER(idx[k] < 0 || i >= nf)) {
-      v[k] = "";
-      len[k] = 0;
+    /* a negative index is a large one */
+    size_t i = (size_t)idx[k], t = to ? (size_t)to[k] : k;
+    assert(i >= nf || made(c, i));
+    if (NEVER(i >= nf)) {
+      v[t] = "";
+      len[t] = 0;
       continue;
     }
-    size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
-    size_t fe = start + ends[i];
-    if (fe > fs && buf[fs] == '"') {
+    /* ends[-1] + 1 is 0: the offsets from the record's start */
+    uint32_t fs = ends[(ptrdiff_t)i - 1] + 1, fe = ends[i];
+    const char *f = rec + fs;
+    if (fe > fs && *f == '"') {
       size_t raw = fe - fs - 2;
-      v[k] = buf + fs + 1;
-      len[k] = raw;
-      if (ALWAYS(k < 64)) {
-        q |= (uint64_t)1 << k;
-        if (escaped && memchr(buf + fs + 1, '"', raw))
-          e |= (uint64_t)1 << k;
+      v[t] = f + 1;
+      len[t] = raw;
+      if (ALWAYS(t < 64)) {
+        q |= (uint64_t)1 << t;
+        if (escaped && memchr(f + 1, '"', raw))
+          e |= (uint64_t)1 << t;
       }
     } else {
-      v[k] = buf + fs;
-      len[k] = fe - fs;
+      v[t] = f;
+      len[t] = fe - fs;
+    }
+  }
+  *quoted = q;
+  if (escaped)
+    *escaped = e;
+}
+
+/* cu_csv_fields and cu_csv_fields_to (to NULL: slot k for field idx[k]),
+ * inlined into each. */
+static inline __attribute__((always_inline)) void
+fields_to(const cu_csv *c, const int *idx, const int *to, size_t n,
+          const char **v, size_t *len, uint64_t *quoted, uint64_t *escaped) {
+  if (c && c->lazy) {
+    lazy_fields(c, idx, to, n, v, len, quoted, escaped);
+    return;
+  }
+  uint64_t q = 0, e = 0;
+  /* In locals, as the stores into len could change c->nf. */
+  const size_t nf = c ? c->nf : 0;
+  const field *const fields = c ? c->fields : NULL;
+  const char *const buf = c ? (const char *)c->buf : NULL;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (size_t)idx[k], t = to ? (size_t)to[k] : k;
+    /* The hot path of every ingest: whether the field was made is only
+     * asserted. */
+    assert(!c || idx[k] < 0 || i >= nf || made(c, i));
+    if (!c || NEVER(idx[k] < 0 || i >= nf)) {
+      v[t] = "";
+      len[t] = 0;
+      continue;
+    }
+    const field *f = &fields[i];
+    v[t] = buf + f->off;
+    len[t] = f->len;
+    if (f->quoted && ALWAYS(t < 64)) {
+      q |= (uint64_t)1 << t;
+      e |= (uint64_t)(f->esc != 0) << t;
     }
   }
   *quoted = q;
@@ -1698,36 +1740,17 @@ static void lazy_fields(const cu_csv *c, const int *idx, size_t n,
 
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
                    size_t *len, uint64_t *quoted, uint64_t *escaped) {
-  if (c && c->lazy) {
-    lazy_fields(c, idx, n, v, len, quoted, escaped);
+  fields_to(c, idx, NULL, n, v, len, quoted, escaped);
+}
+
+void cu_csv_fields_to(const cu_csv *c, const int *idx, const int *to,
+                      size_t n, const char **v, size_t *len,
+                      uint64_t *quoted, uint64_t *escaped) {
+  if (NEVER(!to)) {
+    fields_to(c, idx, NULL, n, v, len, quoted, escaped);
     return;
   }
-  uint64_t q = 0, e = 0;
-  /* In locals, as the stores into len could change c->nf. */
-  const size_t nf = c ? c->nf : 0;
-  const field *const fields = c ? c->fields : NULL;
-  const char *const buf = c ? (const char *)c->buf : NULL;
-  for (size_t k = 0; k < n; k++) {
-    size_t i = (size_t)idx[k];
-    /* The hot path of every ingest: whether the field was made is only
-     * asserted. */
-    assert(!c || idx[k] < 0 || i >= nf || made(c, i));
-    if (!c || NEVER(idx[k] < 0 || i >= nf)) {
-      v[k] = "";
-      len[k] = 0;
-      continue;
-    }
-    const field *f = &fields[i];
-    v[k] = buf + f->off;
-    len[k] = f->len;
-    if (f->quoted && ALWAYS(k < 64)) {
-      q |= (uint64_t)1 << k;
-      e |= (uint64_t)(f->esc != 0) << k;
-    }
-  }
-  *quoted = q;
-  if (escaped)
-    *escaped = e;
+  fields_to(c, idx, to, n, v, len, quoted, escaped);
 }
 
 bool cu_csv_escaped(const cu_csv *c, size_t i) {

@@ -725,6 +725,22 @@ static char *trace_src(const char *path, const void *in, size_t n,
       cu_csv_fields(c, &idx, 1, &v, &vl, &q, &e);
       assert_ptr_equal(v, f);
       assert_int_equal(vl, fl);
+      /* cu_csv_fields_to says the same in the caller's slot, and
+       * leaves the other slots alone */
+      {
+        const char *tv[8] = {0};
+        size_t tl[8] = {0};
+        uint64_t tq, te;
+        int to = (int)(i % 8);
+        cu_csv_fields_to(c, &idx, &to, 1, tv, tl, &tq, &te);
+        assert_ptr_equal(tv[to], f);
+        assert_int_equal(tl[to], fl);
+        assert_true(tq == q << to && te == e << to);
+        bool others = true;
+        for (int k = 0; k < 8; k++)
+          others = others && (k == to || (tv[k] == NULL && tl[k] == 0));
+        assert_true(others);
+      }
       assert_int_equal(q != 0, cu_csv_quoted(c, i));
       assert_int_equal(e != 0, cu_csv_escaped(c, i));
       assert_true(!e || (raw && q));
@@ -1062,6 +1078,23 @@ static void test_select(void **state) {
   assert_string_equal(v[1], "a,\"b");
   assert_string_equal(v[2], "a,\"b");
   assert_int_equal(q, 6);
+  /* the same put in the caller's slots */
+  {
+    const char *tv[40] = {0};
+    size_t tl[40] = {0};
+    int to[] = {33, 0, 7};
+    uint64_t tq, te;
+    cu_csv_fields_to(c, cols, to, 3, tv, tl, &tq, &te);
+    assert_string_equal(tv[33], "v");
+    assert_string_equal(tv[0], "a,\"b");
+    assert_string_equal(tv[7], "a,\"b");
+    assert_int_equal(tl[33], 1);
+    assert_int_equal(tl[0], 4);
+    assert_int_equal(tl[7], 4);
+    assert_int_equal(tq, (1u << 0) | (1u << 7));
+    assert_int_equal(te, 0); /* made unescaped: no raw_fields */
+    assert_null(tv[1]);
+  }
   assert_string_equal(cu_csv_field(c, 0, NULL), "");
   /* field 4 ("v" after field 3's closing quote and comma) was not made:
    * the delimiter after it is still in place */
