@@ -1056,6 +1056,9 @@ typedef struct preader {
   custos_rc rc;   /* the reader's result, with d, once done */
   custos_diag d;
   double cpu; /* seconds of CPU the reader took, once done */
+  /* The last row whose raw key is not hashed yet (see take_row), in
+   * the batch being filled, or NULL. */
+  prow *unhashed;
   /* The last charge period start parsed, and its day. */
   char cs_last[64];
   size_t cs_len;
@@ -1201,7 +1204,13 @@ static bool take_row(preader *p, pbatch *b) {
   b->nbytes += kl;
   r->key = kb;
   r->klen = kl;
-  r->h = hash_bytes(kb, kl);
+  /* The key's bytes were stored just now, a few at a time: read back
+   * at once, a word that spans two stores would wait for both to
+   * reach the cache.  So a row's key is hashed with the next row's, or
+   * as its batch is handed over (publish). */
+  if (p->unhashed)
+    p->unhashed->h = hash_bytes(p->unhashed->key, p->unhashed->klen);
+  p->unhashed = r;
   r->kind = ROW_OK;
   /* Exports have a row per resource and day, so the charge period start
    * repeats from row to row. */
@@ -1233,6 +1242,10 @@ static bool take_row(preader *p, pbatch *b) {
  * reader reuse the buffers that no batch in flight points into (the
  * batches are in file order, so the oldest one's first row tells). */
 static bool publish(preader *p, bool last) {
+  if (p->unhashed) {
+    p->unhashed->h = hash_bytes(p->unhashed->key, p->unhashed->klen);
+    p->unhashed = NULL;
+  }
   pthread_mutex_lock(&p->mu);
   p->b[p->head].offset = cu_csv_offset(p->csv);
   p->head = (p->head + 1) % NBATCH;
