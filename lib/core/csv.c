@@ -79,6 +79,11 @@ typedef struct kbuf {
   bool held;    /* the caller may still read records in it */
 } kbuf;
 
+/* Which of 64 bytes are a quote, the delimiter, LF, or >= 0x80. */
+typedef struct masks {
+  uint64_t q, d, n, h;
+} masks;
+
 typedef struct field {
   size_t off;    /* content start in buf */
   size_t len;    /* content length after unescaping */
@@ -160,6 +165,15 @@ struct cu_csv {
    * is allocated too */
   uint32_t *ends;
   size_t ecap;
+  /* The fast path's windows lie at multiples of 64 bytes from buf, so
+   * that a record's first window is most often the one that held its
+   * predecessor's LF: that window's masks (for buf and len as they
+   * were), valid while win_ok, and only until anything but the fast
+   * path moves pos or changes buf. */
+  masks win;
+  size_t win_base, win_len;
+  const uint8_t *win_buf;
+  bool win_ok;
   uint8_t *tmp; /* scratch for unescaping */
   size_t tcap;
 
@@ -706,11 +720,6 @@ static inline uint64_t prefix_xor(uint64_t x) {
   return x;
 }
 
-/* Which of 64 bytes are a quote, the delimiter, LF, or >= 0x80. */
-typedef struct masks {
-  uint64_t q, d, n, h;
-} masks;
-
 #if defined(__SSE2__)
 /* One 16-byte quarter of masks64, at bit offset sh. */
 #define MASKS16(m, p, sh)                                                      \
@@ -939,23 +948,35 @@ masks64_wide(const uint8_t *p, uint8_t delim, masks *m) {
 #undef MASK32
 }
 
-/* ENDS_EACH without a branch per bit: four ends a round, as many rounds
- * as the population count says, the spare entries (at most three, past
- * n) written but not counted.  tzcnt of 0 is 64, which is harmless. */
+/* ENDS_EACH without a branch per bit: eight ends at once, which a
+ * window of a FOCUS record seldom exceeds, then four a round for as many
+ * more as the population count says; the spare entries (at most seven,
+ * past n) are written but not counted.  tzcnt of 0 is 64, which is
+ * harmless.  (Four a round from the first, the number of rounds, one
+ * or two, is a branch the CPU mispredicts often.) */
+#define END1_(e_, j_, t_, off)                                                 \
+  do {                                                                         \
+    (e_)[j_] = (off) + (uint32_t)_tzcnt_u64(t_);                               \
+    t_ = _blsr_u64(t_);                                                        \
+  } while (0)
 #define ENDS_WIDE(ends, n, s, off)                                             \
   do {                                                                         \
     uint64_t t_ = (s);                                                         \
     uint32_t *e_ = (ends) + (n);                                               \
     size_t c_ = (size_t)_mm_popcnt_u64(t_);                                    \
-    for (size_t j_ = 0; j_ < c_; j_ += 4) {                                    \
-      e_[j_] = (off) + (uint32_t)_tzcnt_u64(t_);                               \
-      t_ = _blsr_u64(t_);                                                      \
-      e_[j_ + 1] = (off) + (uint32_t)_tzcnt_u64(t_);                           \
-      t_ = _blsr_u64(t_);                                                      \
-      e_[j_ + 2] = (off) + (uint32_t)_tzcnt_u64(t_);                           \
-      t_ = _blsr_u64(t_);                                                      \
-      e_[j_ + 3] = (off) + (uint32_t)_tzcnt_u64(t_);                           \
-      t_ = _blsr_u64(t_);                                                      \
+    END1_(e_, 0, t_, off);                                                     \
+    END1_(e_, 1, t_, off);                                                     \
+    END1_(e_, 2, t_, off);                                                     \
+    END1_(e_, 3, t_, off);                                                     \
+    END1_(e_, 4, t_, off);                                                     \
+    END1_(e_, 5, t_, off);                                                     \
+    END1_(e_, 6, t_, off);                                                     \
+    END1_(e_, 7, t_, off);                                                     \
+    for (size_t j_ = 8; j_ < c_; j_ += 4) {                                    \
+      END1_(e_, j_, t_, off);                                                  \
+      END1_(e_, j_ + 1, t_, off);                                              \
+      END1_(e_, j_ + 2, t_, off);                                              \
+      END1_(e_, j_ + 3, t_, off);                                              \
     }                                                                          \
     (n) += c_;                                                                 \
   } while (0)
@@ -1544,6 +1565,7 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
         if (c->wide ? fast_record_wide(c) : fast_record(c))
           return CUSTOS_OK;
       }
+      c->win_ok = false; /* the fast path's window is in the mapping */
       leave_direct(c);
       continue;
     }
@@ -1561,6 +1583,8 @@ custos_rc cu_csv_next(cu_csv *c, bool *eof, custos_diag *d) {
       c->done = true;
       continue;
     }
+    /* Either moves the bytes the fast path's window held. */
+    c->win_ok = false;
     if (can_direct(c) && enter_direct(c))
       continue;
     rc = fill(c, d);
@@ -1634,37 +1658,79 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len) {
 }
 
 /* cu_csv_fields of a lazy record: each field found from ends, as
- * lazy_field does, and whether it has a doubled quote only when asked. */
-static void lazy_fields(const cu_csv *c, const int *idx, size_t n,
-                        const char **v, size_t *len, uint64_t *quoted,
-                        uint64_t *escaped) {
+ * lazy_field does, and whether it has a doubled quote only when asked;
+ * field idx[k] goes to slot to[k], or k when to is NULL (inlined into
+ * each caller, where the test folds away). */
+static inline __attribute__((always_inline)) void
+lazy_fields(const cu_csv *c, const int *idx, const int *to, size_t n,
+            const char **v, size_t *len, uint64_t *quoted,
+            uint64_t *escaped) {
   uint64_t q = 0, e = 0;
   /* In locals, as the stores into len could change c. */
-  const size_t nf = c->nf, start = c->rec_start;
+  const size_t nf = c->nf;
   const uint32_t *const ends = c->ends;
-  const char *const buf = (const char *)c->buf;
+  const char *const rec = (const char *)c->buf + c->rec_start;
   for (size_t k = 0; k < n; k++) {
-    size_t i = (size_t)idx[k];
-    assert(idx[k] < 0 || i >= nf || made(c, i));
-    if (NEVER(idx[k] < 0 || i >= nf)) {
-      v[k] = "";
-      len[k] = 0;
+    /* a negative index is a large one */
+    size_t i = (size_t)idx[k], t = to ? (size_t)to[k] : k;
+    assert(i >= nf || made(c, i));
+    if (NEVER(i >= nf)) {
+      v[t] = "";
+      len[t] = 0;
       continue;
     }
-    size_t fs = start + (uint32_t)(ends[(ptrdiff_t)i - 1] + 1);
-    size_t fe = start + ends[i];
-    if (fe > fs && buf[fs] == '"') {
+    /* ends[-1] + 1 is 0: the offsets from the record's start */
+    uint32_t fs = ends[(ptrdiff_t)i - 1] + 1, fe = ends[i];
+    const char *f = rec + fs;
+    if (fe > fs && *f == '"') {
       size_t raw = fe - fs - 2;
-      v[k] = buf + fs + 1;
-      len[k] = raw;
-      if (ALWAYS(k < 64)) {
-        q |= (uint64_t)1 << k;
-        if (escaped && memchr(buf + fs + 1, '"', raw))
-          e |= (uint64_t)1 << k;
+      v[t] = f + 1;
+      len[t] = raw;
+      if (ALWAYS(t < 64)) {
+        q |= (uint64_t)1 << t;
+        if (escaped && memchr(f + 1, '"', raw))
+          e |= (uint64_t)1 << t;
       }
     } else {
-      v[k] = buf + fs;
-      len[k] = fe - fs;
+      v[t] = f;
+      len[t] = fe - fs;
+    }
+  }
+  *quoted = q;
+  if (escaped)
+    *escaped = e;
+}
+
+/* cu_csv_fields and cu_csv_fields_to (to NULL: slot k for field idx[k]),
+ * inlined into each. */
+static inline __attribute__((always_inline)) void
+fields_to(const cu_csv *c, const int *idx, const int *to, size_t n,
+          const char **v, size_t *len, uint64_t *quoted, uint64_t *escaped) {
+  if (c && c->lazy) {
+    lazy_fields(c, idx, to, n, v, len, quoted, escaped);
+    return;
+  }
+  uint64_t q = 0, e = 0;
+  /* In locals, as the stores into len could change c->nf. */
+  const size_t nf = c ? c->nf : 0;
+  const field *const fields = c ? c->fields : NULL;
+  const char *const buf = c ? (const char *)c->buf : NULL;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (size_t)idx[k], t = to ? (size_t)to[k] : k;
+    /* The hot path of every ingest: whether the field was made is only
+     * asserted. */
+    assert(!c || idx[k] < 0 || i >= nf || made(c, i));
+    if (!c || NEVER(idx[k] < 0 || i >= nf)) {
+      v[t] = "";
+      len[t] = 0;
+      continue;
+    }
+    const field *f = &fields[i];
+    v[t] = buf + f->off;
+    len[t] = f->len;
+    if (f->quoted && ALWAYS(t < 64)) {
+      q |= (uint64_t)1 << t;
+      e |= (uint64_t)(f->esc != 0) << t;
     }
   }
   *quoted = q;
@@ -1674,36 +1740,17 @@ static void lazy_fields(const cu_csv *c, const int *idx, size_t n,
 
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
                    size_t *len, uint64_t *quoted, uint64_t *escaped) {
-  if (c && c->lazy) {
-    lazy_fields(c, idx, n, v, len, quoted, escaped);
+  fields_to(c, idx, NULL, n, v, len, quoted, escaped);
+}
+
+void cu_csv_fields_to(const cu_csv *c, const int *idx, const int *to,
+                      size_t n, const char **v, size_t *len,
+                      uint64_t *quoted, uint64_t *escaped) {
+  if (NEVER(!to)) {
+    fields_to(c, idx, NULL, n, v, len, quoted, escaped);
     return;
   }
-  uint64_t q = 0, e = 0;
-  /* In locals, as the stores into len could change c->nf. */
-  const size_t nf = c ? c->nf : 0;
-  const field *const fields = c ? c->fields : NULL;
-  const char *const buf = c ? (const char *)c->buf : NULL;
-  for (size_t k = 0; k < n; k++) {
-    size_t i = (size_t)idx[k];
-    /* The hot path of every ingest: whether the field was made is only
-     * asserted. */
-    assert(!c || idx[k] < 0 || i >= nf || made(c, i));
-    if (!c || NEVER(idx[k] < 0 || i >= nf)) {
-      v[k] = "";
-      len[k] = 0;
-      continue;
-    }
-    const field *f = &fields[i];
-    v[k] = buf + f->off;
-    len[k] = f->len;
-    if (f->quoted && ALWAYS(k < 64)) {
-      q |= (uint64_t)1 << k;
-      e |= (uint64_t)(f->esc != 0) << k;
-    }
-  }
-  *quoted = q;
-  if (escaped)
-    *escaped = e;
+  fields_to(c, idx, to, n, v, len, quoted, escaped);
 }
 
 bool cu_csv_escaped(const cu_csv *c, size_t i) {

@@ -136,6 +136,14 @@ const char *cu_csv_field(const cu_csv *c, size_t i, size_t *len);
  * field with one wide load. */
 void cu_csv_fields(const cu_csv *c, const int *idx, size_t n, const char **v,
                    size_t *len, uint64_t *quoted, uint64_t *escaped);
+/* cu_csv_fields with each field put where the caller keeps it: field
+ * idx[k] in v[to[k]] and len[to[k]], and its bits of *quoted and
+ * *escaped at to[k] (< 64); v and len have room for the largest
+ * to[k], and their other entries stay as they were.  Saves a caller
+ * that keeps fields by its own numbers a copy of each. */
+void cu_csv_fields_to(const cu_csv *c, const int *idx, const int *to,
+                      size_t n, const char **v, size_t *len,
+                      uint64_t *quoted, uint64_t *escaped);
 /* Whether field i is given out with its doubled quotes (raw_fields): it
  * is then neither NUL-terminated nor collapsed. */
 bool cu_csv_escaped(const cu_csv *c, size_t i);

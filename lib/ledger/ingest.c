@@ -1056,6 +1056,9 @@ typedef struct preader {
   custos_rc rc;   /* the reader's result, with d, once done */
   custos_diag d;
   double cpu; /* seconds of CPU the reader took, once done */
+  /* The last row whose raw key is not hashed yet (see take_row), in
+   * the batch being filled, or NULL. */
+  prow *unhashed;
   /* The last charge period start parsed, and its day. */
   char cs_last[64];
   size_t cs_len;
@@ -1098,52 +1101,38 @@ static bool take_row(preader *p, pbatch *b) {
    * cap of them, so that the buffers held stay few. */
   size_t rn;
   const char *rb = cu_csv_record_bytes(csv, &rn, &r->one_line);
-  const char *v[LF_COUNT];
-  size_t len[LF_COUNT];
+  /* The fields straight into the row, and their bits by field number:
+   * p->fields holds them below 32 (LF_COUNT). */
   uint64_t quoted, escaped;
-  cu_csv_fields(csv, p->cols, (size_t)p->nused, v, len, &quoted, &escaped);
+  cu_csv_fields_to(csv, p->cols, p->fields, (size_t)p->nused, r->raw.v,
+                   r->raw.len, &quoted, &escaped);
   /* Fields with doubled quotes (rare but for the resource's, which stay
    * so) are unescaped into the batch's bytes, each with 16 spare bytes
    * after it for the key's wide copies below. */
-  uint64_t unesc = 0;
+  const uint32_t unesc = (uint32_t)escaped & ~(uint32_t)RES_FIELDS;
   size_t need = RAW_KEY_MAX;
-  for (uint64_t t = escaped; t; t &= t - 1) {
-    int u = __builtin_ctzll(t);
-    if (!((RES_FIELDS >> p->fields[u]) & 1)) {
-      unesc |= (uint64_t)1 << u;
-      need += len[u] + 16;
-    }
-  }
+  for (uint32_t t = unesc; t; t &= t - 1)
+    need += r->raw.len[__builtin_ctz(t)] + 16;
   if (b->nrows &&
       (b->nrec + rn > p->rec_cap || need > b->capbytes - b->nbytes))
     return false;
   b->nrec += rn;
   r->rec = rb;
   r->quoted = 0;
-  r->esc = 0;
-  for (int u = 0; u < p->nused; u++) {
-    int f = p->fields[u];
-    r->raw.v[f] = v[u];
-    r->raw.len[f] = len[u];
-  }
-  if (escaped) {
-    for (uint64_t t = escaped & ~unesc; t; t &= t - 1)
-      r->esc |= (uint32_t)1 << p->fields[__builtin_ctzll(t)];
-    for (uint64_t t = unesc; t; t &= t - 1) {
-      int u = __builtin_ctzll(t), f = p->fields[u];
+  r->esc = (uint32_t)escaped & (uint32_t)RES_FIELDS;
+  if (unesc) {
+    for (uint32_t t = unesc; t; t &= t - 1) {
+      int f = __builtin_ctz(t);
       char *w = b->bytes + b->nbytes;
+      r->raw.len[f] = cu_csv_unescape(w, r->raw.v[f], r->raw.len[f]);
       r->raw.v[f] = w;
-      r->raw.len[f] = cu_csv_unescape(w, v[u], len[u]);
       b->nbytes += r->raw.len[f] + 16;
     }
     /* A field's column no longer follows from where its value lies. */
-    if (unesc)
-      r->one_line = false;
+    r->one_line = false;
   }
   if (r->one_line) {
-    /* Few fields are quoted: visit only those. */
-    for (uint64_t t = quoted; t; t &= t - 1)
-      r->quoted |= (uint32_t)1 << p->fields[__builtin_ctzll(t)];
+    r->quoted = (uint32_t)quoted;
   } else {
     for (int u = 0; u < p->nused; u++) {
       int f = p->fields[u];
@@ -1167,8 +1156,13 @@ static bool take_row(preader *p, pbatch *b) {
    * cu_ledger_row_key_undated does, so that a row the key leaves a field
    * of out (a SKU behind a meter, an amount) is refused on its own
    * bytes, not on those of its key's first row. */
-  uint32_t over = 0;
+  /* No length is above the lengths or-ed together, so that one test
+   * (the or-ing vectorised) clears nearly every row. */
+  size_t any = 0;
   for (int f = 0; f < LF_RESOURCE_ID; f++)
+    any |= r->raw.len[f];
+  uint32_t over = 0;
+  for (int f = 0; any > KEY_FIELD_MAX && f < LF_RESOURCE_ID; f++)
     over |= (uint32_t)(r->raw.v[f] && r->raw.len[f] > KEY_FIELD_MAX) << f;
   if (over) {
     r->bad = __builtin_ctz(over);
@@ -1192,22 +1186,31 @@ static bool take_row(preader *p, pbatch *b) {
       n = 0;
     if (f == LF_CHARGE_START)
       continue; /* parsed per row by the aggregating thread */
-    kb[kl++] = (char)(n & 0xff);
-    kb[kl++] = (char)(n >> 8);
-    /* Most key fields are short: one 16-byte copy, which may read past
-     * the field in the CSV reader's buffer (csv.h) and write past the
-     * key into the batch's spare bytes, costs less than a call. */
-    if (n - 1 < 16)
-      memcpy(kb + kl, r->raw.v[f], 16);
-    else if (n)
-      memcpy(kb + kl, r->raw.v[f], n);
+    kb[kl] = (char)(n & 0xff);
+    kb[kl + 1] = (char)(n >> 8);
+    kl += 2;
+    /* Key fields are short: 16-byte copies, which may read up to 15
+     * bytes past the field (into the CSV reader's buffer, csv.h, or an
+     * unescaped field's spare bytes) and write as far past the key
+     * (into the batch's spare bytes: a field of n <= KEY_FIELD_MAX
+     * bytes writes no further than one of KEY_FIELD_MAX would), cost
+     * less than a call. */
+    const char *src = r->raw.v[f];
+    for (size_t o = 0; o < n; o += 16)
+      memcpy(kb + kl + o, src + o, 16);
     kl += n;
   }
   assert(kl <= RAW_KEY_MAX);
   b->nbytes += kl;
   r->key = kb;
   r->klen = kl;
-  r->h = hash_bytes(kb, kl);
+  /* The key's bytes were stored just now, a few at a time: read back
+   * at once, a word that spans two stores would wait for both to
+   * reach the cache.  So a row's key is hashed with the next row's, or
+   * as its batch is handed over (publish). */
+  if (p->unhashed)
+    p->unhashed->h = hash_bytes(p->unhashed->key, p->unhashed->klen);
+  p->unhashed = r;
   r->kind = ROW_OK;
   /* Exports have a row per resource and day, so the charge period start
    * repeats from row to row. */
@@ -1239,6 +1242,10 @@ static bool take_row(preader *p, pbatch *b) {
  * reader reuse the buffers that no batch in flight points into (the
  * batches are in file order, so the oldest one's first row tells). */
 static bool publish(preader *p, bool last) {
+  if (p->unhashed) {
+    p->unhashed->h = hash_bytes(p->unhashed->key, p->unhashed->klen);
+    p->unhashed = NULL;
+  }
   pthread_mutex_lock(&p->mu);
   p->b[p->head].offset = cu_csv_offset(p->csv);
   p->head = (p->head + 1) % NBATCH;

@@ -725,6 +725,22 @@ static char *trace_src(const char *path, const void *in, size_t n,
       cu_csv_fields(c, &idx, 1, &v, &vl, &q, &e);
       assert_ptr_equal(v, f);
       assert_int_equal(vl, fl);
+      /* cu_csv_fields_to says the same in the caller's slot, and
+       * leaves the other slots alone */
+      {
+        const char *tv[8] = {0};
+        size_t tl[8] = {0};
+        uint64_t tq, te;
+        int to = (int)(i % 8);
+        cu_csv_fields_to(c, &idx, &to, 1, tv, tl, &tq, &te);
+        assert_ptr_equal(tv[to], f);
+        assert_int_equal(tl[to], fl);
+        assert_true(tq == q << to && te == e << to);
+        bool others = true;
+        for (int k = 0; k < 8; k++)
+          others = others && (k == to || (tv[k] == NULL && tl[k] == 0));
+        assert_true(others);
+      }
       assert_int_equal(q != 0, cu_csv_quoted(c, i));
       assert_int_equal(e != 0, cu_csv_escaped(c, i));
       assert_true(!e || (raw && q));
@@ -863,6 +879,93 @@ static void test_fast_path(void **state) {
   }
 }
 
+/* The fast path starts a record from the masks of the 64-byte window
+ * that held the LF before it: records that start at every offset of a
+ * window, several in one window, a record whose LF ends a window or
+ * whose CR does, and faults (a stray quote, invalid UTF-8, a quote
+ * left open) right after another record's LF, read as the careful
+ * scanner reads them. */
+static void test_fast_window(void **state) {
+  (void)state;
+  static const char *const tails[] = {
+      "a,b\nc,d\ne,f\n\"g\",\"h\"\"i\"\n",
+      "a\r\nb,c\r\n\"d\"\r\n",
+      "a,b\nc\"d,e\n",
+      "a,b\n\xc3\xa9,\xe2\x82\xac\n\xff,x\n",
+      "a,b\n\"open,x\ny\n",
+      "a,b\n\"x\"y,z\n",
+      "\n\n,\n\"\"\n",
+  };
+  char in[512];
+  for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+    for (size_t lead = 0; lead < 70; lead++) {
+      /* lead bytes of records before the tail, the last one's LF (or
+       * CR LF) at lead - 1 */
+      size_t n = 0;
+      while (n < lead) {
+        size_t k = lead - n > 30 ? 20 : lead - n;
+        for (size_t j = 0; j + 1 < k; j++)
+          in[n++] = j % 5 == 2 ? ',' : 'x';
+        if (k >= 2 && t % 2)
+          in[n - 1] = '\r';
+        in[n++] = '\n';
+      }
+      size_t tl = strlen(tails[t]);
+      memcpy(in + n, tails[t], tl);
+      /* fewer variants than same_both_ways, as there are many inputs:
+       * both fast paths, as they lie and made, against the careful
+       * scanner */
+      static const int sel1[] = {1};
+      cu_csv_opts wo;
+      cu_csv_opts_default(&wo);
+      char *fast = trace_sel(in, n + tl, &wo, NULL, 0);
+      wo.raw_fields = true;
+      char *raw = trace_sel(in, n + tl, &wo, sel1, 1);
+      wo.narrow_scan = true;
+      char *narrow = trace_sel(in, n + tl, &wo, sel1, 1);
+      wo.raw_fields = false;
+      wo.narrow_scan = false;
+      wo.slow_scan = true;
+      char *slow = trace_sel(in, n + tl, &wo, NULL, 0);
+      char *slow1 = trace_sel(in, n + tl, &wo, sel1, 1);
+      assert_string_equal(fast, slow);
+      assert_string_equal(raw, slow1);
+      assert_string_equal(narrow, slow1);
+      free(fast);
+      free(raw);
+      free(narrow);
+      free(slow);
+      free(slow1);
+      /* and in place in a mapping, after 4 KiB of records so that the
+       * reader is in the mapping by then */
+      if (lead % 5 == 0) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/window.csv", tmpdir);
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        for (int r = 0; r < 512; r++)
+          fputs("1234567,\n", fp);
+        assert_int_equal(fwrite(in, 1, n + tl, fp), n + tl);
+        fclose(fp);
+        cu_csv_opts o;
+        cu_csv_opts_default(&o);
+        o.raw_fields = true;
+        char *direct = trace_src(path, NULL, 0, &o, sel1, 1);
+        o.narrow_scan = true;
+        char *mnarrow = trace_src(path, NULL, 0, &o, sel1, 1);
+        o.raw_fields = false;
+        o.slow_scan = true;
+        char *mslow = trace_src(path, NULL, 0, &o, sel1, 1);
+        assert_string_equal(direct, mslow);
+        assert_string_equal(mnarrow, mslow);
+        free(direct);
+        free(mnarrow);
+        free(mslow);
+      }
+    }
+  }
+}
+
 /* Writes n bytes of records to path: mostly plain ones of random fields,
  * now and then anything (a line break inside quotes, a stray quote,
  * invalid UTF-8), so that a reader in place leaves the mapping and comes
@@ -975,6 +1078,23 @@ static void test_select(void **state) {
   assert_string_equal(v[1], "a,\"b");
   assert_string_equal(v[2], "a,\"b");
   assert_int_equal(q, 6);
+  /* the same put in the caller's slots */
+  {
+    const char *tv[40] = {0};
+    size_t tl[40] = {0};
+    int to[] = {33, 0, 7};
+    uint64_t tq, te;
+    cu_csv_fields_to(c, cols, to, 3, tv, tl, &tq, &te);
+    assert_string_equal(tv[33], "v");
+    assert_string_equal(tv[0], "a,\"b");
+    assert_string_equal(tv[7], "a,\"b");
+    assert_int_equal(tl[33], 1);
+    assert_int_equal(tl[0], 4);
+    assert_int_equal(tl[7], 4);
+    assert_int_equal(tq, (1u << 0) | (1u << 7));
+    assert_int_equal(te, 0); /* made unescaped: no raw_fields */
+    assert_null(tv[1]);
+  }
   assert_string_equal(cu_csv_field(c, 0, NULL), "");
   /* field 4 ("v" after field 3's closing quote and comma) was not made:
    * the delimiter after it is still in place */
@@ -1190,6 +1310,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_failure),
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_fast_path),
+      cmocka_unit_test(test_fast_window),
       cmocka_unit_test(test_select),
       cmocka_unit_test(test_raw_mapped),
       cmocka_unit_test(test_mapped_sha256),
