@@ -25,6 +25,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/csv.h"
 #include "ledgerInt.h"
@@ -36,41 +39,60 @@
 
 /* ---- arena and hash table --------------------------------------------- */
 
+/* Two streams share the arena's chunks and its cap: one for the entries
+ * (keys, sets, resources), which the rows of a day look up again in the
+ * order they were made, and one for the rollups, written once, nearly
+ * one per row, and read again only by the write phase.  Kept apart, the
+ * entries lie together instead of between rollups. */
 typedef struct arena {
-  char *cur;
-  size_t left, total;
+  char *cur;  /* entries */
+  size_t left;
+  char *rcur; /* rollups, at multiples of 64 bytes */
+  size_t rleft;
+  size_t total;
   void **chunks;
   size_t nchunks, capchunks;
 } arena;
 
+#define ARENA_CHUNK ((size_t)4 << 20)
+
+/* A new chunk of sz bytes, kept for arena_free; NULL when out of memory
+ * or beyond the cap. */
+static char *arena_chunk(arena *a, size_t sz) {
+  if (a->total + sz > MAX_ARENA)
+    return NULL;
+  if (a->nchunks == a->capchunks) {
+    size_t nc = a->capchunks ? a->capchunks * 2 : 64;
+    void **p = cu_realloc(a->chunks, nc * sizeof *p);
+    if (!p)
+      return NULL;
+    a->chunks = p;
+    a->capchunks = nc;
+  }
+  char *c = cu_malloc(sz);
+  if (!c)
+    return NULL;
+  /* Its pages are made in one call, not by a fault on each first
+   * touch: a rollup is a fresh cache line of the arena on nearly every
+   * row.  Only a hint: where the kernel lacks it, the faults remain. */
+#ifdef MADV_POPULATE_WRITE
+  (void)madvise((void *)(((uintptr_t)c + 4095) & ~(uintptr_t)4095),
+                (sz - 4096) & ~(size_t)4095, MADV_POPULATE_WRITE);
+#endif
+  a->chunks[a->nchunks++] = c;
+  a->total += sz;
+  return c;
+}
+
 static void *arena_alloc(arena *a, size_t n) {
   n = (n + 15) & ~(size_t)15;
   if (n > a->left) {
-    size_t sz = n > ((size_t)4 << 20) ? n : ((size_t)4 << 20);
-    if (a->total + sz > MAX_ARENA)
-      return NULL;
-    if (a->nchunks == a->capchunks) {
-      size_t nc = a->capchunks ? a->capchunks * 2 : 64;
-      void **p = cu_realloc(a->chunks, nc * sizeof *p);
-      if (!p)
-        return NULL;
-      a->chunks = p;
-      a->capchunks = nc;
-    }
-    char *c = cu_malloc(sz);
+    size_t sz = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    char *c = arena_chunk(a, sz);
     if (!c)
       return NULL;
-    /* Its pages are made in one call, not by a fault on each first
-     * touch: a rollup is a fresh cache line of the arena on nearly every
-     * row.  Only a hint: where the kernel lacks it, the faults remain. */
-#ifdef MADV_POPULATE_WRITE
-    (void)madvise((void *)(((uintptr_t)c + 4095) & ~(uintptr_t)4095),
-                  (sz - 4096) & ~(size_t)4095, MADV_POPULATE_WRITE);
-#endif
-    a->chunks[a->nchunks++] = c;
     a->cur = c;
     a->left = sz;
-    a->total += sz;
   }
   void *r = a->cur;
   a->cur += n;
@@ -79,7 +101,7 @@ static void *arena_alloc(arena *a, size_t n) {
 }
 
 /* As arena_alloc, for n a multiple of 16, but at a multiple of 64 bytes:
- * a rollup is then one cache line, not parts of two. */
+ * a set's first line is then whole. */
 static void *arena_alloc_line(arena *a, size_t n) {
   size_t pad = (size_t)(-(uintptr_t)a->cur) & 63;
   if (pad + n <= a->left) {
@@ -299,6 +321,23 @@ typedef struct rollup {
   uint32_t unused;
 } rollup;
 _Static_assert(sizeof(rollup) == 64, "a rollup is 64 bytes of arena");
+
+/* A rollup's 64 bytes from the rollups' stream of the arena, a cache
+ * line of their own; NULL when out of memory. */
+static void *arena_alloc_rollup(arena *a) {
+  if (a->rleft < sizeof(rollup)) {
+    char *c = arena_chunk(a, ARENA_CHUNK);
+    if (!c)
+      return NULL;
+    size_t pad = (size_t)(-(uintptr_t)c) & 63;
+    a->rcur = c + pad;
+    a->rleft = ARENA_CHUNK - pad;
+  }
+  void *r = a->rcur;
+  a->rcur += sizeof(rollup);
+  a->rleft -= sizeof(rollup);
+  return r;
+}
 
 /* The sums of a rollup that an int64 could not hold. */
 typedef struct wsums {
@@ -770,9 +809,10 @@ static rollup **rollup_slot(dimset *ds, int64_t day, int64_t period) {
   return ovf_find(ds, day, period);
 }
 
-/* The rollup of ds on day in period, made (empty) when new; NULL when out
- * of memory. */
-static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
+/* The rollup of ds on day in period, or NULL with *slot where a new one
+ * goes (rollup_new), or NULL in *slot too when out of memory. */
+static rollup *rollup_find(dimset *ds, int64_t day, int64_t period,
+                           rollup ***slot) {
   assert(day >= INT32_MIN && day <= INT32_MAX);
   assert(period >= INT32_MIN && period <= INT32_MAX);
   int64_t k = day - ds->base;
@@ -791,16 +831,34 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
         return *o;
     }
     s = rollup_slot(ds, day, period);
-    if (!s)
-      return NULL;
   }
-  rollup *ru = arena_alloc_line(&g->ar, sizeof *ru);
+  *slot = s;
+  return NULL;
+}
+
+/* Makes a rollup of ds as v says (its day and period, and its sums and
+ * lines when its first row counts) at the slot s that rollup_find gave;
+ * NULL when out of memory.  It is written whole, one cache line in one
+ * go with stores that bypass the cache: nothing reads a rollup again in
+ * the read phase but another row of its set and day (a few percent of
+ * rows in a daily export), so the line need not be fetched first, nor
+ * kept (read_file_timed fences these stores once at the end). */
+static rollup *rollup_new(ingest *g, dimset *ds, rollup **s, const rollup *v) {
+  rollup *ru = arena_alloc_rollup(&g->ar);
   if (!ru)
     return NULL;
   assert(((uintptr_t)ru & 63) == 0);
-  memset(ru, 0, sizeof *ru);
-  ru->day = (int32_t)day;
-  ru->period = (int32_t)period;
+#if defined(__SSE2__)
+  const __m128i *src = (const __m128i *)(const void *)v;
+  __m128i *dst = (__m128i *)(void *)ru;
+  _mm_stream_si128(dst, _mm_loadu_si128(src));
+  _mm_stream_si128(dst + 1, _mm_loadu_si128(src + 1));
+  _mm_stream_si128(dst + 2, _mm_loadu_si128(src + 2));
+  _mm_stream_si128(dst + 3, _mm_loadu_si128(src + 3));
+#else
+  *ru = *v;
+#endif
+  assert(memcmp(ru, v, sizeof *ru) == 0);
   *s = ru;
   if (s >= ds->rus + ds->win)
     ds->novf++;
@@ -894,21 +952,21 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
  * id is hashed only then (on the 1 M-row benchmark file for about 4 % of
  * the rows, mostly a raw key's first), not by the reader for every row. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              uint32_t esc, const dimset *ds,
-                              const rollup *ru, resource **last) {
+                              uint32_t esc, const dimset *ds, int32_t day,
+                              resource **last) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   resource *r = *last;
   if (!r || r->e.klen != n || memcmp(r->key, id, n) != 0) {
-    r = resource_get(g, raw, esc, hash_bytes(id, n), ds, ru->day);
+    r = resource_get(g, raw, esc, hash_bytes(id, n), ds, day);
     if (!r)
       return CUSTOS_ENOMEM;
     *last = r;
   }
-  if (ru->day < r->first_day)
-    r->first_day = ru->day;
-  if (ru->day > r->last_day)
-    r->last_day = ru->day;
+  if (day < r->first_day)
+    r->first_day = day;
+  if (day > r->last_day)
+    r->last_day = day;
   r->rows++;
   return CUSTOS_OK;
 }
@@ -1496,21 +1554,42 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     reject_row(g, r, re->bad, re->reason);
     return CUSTOS_OK;
   }
-  rollup *ru = rollup_get(g, re->ds, day, period);
-  if (!ru)
+  rollup **rslot = NULL;
+  rollup *ru = rollup_find(re->ds, day, period, &rslot);
+  if (!ru && !rslot)
     return oom(d, g->path);
   int64_t q;
-  if (!cu_ledger_scale_qty(r->am.qty, re->mult, &q)) {
+  bool q_ok = cu_ledger_scale_qty(r->am.qty, re->mult, &q), made = false;
+  if (!ru) {
+    /* A new rollup, nearly every row: made with the row's sums, which
+     * no add can overflow from zero, or empty when the quantity is
+     * refused (the rollup is made either way, as it always was). */
+    rollup v = {.day = (int32_t)day, .period = (int32_t)period};
+    if (q_ok) {
+      v.qty = q;
+      v.billed = r->am.billed;
+      v.effective = r->am.effective;
+      v.rows = 1;
+      v.first_line = v.last_line = r->line;
+    }
+    ru = rollup_new(g, re->ds, rslot, &v);
+    if (!ru)
+      return oom(d, g->path);
+    made = q_ok;
+  }
+  if (!q_ok) {
     reject_row(g, r, r->am.use_pricing ? LF_PQTY : LF_QTY,
                "quantity times the unit's block size is too large");
     return CUSTOS_OK;
   }
-  if (!ru_add(g, ru, q, r->am.billed, r->am.effective))
-    return oom(d, g->path);
-  if (!ru->rows)
-    ru->first_line = r->line;
-  ru->last_line = r->line;
-  ru->rows++;
+  if (!made) {
+    if (!ru_add(g, ru, q, r->am.billed, r->am.effective))
+      return oom(d, g->path);
+    if (!ru->rows)
+      ru->first_line = r->line;
+    ru->last_line = r->line;
+    ru->rows++;
+  }
   const dimset *ds = re->ds;
   if (ds->unknown_sub)
     g->unknown_subs++;
@@ -1519,7 +1598,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   if (day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = day;
   if (r->has_res &&
-      add_resource(g, raw, r->esc, ds, ru, &re->res) != CUSTOS_OK)
+      add_resource(g, raw, r->esc, ds, (int32_t)day, &re->res) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
@@ -1677,6 +1756,11 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
     if (rc != CUSTOS_OK)
       break;
   }
+#if defined(__SSE2__)
+  /* The rollups were written with stores that bypass the cache
+   * (rollup_new): ordered here before any other thread may read them. */
+  _mm_sfence();
+#endif
   pthread_join(th, NULL);
   *reader_cpu = p.cpu;
   if (rc == CUSTOS_OK && p.rc != CUSTOS_OK) {
