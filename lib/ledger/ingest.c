@@ -1395,7 +1395,14 @@ static void prefetch_lines(const void *p, size_t n) {
   __builtin_prefetch(c + n - 1);
 }
 
-static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
+/* The raw entries that prefetch_row's probes found (or NULL), by row
+ * modulo its size: the later stages and add_row take them from here, so
+ * that a row's slot is probed once, not at every stage. */
+#define PROBE_RING 8
+_Static_assert(PROBE_RING > AHEAD_ENTRY, "a probe stays until its row");
+
+static void prefetch_row(const ingest *g, const pbatch *b, size_t i,
+                         const hent **ring) {
   const size_t n = b->nrows;
   const htab *raws = &g->raws;
   if (i + AHEAD_ROW < n) {
@@ -1423,13 +1430,13 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
     /* An entry that matches has the row's key length. */
     const hent *e = r->kind == ROW_OK ? ht_probe(raws, r->h) : NULL;
+    ring[(i + AHEAD_ENTRY) % PROBE_RING] = e;
     if (e)
       prefetch_lines(e, offsetof(rawent, key) + r->klen);
   }
   if (i + AHEAD_SET < n) {
     const prow *r = &b->rows[i + AHEAD_SET];
-    const rawent *re =
-        r->kind == ROW_OK ? (const rawent *)ht_probe(raws, r->h) : NULL;
+    const rawent *re = (const rawent *)ring[(i + AHEAD_SET) % PROBE_RING];
     if (re && re->ds)
       __builtin_prefetch(re->ds);
     /* The resource that add_resource compares first, with its id. */
@@ -1439,9 +1446,9 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
-    const rawent *re = r->kind == ROW_OK && r->day_ok
-                           ? (const rawent *)ht_probe(raws, r->h)
-                           : NULL;
+    const rawent *re =
+        r->day_ok ? (const rawent *)ring[(i + AHEAD_TABLE) % PROBE_RING]
+                  : NULL;
     const dimset *ds = re ? re->ds : NULL;
     int64_t k = ds ? r->day - ds->base : -1;
     if (k >= 0 && k < (int64_t)ds->win)
@@ -1499,9 +1506,26 @@ static bool ru_add(ingest *g, rollup *ru, int64_t q, int64_t b, int64_t e) {
   return true;
 }
 
+/* Makes the entry of r's raw key, new, at the empty slot of g->raws that
+ * ht_find gave; NULL when out of memory. */
+static rawent *new_rawent(ingest *g, const prow *r, size_t slot) {
+  rawent *re = arena_alloc(&g->ar, sizeof *re + r->klen);
+  if (!re)
+    return NULL;
+  re->e.h = r->h;
+  re->e.klen = (uint32_t)r->klen;
+  re->res = NULL;
+  memcpy(re->key, r->key, r->klen);
+  if (new_raw(g, &r->raw, r->am.use_pricing, re) != CUSTOS_OK)
+    return NULL;
+  ht_set(&g->raws, slot, &re->e);
+  return re;
+}
+
 /* Adds one row the reader handed over to its rollup and resource; row
  * faults become rejects, only running out of memory fails. */
-static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
+static custos_rc add_row(ingest *g, const prow *r, const hent *hint,
+                         custos_diag *d) {
   const cu_ledger_raw *raw = &r->raw;
   int bad = -1;
   const char *reason = NULL;
@@ -1513,22 +1537,24 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     reject_row(g, r, r->bad, r->reason);
     return CUSTOS_OK;
   }
-  if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
-    return oom(d, g->path);
-  size_t slot = ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
-  rawent *re = (rawent *)g->raws.s[slot].e;
-  if (!re) {
-    re = arena_alloc(&g->ar, sizeof *re + r->klen);
+  /* The entry the probe ahead found is the row's when its key is; else
+   * (a new key, or one made since the probe) the table tells. */
+  rawent *re = (rawent *)hint;
+  if (!re || re->e.h != r->h || re->e.klen != r->klen ||
+      memcmp(re->key, r->key, r->klen) != 0) {
+    if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
+      return oom(d, g->path);
+    size_t slot =
+        ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
+    re = (rawent *)g->raws.s[slot].e;
+    if (!re)
+      re = new_rawent(g, r, slot);
     if (!re)
       return oom(d, g->path);
-    re->e.h = r->h;
-    re->e.klen = (uint32_t)r->klen;
-    re->res = NULL;
-    memcpy(re->key, r->key, r->klen);
-    if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
-      return oom(d, g->path);
-    ht_set(&g->raws, slot, &re->e);
   }
+  /* Debug builds check the probe's entry against the table's. */
+  assert(g->raws.s[ht_find(&g->raws, r->h, r->key, r->klen,
+                           offsetof(rawent, key))].e == &re->e);
   /* Faults in the order cu_ledger_row_key finds them. */
   if (!re->ds && !re->late) {
     reject_row(g, r, re->bad, re->reason);
@@ -1738,13 +1764,14 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
     if (!more)
       break;
     const pbatch *b = &p.b[p.tail];
+    const hent *ring[PROBE_RING] = {NULL}; /* no row of b probed yet */
     for (size_t i = 0; i < b->nrows && rc == CUSTOS_OK; i++) {
       g->rows++;
       if ((g->rows & 0xffff) == 0 && g->opts->progress)
         g->opts->progress(g->opts->progress_ud, g->path, b->offset,
                           cu_csv_size(csv));
-      prefetch_row(g, b, i);
-      rc = add_row(g, &b->rows[i], d);
+      prefetch_row(g, b, i, ring);
+      rc = add_row(g, &b->rows[i], ring[i % PROBE_RING], d);
     }
     pthread_mutex_lock(&p.mu);
     p.tail = (p.tail + 1) % NBATCH;
