@@ -952,13 +952,13 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
  * id is hashed only then (on the 1 M-row benchmark file for about 4 % of
  * the rows, mostly a raw key's first), not by the reader for every row. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              uint32_t esc, const dimset *ds, int32_t day,
-                              resource **last) {
+                              const uint32_t *esc, const dimset *ds,
+                              int32_t day, resource **last) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   resource *r = *last;
   if (!r || r->e.klen != n || memcmp(r->key, id, n) != 0) {
-    r = resource_get(g, raw, esc, hash_bytes(id, n), ds, day);
+    r = resource_get(g, raw, *esc, hash_bytes(id, n), ds, day);
     if (!r)
       return CUSTOS_ENOMEM;
     *last = r;
@@ -1412,6 +1412,10 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i,
     __builtin_prefetch(&r->raw.len[LF_RESOURCE_ID]);
     __builtin_prefetch(&r->line);
     __builtin_prefetch(&r->am);
+    /* Field by field: a row is not aligned to lines, and its amounts to
+     * its kind may lie on three. */
+    __builtin_prefetch(&r->key);
+    __builtin_prefetch(&r->day);
     __builtin_prefetch(&r->kind);
   }
   if (!raws->cap)
@@ -1624,7 +1628,7 @@ static custos_rc add_row(ingest *g, const prow *r, const hent *hint,
   if (day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = day;
   if (r->has_res &&
-      add_resource(g, raw, r->esc, ds, (int32_t)day, &re->res) != CUSTOS_OK)
+      add_resource(g, raw, &r->esc, ds, (int32_t)day, &re->res) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
