@@ -292,6 +292,7 @@ typedef struct dimset {
   int32_t base;        /* day of rus[0] */
   uint32_t win;        /* slots of the window; caprus - win overflow */
   uint32_t novf;       /* rollups in the overflow table */
+  int32_t last_day;    /* the latest day of its rollups, when nrus */
   bool unknown_sub;    /* a subscription the directory does not know */
   istr *dim[D_NDIMS];  /* the key */
   size_t seq;          /* creation order */
@@ -301,6 +302,8 @@ typedef struct dimset {
   struct dimset *ru_next;
 } dimset;
 #define DIMSET_KEYOFF offsetof(dimset, dim)
+_Static_assert(offsetof(dimset, unknown_sub) < 64,
+               "what a row reads of its set is on the set's first line");
 
 /* A rollup of one dimension set (the set's table holds it), 64 bytes of
  * arena: there is one per row or nearly so in a daily export, and its
@@ -823,8 +826,19 @@ static rollup *rollup_find(dimset *ds, int64_t day, int64_t period,
   assert(day >= INT32_MIN && day <= INT32_MAX);
   assert(period >= INT32_MIN && period <= INT32_MAX);
   int64_t k = day - ds->base;
+  bool in_win = k >= 0 && k < (int64_t)ds->win;
+  /* A day after the set's latest has no rollup yet: its window slot,
+   * when it has one, is free and need not be read (a set's rows come in
+   * day order in an export, so that this is nearly every new rollup, and
+   * the slot is then only written). */
+  if (ds->nrus == 0 || day > ds->last_day) {
+    assert(!in_win || !ds->rus[k]);
+    assert(!ds->novf || !*ovf_find(ds, day, period));
+    *slot = in_win ? &ds->rus[k] : rollup_slot(ds, day, period);
+    return NULL;
+  }
   rollup **s = NULL;
-  if (k >= 0 && k < (int64_t)ds->win) {
+  if (in_win) {
     s = &ds->rus[k];
     if (*s && (*s)->period == period)
       return *s;
@@ -869,6 +883,8 @@ static rollup *rollup_new(ingest *g, dimset *ds, rollup **s, const rollup *v) {
   *s = ru;
   if (s >= ds->rus + ds->win)
     ds->novf++;
+  if (ds->nrus == 0 || v->day > ds->last_day)
+    ds->last_day = v->day;
   if (ds->nrus++ == 0) {
     *g->dsr_tail = ds;
     g->dsr_tail = &ds->ru_next;
@@ -1471,7 +1487,7 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i,
     const dimset *ds = re ? re->ds : NULL;
     int64_t k = ds ? r->day - ds->base : -1;
     if (k >= 0 && k < (int64_t)ds->win)
-      __builtin_prefetch(&ds->rus[k]);
+      __builtin_prefetch(&ds->rus[k], 1);
   }
 }
 
