@@ -25,6 +25,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/csv.h"
 #include "ledgerInt.h"
@@ -36,41 +39,60 @@
 
 /* ---- arena and hash table --------------------------------------------- */
 
+/* Two streams share the arena's chunks and its cap: one for the entries
+ * (keys, sets, resources), which the rows of a day look up again in the
+ * order they were made, and one for the rollups, written once, nearly
+ * one per row, and read again only by the write phase.  Kept apart, the
+ * entries lie together instead of between rollups. */
 typedef struct arena {
-  char *cur;
-  size_t left, total;
+  char *cur;  /* entries */
+  size_t left;
+  char *rcur; /* rollups, at multiples of 64 bytes */
+  size_t rleft;
+  size_t total;
   void **chunks;
   size_t nchunks, capchunks;
 } arena;
 
+#define ARENA_CHUNK ((size_t)4 << 20)
+
+/* A new chunk of sz bytes, kept for arena_free; NULL when out of memory
+ * or beyond the cap. */
+static char *arena_chunk(arena *a, size_t sz) {
+  if (a->total + sz > MAX_ARENA)
+    return NULL;
+  if (a->nchunks == a->capchunks) {
+    size_t nc = a->capchunks ? a->capchunks * 2 : 64;
+    void **p = cu_realloc(a->chunks, nc * sizeof *p);
+    if (!p)
+      return NULL;
+    a->chunks = p;
+    a->capchunks = nc;
+  }
+  char *c = cu_malloc(sz);
+  if (!c)
+    return NULL;
+  /* Its pages are made in one call, not by a fault on each first
+   * touch: a rollup is a fresh cache line of the arena on nearly every
+   * row.  Only a hint: where the kernel lacks it, the faults remain. */
+#ifdef MADV_POPULATE_WRITE
+  (void)madvise((void *)(((uintptr_t)c + 4095) & ~(uintptr_t)4095),
+                (sz - 4096) & ~(size_t)4095, MADV_POPULATE_WRITE);
+#endif
+  a->chunks[a->nchunks++] = c;
+  a->total += sz;
+  return c;
+}
+
 static void *arena_alloc(arena *a, size_t n) {
   n = (n + 15) & ~(size_t)15;
   if (n > a->left) {
-    size_t sz = n > ((size_t)4 << 20) ? n : ((size_t)4 << 20);
-    if (a->total + sz > MAX_ARENA)
-      return NULL;
-    if (a->nchunks == a->capchunks) {
-      size_t nc = a->capchunks ? a->capchunks * 2 : 64;
-      void **p = cu_realloc(a->chunks, nc * sizeof *p);
-      if (!p)
-        return NULL;
-      a->chunks = p;
-      a->capchunks = nc;
-    }
-    char *c = cu_malloc(sz);
+    size_t sz = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    char *c = arena_chunk(a, sz);
     if (!c)
       return NULL;
-    /* Its pages are made in one call, not by a fault on each first
-     * touch: a rollup is a fresh cache line of the arena on nearly every
-     * row.  Only a hint: where the kernel lacks it, the faults remain. */
-#ifdef MADV_POPULATE_WRITE
-    (void)madvise((void *)(((uintptr_t)c + 4095) & ~(uintptr_t)4095),
-                  (sz - 4096) & ~(size_t)4095, MADV_POPULATE_WRITE);
-#endif
-    a->chunks[a->nchunks++] = c;
     a->cur = c;
     a->left = sz;
-    a->total += sz;
   }
   void *r = a->cur;
   a->cur += n;
@@ -79,7 +101,7 @@ static void *arena_alloc(arena *a, size_t n) {
 }
 
 /* As arena_alloc, for n a multiple of 16, but at a multiple of 64 bytes:
- * a rollup is then one cache line, not parts of two. */
+ * a set's first line is then whole. */
 static void *arena_alloc_line(arena *a, size_t n) {
   size_t pad = (size_t)(-(uintptr_t)a->cur) & 63;
   if (pad + n <= a->left) {
@@ -270,6 +292,7 @@ typedef struct dimset {
   int32_t base;        /* day of rus[0] */
   uint32_t win;        /* slots of the window; caprus - win overflow */
   uint32_t novf;       /* rollups in the overflow table */
+  int32_t last_day;    /* the latest day of its rollups, when nrus */
   bool unknown_sub;    /* a subscription the directory does not know */
   istr *dim[D_NDIMS];  /* the key */
   size_t seq;          /* creation order */
@@ -279,6 +302,8 @@ typedef struct dimset {
   struct dimset *ru_next;
 } dimset;
 #define DIMSET_KEYOFF offsetof(dimset, dim)
+_Static_assert(offsetof(dimset, unknown_sub) < 64,
+               "what a row reads of its set is on the set's first line");
 
 /* A rollup of one dimension set (the set's table holds it), 64 bytes of
  * arena: there is one per row or nearly so in a daily export, and its
@@ -299,6 +324,23 @@ typedef struct rollup {
   uint32_t unused;
 } rollup;
 _Static_assert(sizeof(rollup) == 64, "a rollup is 64 bytes of arena");
+
+/* A rollup's 64 bytes from the rollups' stream of the arena, a cache
+ * line of their own; NULL when out of memory. */
+static void *arena_alloc_rollup(arena *a) {
+  if (a->rleft < sizeof(rollup)) {
+    char *c = arena_chunk(a, ARENA_CHUNK);
+    if (!c)
+      return NULL;
+    size_t pad = (size_t)(-(uintptr_t)c) & 63;
+    a->rcur = c + pad;
+    a->rleft = ARENA_CHUNK - pad;
+  }
+  void *r = a->rcur;
+  a->rcur += sizeof(rollup);
+  a->rleft -= sizeof(rollup);
+  return r;
+}
 
 /* The sums of a rollup that an int64 could not hold. */
 typedef struct wsums {
@@ -330,6 +372,9 @@ typedef struct rawent {
 typedef struct undent {
   hent e;
   dimset *ds;     /* NULL when the fields failed */
+  /* The latest raw key of these fields (a month's): a raw key new in a
+   * later month starts from its last resource (see add_resource). */
+  struct rawent *last;
   uint64_t mult;  /* block size of the unit */
   bool early;     /* failed before the billing period start's check */
   int bad;        /* field at fault */
@@ -484,8 +529,8 @@ static const char *copy_str(char *buf, size_t cap, const char *s, size_t n) {
 /* Keeps the outcome of a row's fields but its period at slot of
  * g->undated (which ht_find gave for key, and nothing has changed since). */
 static custos_rc put_undated(ingest *g, size_t slot, uint64_t h,
-                             const char *key, size_t kl, dimset *ds,
-                             uint64_t mult, bool early, int bad,
+                             const char *key, size_t kl, rawent *re,
+                             dimset *ds, uint64_t mult, bool early, int bad,
                              const char *reason) {
   undent *u = arena_alloc(&g->ar, sizeof *u + kl);
   if (!u)
@@ -493,6 +538,7 @@ static custos_rc put_undated(ingest *g, size_t slot, uint64_t h,
   u->e.h = h;
   u->e.klen = (uint32_t)kl;
   u->ds = ds;
+  u->last = re;
   u->mult = mult;
   u->early = early;
   u->bad = bad;
@@ -554,8 +600,10 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
       return CUSTOS_ENOMEM;
     uh = hash_bytes(ukey, ul);
     uslot = ht_find(&g->undated, uh, ukey, ul, offsetof(undent, key));
-    const undent *u = (const undent *)g->undated.s[uslot].e;
+    undent *u = (undent *)g->undated.s[uslot].e;
     if (u) {
+      re->res = u->last ? u->last->res : NULL;
+      u->last = re;
       /* As cu_ledger_row_key_undated: the account and service checks,
        * then the period, then the rest. */
       re->ds = NULL;
@@ -589,7 +637,7 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   if (rc != CUSTOS_OK) {
     /* A bad period hides what the fields after it give. */
     if (ul && !(late && bad == LF_PERIOD_START))
-      return put_undated(g, uslot, uh, ukey, ul, NULL, 0, !late, bad,
+      return put_undated(g, uslot, uh, ukey, ul, re, NULL, 0, !late, bad,
                          reason);
     return CUSTOS_OK;
   }
@@ -665,7 +713,8 @@ static custos_rc new_raw(ingest *g, const cu_ledger_raw *raw, bool use_pricing,
   }
   re->ds = ds;
   if (ul)
-    return put_undated(g, uslot, uh, ukey, ul, ds, re->mult, false, -1, NULL);
+    return put_undated(g, uslot, uh, ukey, ul, re, ds, re->mult, false, -1,
+                       NULL);
   return CUSTOS_OK;
 }
 
@@ -770,14 +819,26 @@ static rollup **rollup_slot(dimset *ds, int64_t day, int64_t period) {
   return ovf_find(ds, day, period);
 }
 
-/* The rollup of ds on day in period, made (empty) when new; NULL when out
- * of memory. */
-static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
+/* The rollup of ds on day in period, or NULL with *slot where a new one
+ * goes (rollup_new), or NULL in *slot too when out of memory. */
+static rollup *rollup_find(dimset *ds, int64_t day, int64_t period,
+                           rollup ***slot) {
   assert(day >= INT32_MIN && day <= INT32_MAX);
   assert(period >= INT32_MIN && period <= INT32_MAX);
   int64_t k = day - ds->base;
+  bool in_win = k >= 0 && k < (int64_t)ds->win;
+  /* A day after the set's latest has no rollup yet: its window slot,
+   * when it has one, is free and need not be read (a set's rows come in
+   * day order in an export, so that this is nearly every new rollup, and
+   * the slot is then only written). */
+  if (ds->nrus == 0 || day > ds->last_day) {
+    assert(!in_win || !ds->rus[k]);
+    assert(!ds->novf || !*ovf_find(ds, day, period));
+    *slot = in_win ? &ds->rus[k] : rollup_slot(ds, day, period);
+    return NULL;
+  }
   rollup **s = NULL;
-  if (k >= 0 && k < (int64_t)ds->win) {
+  if (in_win) {
     s = &ds->rus[k];
     if (*s && (*s)->period == period)
       return *s;
@@ -791,19 +852,39 @@ static rollup *rollup_get(ingest *g, dimset *ds, int64_t day, int64_t period) {
         return *o;
     }
     s = rollup_slot(ds, day, period);
-    if (!s)
-      return NULL;
   }
-  rollup *ru = arena_alloc_line(&g->ar, sizeof *ru);
+  *slot = s;
+  return NULL;
+}
+
+/* Makes a rollup of ds as v says (its day and period, and its sums and
+ * lines when its first row counts) at the slot s that rollup_find gave;
+ * NULL when out of memory.  It is written whole, one cache line in one
+ * go with stores that bypass the cache: nothing reads a rollup again in
+ * the read phase but another row of its set and day (a few percent of
+ * rows in a daily export), so the line need not be fetched first, nor
+ * kept (read_file_timed fences these stores once at the end). */
+static rollup *rollup_new(ingest *g, dimset *ds, rollup **s, const rollup *v) {
+  rollup *ru = arena_alloc_rollup(&g->ar);
   if (!ru)
     return NULL;
   assert(((uintptr_t)ru & 63) == 0);
-  memset(ru, 0, sizeof *ru);
-  ru->day = (int32_t)day;
-  ru->period = (int32_t)period;
+#if defined(__SSE2__)
+  const __m128i *src = (const __m128i *)(const void *)v;
+  __m128i *dst = (__m128i *)(void *)ru;
+  _mm_stream_si128(dst, _mm_loadu_si128(src));
+  _mm_stream_si128(dst + 1, _mm_loadu_si128(src + 1));
+  _mm_stream_si128(dst + 2, _mm_loadu_si128(src + 2));
+  _mm_stream_si128(dst + 3, _mm_loadu_si128(src + 3));
+#else
+  *ru = *v;
+#endif
+  assert(memcmp(ru, v, sizeof *ru) == 0);
   *s = ru;
   if (s >= ds->rus + ds->win)
     ds->novf++;
+  if (ds->nrus == 0 || v->day > ds->last_day)
+    ds->last_day = v->day;
   if (ds->nrus++ == 0) {
     *g->dsr_tail = ds;
     g->dsr_tail = &ds->ru_next;
@@ -887,28 +968,36 @@ static resource *resource_get(ingest *g, const cu_ledger_raw *raw,
   return r;
 }
 
-/* Counts the row of raw for its resource, made when new.  *last is the
- * resource of the last row of the row's raw key, and most often the
- * row's (an export has a row per resource and day): the table is looked
- * in only when the id differs, and *last then becomes the row's.  So the
- * id is hashed only then (on the 1 M-row benchmark file for about 4 % of
- * the rows, mostly a raw key's first), not by the reader for every row. */
+/* Counts the row of raw (on day) for its resource, made when new.  *last
+ * is the resource of the last row of the row's raw key, and most often
+ * the row's (an export has a row per resource and day): the table is
+ * looked in only when the id differs, and *last then becomes the row's.
+ * So the id is hashed only then, not by the reader for every row, and
+ * *esc (the row's escaped fields, on a line of the row that nothing else
+ * reads) is read only then too.  A raw key new in a later month starts
+ * from the last resource of the month before (new_raw), so that on the
+ * 5 M-row benchmark file 224,352 rows look in the table (the first of
+ * each set's and those of raw keys with several resources), not
+ * 377,845. */
 static custos_rc add_resource(ingest *g, const cu_ledger_raw *raw,
-                              uint32_t esc, const dimset *ds,
-                              const rollup *ru, resource **last) {
+                              const uint32_t *esc, const dimset *ds,
+                              int32_t day, resource **last) {
   const char *id = raw->v[LF_RESOURCE_ID];
   size_t n = raw->len[LF_RESOURCE_ID];
   resource *r = *last;
   if (!r || r->e.klen != n || memcmp(r->key, id, n) != 0) {
-    r = resource_get(g, raw, esc, hash_bytes(id, n), ds, ru->day);
+    r = resource_get(g, raw, *esc, hash_bytes(id, n), ds, day);
     if (!r)
       return CUSTOS_ENOMEM;
     *last = r;
   }
-  if (ru->day < r->first_day)
-    r->first_day = ru->day;
-  if (ru->day > r->last_day)
-    r->last_day = ru->day;
+  /* Debug builds check the last resource against the table's. */
+  assert(g->resources.s[ht_find(&g->resources, hash_bytes(id, n), id, n,
+                                offsetof(resource, key))].e == &r->e);
+  if (day < r->first_day)
+    r->first_day = day;
+  if (day > r->last_day)
+    r->last_day = day;
   r->rows++;
   return CUSTOS_OK;
 }
@@ -1344,7 +1433,14 @@ static void prefetch_lines(const void *p, size_t n) {
   __builtin_prefetch(c + n - 1);
 }
 
-static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
+/* The raw entries that prefetch_row's probes found (or NULL), by row
+ * modulo its size: the later stages and add_row take them from here, so
+ * that a row's slot is probed once, not at every stage. */
+#define PROBE_RING 8
+_Static_assert(PROBE_RING > AHEAD_ENTRY, "a probe stays until its row");
+
+static void prefetch_row(const ingest *g, const pbatch *b, size_t i,
+                         const hent **ring) {
   const size_t n = b->nrows;
   const htab *raws = &g->raws;
   if (i + AHEAD_ROW < n) {
@@ -1354,6 +1450,10 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
     __builtin_prefetch(&r->raw.len[LF_RESOURCE_ID]);
     __builtin_prefetch(&r->line);
     __builtin_prefetch(&r->am);
+    /* Field by field: a row is not aligned to lines, and its amounts to
+     * its kind may lie on three. */
+    __builtin_prefetch(&r->key);
+    __builtin_prefetch(&r->day);
     __builtin_prefetch(&r->kind);
   }
   if (!raws->cap)
@@ -1372,13 +1472,13 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
     const prow *r = &b->rows[i + AHEAD_ENTRY];
     /* An entry that matches has the row's key length. */
     const hent *e = r->kind == ROW_OK ? ht_probe(raws, r->h) : NULL;
+    ring[(i + AHEAD_ENTRY) % PROBE_RING] = e;
     if (e)
       prefetch_lines(e, offsetof(rawent, key) + r->klen);
   }
   if (i + AHEAD_SET < n) {
     const prow *r = &b->rows[i + AHEAD_SET];
-    const rawent *re =
-        r->kind == ROW_OK ? (const rawent *)ht_probe(raws, r->h) : NULL;
+    const rawent *re = (const rawent *)ring[(i + AHEAD_SET) % PROBE_RING];
     if (re && re->ds)
       __builtin_prefetch(re->ds);
     /* The resource that add_resource compares first, with its id. */
@@ -1388,13 +1488,13 @@ static void prefetch_row(const ingest *g, const pbatch *b, size_t i) {
   }
   if (i + AHEAD_TABLE < n) {
     const prow *r = &b->rows[i + AHEAD_TABLE];
-    const rawent *re = r->kind == ROW_OK && r->day_ok
-                           ? (const rawent *)ht_probe(raws, r->h)
-                           : NULL;
+    const rawent *re =
+        r->day_ok ? (const rawent *)ring[(i + AHEAD_TABLE) % PROBE_RING]
+                  : NULL;
     const dimset *ds = re ? re->ds : NULL;
     int64_t k = ds ? r->day - ds->base : -1;
     if (k >= 0 && k < (int64_t)ds->win)
-      __builtin_prefetch(&ds->rus[k]);
+      __builtin_prefetch(&ds->rus[k], 1);
   }
 }
 
@@ -1448,9 +1548,26 @@ static bool ru_add(ingest *g, rollup *ru, int64_t q, int64_t b, int64_t e) {
   return true;
 }
 
+/* Makes the entry of r's raw key, new, at the empty slot of g->raws that
+ * ht_find gave; NULL when out of memory. */
+static rawent *new_rawent(ingest *g, const prow *r, size_t slot) {
+  rawent *re = arena_alloc(&g->ar, sizeof *re + r->klen);
+  if (!re)
+    return NULL;
+  re->e.h = r->h;
+  re->e.klen = (uint32_t)r->klen;
+  re->res = NULL;
+  memcpy(re->key, r->key, r->klen);
+  if (new_raw(g, &r->raw, r->am.use_pricing, re) != CUSTOS_OK)
+    return NULL;
+  ht_set(&g->raws, slot, &re->e);
+  return re;
+}
+
 /* Adds one row the reader handed over to its rollup and resource; row
  * faults become rejects, only running out of memory fails. */
-static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
+static custos_rc add_row(ingest *g, const prow *r, const hent *hint,
+                         custos_diag *d) {
   const cu_ledger_raw *raw = &r->raw;
   int bad = -1;
   const char *reason = NULL;
@@ -1462,22 +1579,24 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     reject_row(g, r, r->bad, r->reason);
     return CUSTOS_OK;
   }
-  if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
-    return oom(d, g->path);
-  size_t slot = ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
-  rawent *re = (rawent *)g->raws.s[slot].e;
-  if (!re) {
-    re = arena_alloc(&g->ar, sizeof *re + r->klen);
+  /* The entry the probe ahead found is the row's when its key is; else
+   * (a new key, or one made since the probe) the table tells. */
+  rawent *re = (rawent *)hint;
+  if (!re || re->e.h != r->h || re->e.klen != r->klen ||
+      memcmp(re->key, r->key, r->klen) != 0) {
+    if ((g->raws.n + 1) * 2 > g->raws.cap && ht_grow(&g->raws) != CUSTOS_OK)
+      return oom(d, g->path);
+    size_t slot =
+        ht_find(&g->raws, r->h, r->key, r->klen, offsetof(rawent, key));
+    re = (rawent *)g->raws.s[slot].e;
+    if (!re)
+      re = new_rawent(g, r, slot);
     if (!re)
       return oom(d, g->path);
-    re->e.h = r->h;
-    re->e.klen = (uint32_t)r->klen;
-    re->res = NULL;
-    memcpy(re->key, r->key, r->klen);
-    if (new_raw(g, raw, r->am.use_pricing, re) != CUSTOS_OK)
-      return oom(d, g->path);
-    ht_set(&g->raws, slot, &re->e);
   }
+  /* Debug builds check the probe's entry against the table's. */
+  assert(g->raws.s[ht_find(&g->raws, r->h, r->key, r->klen,
+                           offsetof(rawent, key))].e == &re->e);
   /* Faults in the order cu_ledger_row_key finds them. */
   if (!re->ds && !re->late) {
     reject_row(g, r, re->bad, re->reason);
@@ -1503,21 +1622,42 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
     reject_row(g, r, re->bad, re->reason);
     return CUSTOS_OK;
   }
-  rollup *ru = rollup_get(g, re->ds, day, period);
-  if (!ru)
+  rollup **rslot = NULL;
+  rollup *ru = rollup_find(re->ds, day, period, &rslot);
+  if (!ru && !rslot)
     return oom(d, g->path);
   int64_t q;
-  if (!cu_ledger_scale_qty(r->am.qty, re->mult, &q)) {
+  bool q_ok = cu_ledger_scale_qty(r->am.qty, re->mult, &q), made = false;
+  if (!ru) {
+    /* A new rollup, nearly every row: made with the row's sums, which
+     * no add can overflow from zero, or empty when the quantity is
+     * refused (the rollup is made either way, as it always was). */
+    rollup v = {.day = (int32_t)day, .period = (int32_t)period};
+    if (q_ok) {
+      v.qty = q;
+      v.billed = r->am.billed;
+      v.effective = r->am.effective;
+      v.rows = 1;
+      v.first_line = v.last_line = r->line;
+    }
+    ru = rollup_new(g, re->ds, rslot, &v);
+    if (!ru)
+      return oom(d, g->path);
+    made = q_ok;
+  }
+  if (!q_ok) {
     reject_row(g, r, r->am.use_pricing ? LF_PQTY : LF_QTY,
                "quantity times the unit's block size is too large");
     return CUSTOS_OK;
   }
-  if (!ru_add(g, ru, q, r->am.billed, r->am.effective))
-    return oom(d, g->path);
-  if (!ru->rows)
-    ru->first_line = r->line;
-  ru->last_line = r->line;
-  ru->rows++;
+  if (!made) {
+    if (!ru_add(g, ru, q, r->am.billed, r->am.effective))
+      return oom(d, g->path);
+    if (!ru->rows)
+      ru->first_line = r->line;
+    ru->last_line = r->line;
+    ru->rows++;
+  }
   const dimset *ds = re->ds;
   if (ds->unknown_sub)
     g->unknown_subs++;
@@ -1526,7 +1666,7 @@ static custos_rc add_row(ingest *g, const prow *r, custos_diag *d) {
   if (day > g->last_day || g->last_day == INT64_MIN)
     g->last_day = day;
   if (r->has_res &&
-      add_resource(g, raw, r->esc, ds, ru, &re->res) != CUSTOS_OK)
+      add_resource(g, raw, &r->esc, ds, (int32_t)day, &re->res) != CUSTOS_OK)
     return oom(d, g->path);
   return CUSTOS_OK;
 }
@@ -1666,13 +1806,14 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
     if (!more)
       break;
     const pbatch *b = &p.b[p.tail];
+    const hent *ring[PROBE_RING] = {NULL}; /* no row of b probed yet */
     for (size_t i = 0; i < b->nrows && rc == CUSTOS_OK; i++) {
       g->rows++;
       if ((g->rows & 0xffff) == 0 && g->opts->progress)
         g->opts->progress(g->opts->progress_ud, g->path, b->offset,
                           cu_csv_size(csv));
-      prefetch_row(g, b, i);
-      rc = add_row(g, &b->rows[i], d);
+      prefetch_row(g, b, i, ring);
+      rc = add_row(g, &b->rows[i], ring[i % PROBE_RING], d);
     }
     pthread_mutex_lock(&p.mu);
     p.tail = (p.tail + 1) % NBATCH;
@@ -1684,6 +1825,11 @@ static custos_rc read_file_timed(ingest *g, double *reader_cpu,
     if (rc != CUSTOS_OK)
       break;
   }
+#if defined(__SSE2__)
+  /* The rollups were written with stores that bypass the cache
+   * (rollup_new): ordered here before any other thread may read them. */
+  _mm_sfence();
+#endif
   pthread_join(th, NULL);
   *reader_cpu = p.cpu;
   if (rc == CUSTOS_OK && p.rc != CUSTOS_OK) {

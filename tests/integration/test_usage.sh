@@ -195,6 +195,27 @@ b=$("$CUSTOS" -w "$W" -q usage --by day --format csv | cut -d, -f1,5,7 | tail -n
 [ "$b" = "$(printf '2025-06-01,900000000,3\n2025-06-02,1,1')" ] &&
   ok "sum back within int64 stored exactly" || not_ok "sum back within int64: $b"
 
+# A row whose quantity times its unit's block size is beyond int64 is
+# refused, but its rollup is made all the same (empty), as it always was:
+# a later row of its day counts from zero, and a day with only such a
+# row keeps an empty rollup.  (A new rollup is otherwise written whole
+# with its first row's sums: ingest.c, rollup_new.)
+awk -F, 'NR == 1 { print; next }
+  NR == 6 {
+    for (d = 1; d <= 3; d++) {
+      $7 = sprintf("2025-06-%02dT00:00:00Z", d)
+      $9 = d == 3 ? "2" : "10000000"; print
+      if (d == 1) { $9 = "1"; print }
+    }
+  }' OFS=, "$U/units.csv" >"$T/bigqty.csv"
+fresh
+expect_exit 0 "quantities beyond int64 refused" -- "$CUSTOS" -w "$W" ingest usage --max-reject-ratio 1 "$T/bigqty.csv"
+expect_grep "4 rows, 2 rejected, 3 rollups" "$T/out" "a refused quantity's rollup is made"
+"$CUSTOS" -w "$W" -q usage --by day --format csv >"$T/csv"
+has "2025-06-01,tokens,USD,1000,1,1,1" "a refused quantity's rollup counts the day's later row"
+has "2025-06-02,tokens,USD,0,0,0,0" "a refused quantity's rollup stays empty"
+has "2025-06-03,tokens,USD,2000,1,1,1" "a new rollup with its first row's sums"
+
 # Refusals leave the workspace exactly as it was.
 snapshot() { sqlite3 "$W/custos.db" .dump | sha256sum; }
 before=$(snapshot)
