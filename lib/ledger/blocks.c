@@ -70,6 +70,17 @@ static bool same_dims(const cu_ledger_ru *a, const cu_ledger_ru *b) {
 
 custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
                                  cu_buf *out) {
+  return cu_ledger_block_encode_stride(v, sizeof *v, n, out);
+}
+
+/* The rollup i of the n that begin at first, stride bytes apart. */
+#define RU_AT(first, stride, i)                                                \
+  ((const cu_ledger_ru *)(const void *)((const char *)(first) +                \
+                                        (i) * (stride)))
+
+custos_rc cu_ledger_block_encode_stride(const cu_ledger_ru *first,
+                                        size_t stride, size_t n,
+                                        cu_buf *out) {
   cu_buf_reset(out);
   custos_rc rc = cu_buf_reserve(out, 1 + VARINT_MAX);
   if (rc != CUSTOS_OK)
@@ -80,8 +91,9 @@ custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
   out->len = (size_t)((char *)p - out->data);
   uint64_t prev_day = 0;
   for (size_t i = 0; i < n;) {
+    const cu_ledger_ru *gi = RU_AT(first, stride, i);
     size_t glen = 1;
-    while (i + glen < n && same_dims(&v[i], &v[i + glen]))
+    while (i + glen < n && same_dims(gi, RU_AT(first, stride, i + glen)))
       glen++;
     rc = cu_buf_reserve(out, (1 + NDIMS) * VARINT_MAX +
                                  glen * 7 * VARINT_MAX);
@@ -90,9 +102,9 @@ custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
     p = (uint8_t *)out->data + out->len;
     p = put_varint(p, glen);
     for (int k = CU_RU_SUB; k < CU_RU_DAY; k++)
-      p = put_varint(p, (uint64_t)v[i].v[k]);
+      p = put_varint(p, (uint64_t)gi->v[k]);
     for (size_t j = i; j < i + glen; j++) {
-      const int64_t *f = v[j].v;
+      const int64_t *f = RU_AT(first, stride, j)->v;
       uint64_t day = (uint64_t)f[CU_RU_DAY];
       p = put_varint(p, zigzag(to_i64(day - prev_day)));
       prev_day = day;

@@ -2877,13 +2877,12 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
   dimset **dss = cu_malloc(g->ndimsets * sizeof *dss);
   bent *ents = NULL;
   size_t cap = 0;
-  cu_ledger_ru *blk = cu_malloc(CU_LEDGER_BLOCK_MAX * sizeof *blk);
   bsort bs;
   memset(&bs, 0, sizeof bs);
   monthtab mt;
   month_table(g, &mt);
   custos_rc rc = CUSTOS_OK;
-  if (!dss || !blk) {
+  if (!dss) {
     rc = oom(d, g->path);
     goto out;
   }
@@ -2948,7 +2947,6 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
       int64_t rows = 0;
       __int128 billed = 0;
       for (size_t j = a; j < b; j++) {
-        blk[j - a] = sorted[j].ru;
         rows += sorted[j].ru.v[CU_RU_ROWS];
         billed += sorted[j].ru.v[CU_RU_BILLED];
       }
@@ -2964,7 +2962,8 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
         rc = CUSTOS_EINTERNAL; /* not reported: the inserter's error is */
         break;
       }
-      rc = cu_ledger_block_encode(blk, b - a, &pb->blob);
+      rc = cu_ledger_block_encode_stride(&sorted[a].ru, sizeof *sorted,
+                                         b - a, &pb->blob);
       if (rc != CUSTOS_OK) {
         cu_diag_at(d, g->path, 0, 0);
         rc = cu_diag_set(d, rc, "cannot pack usage rollups");
@@ -2986,7 +2985,6 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
 out:
   cu_free(mt.v);
   bsort_free(&bs);
-  cu_free(blk);
   cu_free(ents);
   cu_free(dss);
   return rc;

@@ -177,6 +177,11 @@ int cu_ledger_ru_cmp(const void *a, const void *b);
  * past out's cap, ENOMEM; out's content is then undefined. */
 custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
                                  cu_buf *out) CUSTOS_WUR;
+/* The same for n rollups that lie stride bytes apart from first (inside
+ * larger entries), so that they need not be copied together first. */
+custos_rc cu_ledger_block_encode_stride(const cu_ledger_ru *first,
+                                        size_t stride, size_t n,
+                                        cu_buf *out) CUSTOS_WUR;
 
 /* Registers custos_rollups(data) and custos_pack_rollups(...) on db: the
  * open hook of the ledger (lib/store/schema.c), run before the
