@@ -256,6 +256,54 @@ static void test_encode_bytes(void **state) {
   free(v);
 }
 
+/* custos_int_rows gives the rows its pointer makes, and none for any
+ * other value of its argument (SQL cannot make the pointer). */
+static void int_row(const void *arg, size_t i, int64_t *v) {
+  for (int c = 0; c < CU_LEDGER_ROWS_COLS; c++)
+    v[c] = *(const int64_t *)arg * (int64_t)i + c;
+}
+
+static void test_int_rows(void **state) {
+  (void)state;
+  sqlite3 *db = mem_db();
+  int64_t mult = 1000;
+  cu_ledger_rows rows = {500, int_row, &mult};
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*), sum(c0), sum(c23),"
+                                      " max(c5) FROM custos_int_rows(?1)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_pointer(st, 1, &rows, CU_LEDGER_ROWS_PTR, NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 500);
+  assert_int_equal(sqlite3_column_int64(st, 1), 1000 * 499 * 500 / 2);
+  assert_int_equal(sqlite3_column_int64(st, 2), 1000 * 499 * 500 / 2 + 23 * 500);
+  assert_int_equal(sqlite3_column_int64(st, 3), 1000 * 499 + 5);
+  sqlite3_reset(st);
+  /* The same statement with an integer, a blob, a pointer of another
+   * type: no rows. */
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)(intptr_t)&rows);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_reset(st);
+  sqlite3_bind_blob(st, 1, &rows, sizeof rows, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_reset(st);
+  sqlite3_bind_pointer(st, 1, &rows, "something_else", NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_finalize(st);
+  /* Not from the schema: a view over it cannot be used. */
+  assert_int_equal(sqlite3_exec(db, "CREATE VIEW v AS SELECT c0 FROM"
+                                    " custos_int_rows(1)", NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM v", NULL, NULL, NULL),
+                       SQLITE_OK);
+  sqlite3_close(db);
+}
+
 /* custos_pack_rollups sorts: the same rows in any order make the same
  * blob, the one cu_ledger_block_encode makes of them sorted. */
 static void test_pack(void **state) {
@@ -1071,7 +1119,7 @@ static void test_write_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_pack),
-      cmocka_unit_test(test_encode_bytes),
+      cmocka_unit_test(test_encode_bytes), cmocka_unit_test(test_int_rows),
       cmocka_unit_test(test_corrupt),      cmocka_unit_test(test_random_blobs),
       cmocka_unit_test(test_query_corrupt), cmocka_unit_test(test_migration),
       cmocka_unit_test(test_ingest_checkpoints),
