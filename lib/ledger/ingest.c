@@ -1893,6 +1893,28 @@ typedef struct cvlist {
   size_t n, cap;
 } cvlist;
 
+/* Puts the coverage of one account, cl->v[from] on, in cover_cmp's
+ * order and merges its equal pairs: the packer calls it as each account
+ * is done (its units' blocks come by period, one unit after another), so
+ * that write_coverage finds cl in order, where it sorted 150 k entries
+ * (one per block at 5 M rows) on the inserting thread. */
+static void cover_settle(cvlist *cl, size_t from) {
+  if (cl->n - from < 2)
+    return;
+  cover *v = cl->v + from;
+  size_t n = cl->n - from, m = 0;
+  qsort(v, n, sizeof *v, cover_cmp);
+  for (size_t i = 0; i < n; i++) {
+    if (m && cover_cmp(&v[m - 1], &v[i]) == 0) {
+      v[m - 1].rows += v[i].rows;
+      v[m - 1].billed += v[i].billed;
+    } else {
+      v[m++] = v[i];
+    }
+  }
+  cl->n = from + m;
+}
+
 /* Records the coverage of one block in cl; ENOMEM with diag. */
 static custos_rc add_cover(ingest *g, cvlist *cl, istr *account,
                            int64_t period, int64_t rows, __int128 billed,
@@ -1905,46 +1927,43 @@ static custos_rc add_cover(ingest *g, cvlist *cl, istr *account,
   return CUSTOS_OK;
 }
 
-static custos_rc prepare_rows_insert(cu_ws *ws, const char *head,
-                                     size_t ncols, size_t n,
-                                     sqlite3_stmt **st, custos_diag *d);
+#define CV_BATCH 64 /* pairs per look-up of older coverage */
 
-#define CV_COLS 5
-#define CV_BATCH 64 /* coverage rows per INSERT */
+/* Coverage row i of cv under source src, as custos_int_rows' row. */
+typedef struct cvrows {
+  const cover *cv;
+  int64_t src;
+} cvrows;
 
-/* Prepares an INSERT of n coverage rows into *st. */
-static custos_rc prepare_cover_insert(cu_ws *ws, size_t n, sqlite3_stmt **st,
-                                      custos_diag *d) {
-  return prepare_rows_insert(ws,
-                             "INSERT INTO usage_coverage(source_id, account,"
-                             " period, rows, billed) VALUES",
-                             CV_COLS, n, st, d);
+static void cover_row(const void *arg, size_t i, int64_t *v) {
+  const cvrows *r = arg;
+  const cover *c = &r->cv[i];
+  v[0] = r->src;
+  v[1] = c->account->dim;
+  v[2] = c->period;
+  v[3] = c->rows;
+  v[4] = (int64_t)c->billed;
 }
 
-/* Inserts the n coverage rows of cv (billed in int64) under source src,
- * CV_BATCH to a statement: one row's statement cost more than its insert. */
-static custos_rc insert_cover(ingest *g, sqlite3_stmt *batch,
-                              const cover *cv, size_t n, int64_t src,
-                              custos_diag *d) {
-  sqlite3_stmt *st = batch;
-  custos_rc rc = CUSTOS_OK;
-  if (n < CV_BATCH)
-    rc = prepare_cover_insert(g->ws, n, &st, d);
+/* Inserts the n coverage rows of cv (billed in int64) under source src
+ * in their order, in one INSERT ... SELECT from custos_int_rows: bound
+ * parameters, 64 rows a statement, cost about as much as the insert. */
+static custos_rc insert_cover(ingest *g, const cover *cv, size_t n,
+                              int64_t src, custos_diag *d) {
+  sqlite3_stmt *st = NULL;
+  custos_rc rc = cu_ws_prepare(g->ws,
+                               "INSERT INTO usage_coverage(source_id,"
+                               " account, period, rows, billed) SELECT c0,"
+                               " c1, c2, c3, c4 FROM custos_int_rows(?1)",
+                               &st, d);
   if (rc != CUSTOS_OK)
     return rc;
-  sqlite3_reset(st);
-  for (size_t i = 0; i < n; i++) {
-    int at = (int)(i * CV_COLS);
-    sqlite3_bind_int64(st, at + 1, src);
-    sqlite3_bind_int64(st, at + 2, cv[i].account->dim);
-    sqlite3_bind_int64(st, at + 3, cv[i].period);
-    sqlite3_bind_int64(st, at + 4, cv[i].rows);
-    sqlite3_bind_int64(st, at + 5, (int64_t)cv[i].billed);
-  }
+  cvrows r = {cv, src};
+  cu_ledger_rows rows = {n, cover_row, &r};
+  sqlite3_bind_pointer(st, 1, &rows, CU_LEDGER_ROWS_PTR, NULL);
   if (sqlite3_step(st) != SQLITE_DONE)
     rc = cu_ws_dberr(g->ws, "cannot store usage coverage", d);
-  if (st != batch)
-    sqlite3_finalize(st);
+  sqlite3_finalize(st);
   return rc;
 }
 
@@ -2016,19 +2035,24 @@ static custos_rc lookup_cover(ingest *g, sqlite3_stmt *st, const cover *cv,
 
 /* Supersedes what older sources stored of each (account, period) pair
  * of cl (sorted and merged here) and records this source's coverage.  The
- * rows of this source go in after the pairs before them are superseded, a
- * batch at a time: a pair's rows are its own, and no other pair's
- * supersede reads or changes them. */
+ * rows of this source go in after every pair is superseded, in one
+ * statement: a pair's rows are its own, and no pair's supersede reads or
+ * changes them (nor does any look-up: it asks for other pairs, or for
+ * other sources), so they get the rowids they got a batch at a time. */
 static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
                                 cvlist *cl, int64_t *superseded,
                                 json_t *replaced, custos_diag *d) {
   custos_rc rc = CUSTOS_OK;
   cover *cv = cl->v;
-  size_t n = 0, stored = 0;
-  sqlite3_stmt *batch = NULL, *look = NULL;
+  size_t n = 0;
+  sqlite3_stmt *look = NULL, *any = NULL;
   oldcov *old = NULL;
   size_t nold_all = 0, cap_old = 0, at_old = 0;
-  if (cl->n)
+  /* In order already when the packer settled each account. */
+  bool sorted = true;
+  for (size_t i = 1; i < cl->n && sorted; i++)
+    sorted = cover_cmp(&cv[i - 1], &cv[i]) < 0;
+  if (!sorted)
     qsort(cv, cl->n, sizeof *cv, cover_cmp);
   for (size_t i = 0; i < cl->n; i++) {
     if (n && cover_cmp(&cv[n - 1], &cv[i]) == 0) {
@@ -2038,25 +2062,45 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       cv[n++] = cv[i];
     }
   }
-  if (n >= CV_BATCH)
-    rc = prepare_cover_insert(g->ws, CV_BATCH, &batch, d);
+  if (n)
+    rc = cu_ws_prepare(g->ws,
+                       "SELECT 1 FROM usage_coverage WHERE account BETWEEN"
+                       " ?1 AND ?2 AND source_id <> ?3 LIMIT 1",
+                       &any, d);
   for (size_t i = 0; i < n && rc == CUSTOS_OK; i++) {
     int64_t acct = cv[i].account->dim;
     if (i % CV_BATCH == 0) {
       /* The next pairs' live rows.  A pair's supersede below changes
        * only its own rows, so the look-up of the later pairs stands. */
       size_t k = n - i < CV_BATCH ? n - i : CV_BATCH;
-      if (!look || k < CV_BATCH) {
+      /* No coverage of another source between the batch's least and
+       * greatest account (the pairs are sorted by account): then no
+       * pair has a live row, as in a new workspace or for a new
+       * account, and one search of the index spares the look-up. */
+      sqlite3_reset(any);
+      sqlite3_bind_int64(any, 1, acct);
+      sqlite3_bind_int64(any, 2, cv[i + k - 1].account->dim);
+      sqlite3_bind_int64(any, 3, src);
+      int step = sqlite3_step(any);
+      sqlite3_reset(any);
+      if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = cu_ws_dberr(g->ws, "cannot read usage coverage", d);
+        goto out;
+      }
+      nold_all = at_old = 0;
+      if (step == SQLITE_DONE)
+        k = 0;
+      if (k && (!look || k < CV_BATCH)) {
         sqlite3_finalize(look);
         look = NULL;
         rc = prepare_cover_lookup(g->ws, k, &look, d);
         if (rc != CUSTOS_OK)
           goto out;
       }
-      rc = lookup_cover(g, look, cv + i, k, &old, &nold_all, &cap_old, d);
+      if (k)
+        rc = lookup_cover(g, look, cv + i, k, &old, &nold_all, &cap_old, d);
       if (rc != CUSTOS_OK)
         goto out;
-      at_old = 0;
     }
     int64_t olds[OLD_MAX];
     size_t nold = 0;
@@ -2101,16 +2145,12 @@ static custos_rc write_coverage(ingest *g, writer *w, int64_t src,
       rc = cu_diag_set(d, CUSTOS_ETOOBIG, "billing period total too large");
       goto out;
     }
-    if (i + 1 - stored == CV_BATCH) {
-      rc = insert_cover(g, batch, cv + stored, CV_BATCH, src, d);
-      stored = i + 1;
-    }
   }
-  if (rc == CUSTOS_OK && stored < n)
-    rc = insert_cover(g, batch, cv + stored, n - stored, src, d);
+  if (rc == CUSTOS_OK && n)
+    rc = insert_cover(g, cv, n, src, d);
 out:
+  sqlite3_finalize(any);
   sqlite3_finalize(look);
-  sqlite3_finalize(batch);
   cu_free(old);
   return rc;
 }
@@ -3000,12 +3040,16 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
     dss[i++] = ds;
   qsort(dss, g->ndimsets, sizeof *dss, dimset_cmp);
   wt_mark(t, WT_SORT);
-  size_t done = 0;
+  size_t done = 0, cover_from = 0;
   int64_t m0 = 0, m1 = 0;
   /* One account and unit at a time: its rollups by period and in block
    * order, cut into blocks where the period changes. */
   for (size_t k = 0, kend; k < g->ndimsets && rc == CUSTOS_OK; k = kend) {
     int64_t acct = dss[k]->dim[D_ACCOUNT]->dim, unit = dss[k]->dim[D_UNIT]->dim;
+    if (k > 0 && dss[k - 1]->dim[D_ACCOUNT]->dim != acct) {
+      cover_settle(&p->cl, cover_from);
+      cover_from = p->cl.n;
+    }
     size_t m = 0;
     for (kend = k; kend < g->ndimsets &&
                    dss[kend]->dim[D_ACCOUNT]->dim == acct &&
@@ -3088,6 +3132,7 @@ static custos_rc pack_all(packer *p, custos_diag *d) {
   }
   assert(rc != CUSTOS_OK || done == (size_t)g->nrollups);
   (void)done; /* only the assertion reads it */
+  cover_settle(&p->cl, cover_from);
   if (rc == CUSTOS_OK)
     rc = order_monthly(g, &p->ml, &p->ord, &p->nord, d);
   wt_mark(t, WT_MONTHLY);
