@@ -747,12 +747,27 @@ static void ingest_rows(cu_ws *ws, const char *tmp, const char *name,
   check_blocks(ws);
 }
 
+static void meter_row(FILE *out, int m, const char *cm, int day,
+                      const char *bm);
+
+/* Days 1 to 3 of April of one meter, each billed in April's period and
+ * (later in the file) in March's. */
+static void two_period_rows(FILE *out) {
+  for (int day = 1; day <= 3; day++)
+    meter_row(out, 0, "2025-04", day, "2025-04");
+  for (int day = 1; day <= 3; day++)
+    meter_row(out, 0, "2025-04", day, "2025-03");
+}
+
 /* One account and unit with fewer rollups than the radix sort takes
  * (BSORT_SMALL), over two billing periods and two services, in a file
- * whose rows are in neither's order: the insertion sort must order them
- * by period (or a period is cut into several blocks), then by the
+ * whose rows are in neither's order: the count of periods must order
+ * them by period (or a period is cut into several blocks), then by the
  * dimension set's rank and the day (or a block differs from the one
- * custos_pack_rollups makes). */
+ * custos_pack_rollups makes).  Then six rollups of one meter whose days
+ * have rollups of two periods, the later period's row first, so that
+ * the set's table holds them out of period order and the insertion
+ * sort orders them. */
 static void test_small_groups(void **state) {
   (void)state;
   char tmp[256], ws_dir[300];
@@ -768,6 +783,9 @@ static void test_small_groups(void **state) {
                    2);
   assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
                    2);
+  ingest_rows(ws, tmp, "two.csv", two_period_rows);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
+                   4);
   cu_ws_close(ws);
   fixture_rm_tree(tmp);
 }
