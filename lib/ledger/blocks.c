@@ -70,6 +70,17 @@ static bool same_dims(const cu_ledger_ru *a, const cu_ledger_ru *b) {
 
 custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
                                  cu_buf *out) {
+  return cu_ledger_block_encode_stride(v, sizeof *v, n, out);
+}
+
+/* The rollup i of the n that begin at first, stride bytes apart. */
+#define RU_AT(first, stride, i)                                                \
+  ((const cu_ledger_ru *)(const void *)((const char *)(first) +                \
+                                        (i) * (stride)))
+
+custos_rc cu_ledger_block_encode_stride(const cu_ledger_ru *first,
+                                        size_t stride, size_t n,
+                                        cu_buf *out) {
   cu_buf_reset(out);
   custos_rc rc = cu_buf_reserve(out, 1 + VARINT_MAX);
   if (rc != CUSTOS_OK)
@@ -80,8 +91,9 @@ custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
   out->len = (size_t)((char *)p - out->data);
   uint64_t prev_day = 0;
   for (size_t i = 0; i < n;) {
+    const cu_ledger_ru *gi = RU_AT(first, stride, i);
     size_t glen = 1;
-    while (i + glen < n && same_dims(&v[i], &v[i + glen]))
+    while (i + glen < n && same_dims(gi, RU_AT(first, stride, i + glen)))
       glen++;
     rc = cu_buf_reserve(out, (1 + NDIMS) * VARINT_MAX +
                                  glen * 7 * VARINT_MAX);
@@ -90,9 +102,9 @@ custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
     p = (uint8_t *)out->data + out->len;
     p = put_varint(p, glen);
     for (int k = CU_RU_SUB; k < CU_RU_DAY; k++)
-      p = put_varint(p, (uint64_t)v[i].v[k]);
+      p = put_varint(p, (uint64_t)gi->v[k]);
     for (size_t j = i; j < i + glen; j++) {
-      const int64_t *f = v[j].v;
+      const int64_t *f = RU_AT(first, stride, j)->v;
       uint64_t day = (uint64_t)f[CU_RU_DAY];
       p = put_varint(p, zigzag(to_i64(day - prev_day)));
       prev_day = day;
@@ -381,6 +393,133 @@ static const sqlite3_module rollups_module = {
     .xRowid = vt_rowid,
 };
 
+/* ---- custos_int_rows(p): rows of integers from the caller's memory ---- */
+
+/* An INSERT ... SELECT from this table-valued function stores rows that
+ * the caller makes one at a time (cu_ledger_rows), which spares a bound
+ * parameter per value of each row: the monthly rollups' 19 integers.  p is
+ * a pointer bound with sqlite3_bind_pointer under CU_LEDGER_ROWS_PTR;
+ * any other value, as SQL text can give, has no rows. */
+typedef struct rows_cursor {
+  sqlite3_vtab_cursor base;
+  const cu_ledger_rows *src; /* NULL for none */
+  size_t i;
+  int64_t v[CU_LEDGER_ROWS_COLS]; /* row i */
+} rows_cursor;
+
+static int rows_connect(sqlite3 *db, void *aux, int argc,
+                        const char *const *argv, sqlite3_vtab **out,
+                        char **err) {
+  (void)aux;
+  (void)argc;
+  (void)argv;
+  (void)err;
+  int rc = sqlite3_declare_vtab(
+      db, "CREATE TABLE x(c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER,"
+          " c4 INTEGER, c5 INTEGER, c6 INTEGER, c7 INTEGER, c8 INTEGER,"
+          " c9 INTEGER, c10 INTEGER, c11 INTEGER, c12 INTEGER, c13 INTEGER,"
+          " c14 INTEGER, c15 INTEGER, c16 INTEGER, c17 INTEGER, c18 INTEGER,"
+          " c19 INTEGER, c20 INTEGER, c21 INTEGER, c22 INTEGER, c23 INTEGER,"
+          " src HIDDEN)");
+  if (rc != SQLITE_OK)
+    return rc;
+  /* Only the ingest's own statements use it, never the schema. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
+  if (!vt)
+    return SQLITE_NOMEM;
+  memset(vt, 0, sizeof *vt);
+  *out = vt;
+  return SQLITE_OK;
+}
+
+/* A plan needs the rows' pointer, as custos_rollups needs its block. */
+static int rows_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii) {
+  (void)vt;
+  int at = -1;
+  for (int i = 0; i < ii->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
+    if (c->iColumn == CU_LEDGER_ROWS_COLS &&
+        c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->usable)
+      at = i;
+  }
+  if (at < 0)
+    return SQLITE_CONSTRAINT;
+  ii->aConstraintUsage[at].argvIndex = 1;
+  ii->aConstraintUsage[at].omit = 1;
+  ii->idxNum = 1;
+  ii->estimatedCost = 100.0;
+  ii->estimatedRows = 100;
+  return SQLITE_OK;
+}
+
+static int rows_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+  (void)vt;
+  rows_cursor *c = sqlite3_malloc(sizeof *c);
+  if (!c)
+    return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static int rows_close(sqlite3_vtab_cursor *cur) {
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+static int rows_next(sqlite3_vtab_cursor *cur) {
+  rows_cursor *c = (rows_cursor *)cur;
+  if (c->src && ++c->i < c->src->n)
+    c->src->row(c->src->arg, c->i, c->v);
+  return SQLITE_OK;
+}
+
+static int rows_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
+                       int argc, sqlite3_value **argv) {
+  (void)idxstr;
+  rows_cursor *c = (rows_cursor *)cur;
+  c->src = idx == 1 && argc == 1
+               ? sqlite3_value_pointer(argv[0], CU_LEDGER_ROWS_PTR)
+               : NULL;
+  c->i = 0;
+  if (c->src && c->src->n)
+    c->src->row(c->src->arg, 0, c->v);
+  return SQLITE_OK;
+}
+
+static int rows_eof(sqlite3_vtab_cursor *cur) {
+  const rows_cursor *c = (const rows_cursor *)cur;
+  return !c->src || c->i >= c->src->n;
+}
+
+static int rows_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
+                       int i) {
+  const rows_cursor *c = (const rows_cursor *)cur;
+  if (i >= 0 && i < CU_LEDGER_ROWS_COLS)
+    sqlite3_result_int64(ctx, c->v[i]);
+  return SQLITE_OK;
+}
+
+static int rows_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+  *rowid = (sqlite3_int64)((const rows_cursor *)cur)->i;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module int_rows_module = {
+    .iVersion = 0,
+    .xConnect = rows_connect,
+    .xBestIndex = rows_best_index,
+    .xDisconnect = vt_disconnect,
+    .xOpen = rows_open,
+    .xClose = rows_close,
+    .xFilter = rows_filter,
+    .xNext = rows_next,
+    .xEof = rows_eof,
+    .xColumn = rows_column,
+    .xRowid = rows_rowid,
+};
+
 /* ---- custos_pack_rollups(...): rows into a block ------------------------ */
 
 /* The aggregate's arguments, in the order of the columns of
@@ -457,6 +596,9 @@ static void pack_final(sqlite3_context *ctx) {
 custos_rc cu_ledger_on_open(sqlite3 *db, custos_diag *d) {
   int rc = sqlite3_create_module_v2(db, "custos_rollups", &rollups_module,
                                     NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_module_v2(db, "custos_int_rows", &int_rows_module,
+                                  NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_create_function_v2(
         db, "custos_pack_rollups", PACK_NARGS,

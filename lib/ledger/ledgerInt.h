@@ -177,10 +177,30 @@ int cu_ledger_ru_cmp(const void *a, const void *b);
  * past out's cap, ENOMEM; out's content is then undefined. */
 custos_rc cu_ledger_block_encode(const cu_ledger_ru *v, size_t n,
                                  cu_buf *out) CUSTOS_WUR;
+/* The same for n rollups that lie stride bytes apart from first (inside
+ * larger entries), so that they need not be copied together first. */
+custos_rc cu_ledger_block_encode_stride(const cu_ledger_ru *first,
+                                        size_t stride, size_t n,
+                                        cu_buf *out) CUSTOS_WUR;
 
-/* Registers custos_rollups(data) and custos_pack_rollups(...) on db: the
- * open hook of the ledger (lib/store/schema.c), run before the
- * migrations, which use both.  EDB with diag on failure. */
+/* Rows for custos_int_rows(p) (blocks.c): n rows of at most
+ * CU_LEDGER_ROWS_COLS integers, columns c0, c1, ..., each row made when
+ * SQLite reaches it by row(arg, i, v), which sets v[0..] to row i's
+ * values.  p is a pointer to this bound with
+ * sqlite3_bind_pointer(st, k, rows, CU_LEDGER_ROWS_PTR, NULL), which must
+ * stay valid while the statement runs. */
+typedef struct cu_ledger_rows {
+  size_t n;
+  void (*row)(const void *arg, size_t i, int64_t *v);
+  const void *arg;
+} cu_ledger_rows;
+#define CU_LEDGER_ROWS_COLS 24
+#define CU_LEDGER_ROWS_PTR "custos_int_rows"
+
+/* Registers custos_rollups(data), custos_int_rows(p) and
+ * custos_pack_rollups(...) on db: the open hook of the ledger
+ * (lib/store/schema.c), run before the migrations, which use the first
+ * and the last.  EDB with diag on failure. */
 custos_rc cu_ledger_on_open(sqlite3 *db, custos_diag *d) CUSTOS_WUR;
 
 /* Monthly rollups: the daily rollups of one source summed per calendar

@@ -154,6 +154,156 @@ static void test_roundtrip(void **state) {
   sqlite3_close(db);
 }
 
+/* The block format as its comment in blocks.c states it, written a byte
+ * at a time: what the encoder's word-at-a-time varints must equal. */
+static size_t ref_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+static uint64_t ref_zigzag(int64_t v) {
+  return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
+}
+
+static size_t ref_encode(const cu_ledger_ru *v, size_t n, uint8_t *out) {
+  size_t o = 0;
+  out[o++] = 1;
+  o += ref_varint(out + o, n);
+  uint64_t prev = 0;
+  for (size_t i = 0; i < n;) {
+    size_t g = 1;
+    while (i + g < n && memcmp(v[i].v, v[i + g].v,
+                               CU_RU_DAY * sizeof v[i].v[0]) == 0)
+      g++;
+    o += ref_varint(out + o, g);
+    for (int k = CU_RU_SUB; k < CU_RU_DAY; k++)
+      o += ref_varint(out + o, (uint64_t)v[i].v[k]);
+    for (size_t j = i; j < i + g; j++) {
+      const int64_t *f = v[j].v;
+      uint64_t day = (uint64_t)f[CU_RU_DAY], d = day - prev;
+      int64_t sd, se;
+      uint64_t e = (uint64_t)f[CU_RU_EFFECTIVE] - (uint64_t)f[CU_RU_BILLED];
+      memcpy(&sd, &d, sizeof sd);
+      memcpy(&se, &e, sizeof se);
+      prev = day;
+      o += ref_varint(out + o, ref_zigzag(sd));
+      o += ref_varint(out + o, ref_zigzag(f[CU_RU_QUANTITY]));
+      o += ref_varint(out + o, ref_zigzag(f[CU_RU_BILLED]));
+      o += ref_varint(out + o, ref_zigzag(se));
+      o += ref_varint(out + o, (uint64_t)f[CU_RU_ROWS]);
+      o += ref_varint(out + o, (uint64_t)f[CU_RU_FIRST_LINE]);
+      o += ref_varint(out + o, (uint64_t)f[CU_RU_LAST_LINE] -
+                                   (uint64_t)f[CU_RU_FIRST_LINE]);
+    }
+    i += g;
+  }
+  return o;
+}
+
+/* The encoder's bytes are the format's, byte for byte: random rollups,
+ * and every value at and around each power of two (each varint length
+ * and its edges, both signs), also through the strided entry. */
+static void test_encode_bytes(void **state) {
+  (void)state;
+  enum { N = 2000 };
+  cu_ledger_ru *v = calloc(N, sizeof *v);
+  uint8_t *ref = malloc((size_t)N * 200);
+  struct {
+    int64_t pad[3];
+    cu_ledger_ru ru;
+  } *wide = calloc(N, sizeof *wide);
+  assert_non_null(v);
+  assert_non_null(ref);
+  assert_non_null(wide);
+  cu_buf b, b2;
+  cu_buf_init(&b, (size_t)1 << 24);
+  cu_buf_init(&b2, (size_t)1 << 24);
+  for (int round = 0; round < 40; round++) {
+    size_t n = round == 0 ? 0 : 1 + rnd() % N;
+    if (round % 2) {
+      fill(v, n);
+    } else {
+      /* Values 2^k - 1, 2^k and 2^k + 1 and their negatives. */
+      for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < CU_RU_NFIELDS; k++) {
+          uint64_t u = ((uint64_t)1 << (rnd() % 64)) + (rnd() % 3) - 1;
+          if (rnd() % 2)
+            u = 0 - u;
+          memcpy(&v[i].v[k], &u, sizeof u);
+        }
+    }
+    size_t len = ref_encode(v, n, ref);
+    assert_int_equal(cu_ledger_block_encode(v, n, &b), CUSTOS_OK);
+    assert_int_equal(b.len, len);
+    assert_memory_equal(b.data, ref, len);
+    for (size_t i = 0; i < n; i++)
+      wide[i].ru = v[i];
+    assert_int_equal(cu_ledger_block_encode_stride(&wide[0].ru, sizeof *wide,
+                                                   n, &b2),
+                     CUSTOS_OK);
+    assert_int_equal(b2.len, len);
+    assert_memory_equal(b2.data, ref, len);
+  }
+  cu_buf_free(&b);
+  cu_buf_free(&b2);
+  free(wide);
+  free(ref);
+  free(v);
+}
+
+/* custos_int_rows gives the rows its pointer makes, and none for any
+ * other value of its argument (SQL cannot make the pointer). */
+static void int_row(const void *arg, size_t i, int64_t *v) {
+  for (int c = 0; c < CU_LEDGER_ROWS_COLS; c++)
+    v[c] = *(const int64_t *)arg * (int64_t)i + c;
+}
+
+static void test_int_rows(void **state) {
+  (void)state;
+  sqlite3 *db = mem_db();
+  int64_t mult = 1000;
+  cu_ledger_rows rows = {500, int_row, &mult};
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*), sum(c0), sum(c23),"
+                                      " max(c5) FROM custos_int_rows(?1)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_pointer(st, 1, &rows, CU_LEDGER_ROWS_PTR, NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 500);
+  assert_int_equal(sqlite3_column_int64(st, 1), 1000 * 499 * 500 / 2);
+  assert_int_equal(sqlite3_column_int64(st, 2), 1000 * 499 * 500 / 2 + 23 * 500);
+  assert_int_equal(sqlite3_column_int64(st, 3), 1000 * 499 + 5);
+  sqlite3_reset(st);
+  /* The same statement with an integer, a blob, a pointer of another
+   * type: no rows. */
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)(intptr_t)&rows);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_reset(st);
+  sqlite3_bind_blob(st, 1, &rows, sizeof rows, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_reset(st);
+  sqlite3_bind_pointer(st, 1, &rows, "something_else", NULL);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_finalize(st);
+  /* Not from the schema: a view over it cannot be used. */
+  assert_int_equal(sqlite3_exec(db, "CREATE VIEW v AS SELECT c0 FROM"
+                                    " custos_int_rows(1)", NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM v", NULL, NULL, NULL),
+                       SQLITE_OK);
+  sqlite3_close(db);
+}
+
 /* custos_pack_rollups sorts: the same rows in any order make the same
  * blob, the one cu_ledger_block_encode makes of them sorted. */
 static void test_pack(void **state) {
@@ -597,12 +747,27 @@ static void ingest_rows(cu_ws *ws, const char *tmp, const char *name,
   check_blocks(ws);
 }
 
+static void meter_row(FILE *out, int m, const char *cm, int day,
+                      const char *bm);
+
+/* Days 1 to 3 of April of one meter, each billed in April's period and
+ * (later in the file) in March's. */
+static void two_period_rows(FILE *out) {
+  for (int day = 1; day <= 3; day++)
+    meter_row(out, 0, "2025-04", day, "2025-04");
+  for (int day = 1; day <= 3; day++)
+    meter_row(out, 0, "2025-04", day, "2025-03");
+}
+
 /* One account and unit with fewer rollups than the radix sort takes
  * (BSORT_SMALL), over two billing periods and two services, in a file
- * whose rows are in neither's order: the insertion sort must order them
- * by period (or a period is cut into several blocks), then by the
+ * whose rows are in neither's order: the count of periods must order
+ * them by period (or a period is cut into several blocks), then by the
  * dimension set's rank and the day (or a block differs from the one
- * custos_pack_rollups makes). */
+ * custos_pack_rollups makes).  Then six rollups of one meter whose days
+ * have rollups of two periods, the later period's row first, so that
+ * the set's table holds them out of period order and the insertion
+ * sort orders them. */
 static void test_small_groups(void **state) {
   (void)state;
   char tmp[256], ws_dir[300];
@@ -618,6 +783,9 @@ static void test_small_groups(void **state) {
                    2);
   assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
                    2);
+  ingest_rows(ws, tmp, "two.csv", two_period_rows);
+  assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
+                   4);
   cu_ws_close(ws);
   fixture_rm_tree(tmp);
 }
@@ -969,6 +1137,7 @@ static void test_write_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_pack),
+      cmocka_unit_test(test_encode_bytes), cmocka_unit_test(test_int_rows),
       cmocka_unit_test(test_corrupt),      cmocka_unit_test(test_random_blobs),
       cmocka_unit_test(test_query_corrupt), cmocka_unit_test(test_migration),
       cmocka_unit_test(test_ingest_checkpoints),
