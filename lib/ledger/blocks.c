@@ -270,14 +270,13 @@ static int vt_disconnect(sqlite3_vtab *vt) {
   return SQLITE_OK;
 }
 
-/* A plan needs the block: without an equality on data there is nothing
- * to read, and the planner must put usage_blocks first. */
-static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii) {
-  (void)vt;
+/* The plan of a table-valued function that needs its hidden argument,
+ * column col, given by an equality: SQLITE_CONSTRAINT without it. */
+static int plan_on_arg(sqlite3_index_info *ii, int col) {
   int at = -1;
   for (int i = 0; i < ii->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
-    if (c->iColumn == COL_DATA && c->op == SQLITE_INDEX_CONSTRAINT_EQ &&
+    if (c->iColumn == col && c->op == SQLITE_INDEX_CONSTRAINT_EQ &&
         c->usable)
       at = i;
   }
@@ -289,6 +288,13 @@ static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii) {
   ii->estimatedCost = 100.0;
   ii->estimatedRows = 100;
   return SQLITE_OK;
+}
+
+/* A plan needs the block: without an equality on data there is nothing
+ * to read, and the planner must put usage_blocks first. */
+static int vt_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii) {
+  (void)vt;
+  return plan_on_arg(ii, COL_DATA);
 }
 
 static int vt_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
@@ -436,21 +442,7 @@ static int rows_connect(sqlite3 *db, void *aux, int argc,
 /* A plan needs the rows' pointer, as custos_rollups needs its block. */
 static int rows_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii) {
   (void)vt;
-  int at = -1;
-  for (int i = 0; i < ii->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
-    if (c->iColumn == CU_LEDGER_ROWS_COLS &&
-        c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->usable)
-      at = i;
-  }
-  if (at < 0)
-    return SQLITE_CONSTRAINT;
-  ii->aConstraintUsage[at].argvIndex = 1;
-  ii->aConstraintUsage[at].omit = 1;
-  ii->idxNum = 1;
-  ii->estimatedCost = 100.0;
-  ii->estimatedRows = 100;
-  return SQLITE_OK;
+  return plan_on_arg(ii, CU_LEDGER_ROWS_COLS);
 }
 
 static int rows_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
