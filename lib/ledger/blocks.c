@@ -238,6 +238,22 @@ typedef struct cursor {
   bool eof;
 } cursor;
 
+/* Declares a table-valued function's columns (sql), sets its
+ * sqlite3_vtab_config option and makes its plain sqlite3_vtab. */
+static int connect_as(sqlite3 *db, const char *sql, int config,
+                      sqlite3_vtab **out) {
+  int rc = sqlite3_declare_vtab(db, sql);
+  if (rc != SQLITE_OK)
+    return rc;
+  sqlite3_vtab_config(db, config);
+  sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
+  if (!vt)
+    return SQLITE_NOMEM;
+  memset(vt, 0, sizeof *vt);
+  *out = vt;
+  return SQLITE_OK;
+}
+
 static int vt_connect(sqlite3 *db, void *aux, int argc,
                       const char *const *argv, sqlite3_vtab **out,
                       char **err) {
@@ -245,24 +261,16 @@ static int vt_connect(sqlite3 *db, void *aux, int argc,
   (void)argc;
   (void)argv;
   (void)err;
-  int rc = sqlite3_declare_vtab(
-      db, "CREATE TABLE x(day INTEGER, subscription INTEGER,"
-          " service INTEGER, meter INTEGER, region INTEGER,"
-          " qty_unit INTEGER, currency INTEGER, charge INTEGER,"
-          " quantity INTEGER, billed INTEGER, effective INTEGER,"
-          " rows INTEGER, first_line INTEGER, last_line INTEGER,"
-          " data HIDDEN)");
-  if (rc != SQLITE_OK)
-    return rc;
   /* It reads only its argument, so a view in the schema may use it
    * whatever trusted_schema says. */
-  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-  sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
-  if (!vt)
-    return SQLITE_NOMEM;
-  memset(vt, 0, sizeof *vt);
-  *out = vt;
-  return SQLITE_OK;
+  return connect_as(db,
+                    "CREATE TABLE x(day INTEGER, subscription INTEGER,"
+                    " service INTEGER, meter INTEGER, region INTEGER,"
+                    " qty_unit INTEGER, currency INTEGER, charge INTEGER,"
+                    " quantity INTEGER, billed INTEGER, effective INTEGER,"
+                    " rows INTEGER, first_line INTEGER, last_line INTEGER,"
+                    " data HIDDEN)",
+                    SQLITE_VTAB_INNOCUOUS, out);
 }
 
 static int vt_disconnect(sqlite3_vtab *vt) {
@@ -420,23 +428,16 @@ static int rows_connect(sqlite3 *db, void *aux, int argc,
   (void)argc;
   (void)argv;
   (void)err;
-  int rc = sqlite3_declare_vtab(
-      db, "CREATE TABLE x(c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER,"
-          " c4 INTEGER, c5 INTEGER, c6 INTEGER, c7 INTEGER, c8 INTEGER,"
-          " c9 INTEGER, c10 INTEGER, c11 INTEGER, c12 INTEGER, c13 INTEGER,"
-          " c14 INTEGER, c15 INTEGER, c16 INTEGER, c17 INTEGER, c18 INTEGER,"
-          " c19 INTEGER, c20 INTEGER, c21 INTEGER, c22 INTEGER, c23 INTEGER,"
-          " src HIDDEN)");
-  if (rc != SQLITE_OK)
-    return rc;
   /* Only the ingest's own statements use it, never the schema. */
-  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  sqlite3_vtab *vt = sqlite3_malloc(sizeof *vt);
-  if (!vt)
-    return SQLITE_NOMEM;
-  memset(vt, 0, sizeof *vt);
-  *out = vt;
-  return SQLITE_OK;
+  return connect_as(
+      db,
+      "CREATE TABLE x(c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER,"
+      " c4 INTEGER, c5 INTEGER, c6 INTEGER, c7 INTEGER, c8 INTEGER,"
+      " c9 INTEGER, c10 INTEGER, c11 INTEGER, c12 INTEGER, c13 INTEGER,"
+      " c14 INTEGER, c15 INTEGER, c16 INTEGER, c17 INTEGER, c18 INTEGER,"
+      " c19 INTEGER, c20 INTEGER, c21 INTEGER, c22 INTEGER, c23 INTEGER,"
+      " src HIDDEN)",
+      SQLITE_VTAB_DIRECTONLY, out);
 }
 
 /* A plan needs the rows' pointer, as custos_rollups needs its block. */

@@ -775,6 +775,34 @@ static char *trace_src(const char *path, const void *in, size_t n,
   return s;
 }
 
+/* The file at path read with selection sel (nsel fields) gives the same
+ * trace copied, in place (raw_fields), in place with the narrow scan
+ * and with the careful scanner; keep sets keep_buffers.  what names the
+ * case when in place and copied differ. */
+static void assert_mapped_modes(const char *path, bool keep, const int *sel,
+                                size_t nsel, const char *what) {
+  cu_csv_opts o;
+  cu_csv_opts_default(&o);
+  o.keep_buffers = keep;
+  char *copied = trace_src(path, NULL, 0, &o, sel, nsel);
+  o.raw_fields = true;
+  char *direct = trace_src(path, NULL, 0, &o, sel, nsel);
+  o.narrow_scan = true;
+  char *narrow = trace_src(path, NULL, 0, &o, sel, nsel);
+  o.raw_fields = false;
+  o.slow_scan = true;
+  char *slow = trace_src(path, NULL, 0, &o, sel, nsel);
+  if (strcmp(direct, copied) != 0)
+    fprintf(stderr, "%s: in place and copied differ\n", what);
+  assert_string_equal(direct, copied);
+  assert_string_equal(narrow, copied);
+  assert_string_equal(slow, copied);
+  free(copied);
+  free(direct);
+  free(narrow);
+  free(slow);
+}
+
 static char *trace_sel(const void *in, size_t n, const cu_csv_opts *o,
                        const int *sel, size_t nsel) {
   return trace_src(NULL, in, n, o, sel, nsel);
@@ -947,20 +975,7 @@ static void test_fast_window(void **state) {
           fputs("1234567,\n", fp);
         assert_int_equal(fwrite(in, 1, n + tl, fp), n + tl);
         fclose(fp);
-        cu_csv_opts o;
-        cu_csv_opts_default(&o);
-        o.raw_fields = true;
-        char *direct = trace_src(path, NULL, 0, &o, sel1, 1);
-        o.narrow_scan = true;
-        char *mnarrow = trace_src(path, NULL, 0, &o, sel1, 1);
-        o.raw_fields = false;
-        o.slow_scan = true;
-        char *mslow = trace_src(path, NULL, 0, &o, sel1, 1);
-        assert_string_equal(direct, mslow);
-        assert_string_equal(mnarrow, mslow);
-        free(direct);
-        free(mnarrow);
-        free(mslow);
+        assert_mapped_modes(path, false, sel1, 1, "window");
       }
     }
   }
@@ -1017,27 +1032,9 @@ static void test_raw_mapped(void **state) {
       write_records(path, sizes[z], v & 1);
       for (int k = 0; k < 2; k++) {
         const int *sel = k ? sel_c : sel_b;
-        cu_csv_opts o;
-        cu_csv_opts_default(&o);
-        o.keep_buffers = v >= 2;
-        char *copied = trace_src(path, NULL, 0, &o, sel, 3);
-        o.raw_fields = true;
-        char *direct = trace_src(path, NULL, 0, &o, sel, 3);
-        o.narrow_scan = true;
-        char *narrow = trace_src(path, NULL, 0, &o, sel, 3);
-        o.raw_fields = false;
-        o.slow_scan = true;
-        char *slow = trace_src(path, NULL, 0, &o, sel, 3);
-        if (strcmp(direct, copied) != 0)
-          fprintf(stderr, "size %zu variant %d: in place and copied differ\n",
-                  sizes[z], v);
-        assert_string_equal(direct, copied);
-        assert_string_equal(narrow, copied);
-        assert_string_equal(slow, copied);
-        free(copied);
-        free(direct);
-        free(narrow);
-        free(slow);
+        char what[64];
+        snprintf(what, sizeof what, "size %zu variant %d", sizes[z], v);
+        assert_mapped_modes(path, v >= 2, sel, 3, what);
       }
     }
   }

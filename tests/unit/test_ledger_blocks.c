@@ -721,6 +721,16 @@ static void small_rows(FILE *out) {
 
 /* Ingests rows written by rows(out) into ws as file name under tmp and
  * checks the blocks against custos_pack_rollups. */
+/* A workspace in a new folder under tmp (n bytes) holding the test
+ * directory of tests/integration/data. */
+static cu_ws *small_ws(char *tmp, size_t n) {
+  char ws_dir[300];
+  fixture_tmp("blocks", tmp, n);
+  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
+  return fixture_ws_directory(
+      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
+}
+
 static void ingest_rows(cu_ws *ws, const char *tmp, const char *name,
                         void (*rows)(FILE *)) {
   char file[400];
@@ -770,11 +780,8 @@ static void two_period_rows(FILE *out) {
  * sort orders them. */
 static void test_small_groups(void **state) {
   (void)state;
-  char tmp[256], ws_dir[300];
-  fixture_tmp("blocks", tmp, sizeof tmp);
-  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
-  cu_ws *ws = fixture_ws_directory(
-      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
+  char tmp[256];
+  cu_ws *ws = small_ws(tmp, sizeof tmp);
   ingest_rows(ws, tmp, "small.csv", small_rows);
   assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_rollups", NULL),
                    (int64_t)CU_ARRAY_LEN(small_rows_tab));
@@ -832,11 +839,8 @@ static void mixed_period_rows(FILE *out) {
  * group, equal custos_pack_rollups' blocks of the same rollups. */
 static void test_sort_paths(void **state) {
   (void)state;
-  char tmp[256], ws_dir[300];
-  fixture_tmp("blocks", tmp, sizeof tmp);
-  snprintf(ws_dir, sizeof ws_dir, "%s/ws", tmp);
-  cu_ws *ws = fixture_ws_directory(
-      ws_dir, CUSTOS_SOURCE_DIR "/tests/integration/data/directory/[asu]*.csv");
+  char tmp[256];
+  cu_ws *ws = small_ws(tmp, sizeof tmp);
   ingest_rows(ws, tmp, "big.csv", big_block_rows);
   assert_int_equal(fixture_int(ws, "SELECT count(*) FROM usage_blocks", NULL),
                    1);
