@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -306,7 +310,19 @@ static void test_wal_buffered(void **state) {
   walbuf_write(ws, 2000, 3, true);
   assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
   walbuf_check(other, 2000, 3);
-  /* And after a checkpoint, from the database file alone. */
+  /* And after a checkpoint, from the database file alone; the
+   * checkpoint's page writes are gathered too. */
+  int nlog = 0, nckpt = 0;
+  w0 = cu_ws_vfs_writes();
+  assert_int_equal(sqlite3_wal_checkpoint_v2(cu_ws_db(ws), NULL,
+                                             SQLITE_CHECKPOINT_PASSIVE, &nlog,
+                                             &nckpt),
+                   SQLITE_OK);
+  writes = cu_ws_vfs_writes() - w0;
+  assert_true(nckpt > 1000);
+  assert_true(writes > 0);
+  assert_true(writes * 10 < (uint64_t)nckpt);
+  walbuf_check(other, 2000, 3);
   assert_int_equal(sqlite3_wal_checkpoint_v2(cu_ws_db(ws), NULL,
                                              SQLITE_CHECKPOINT_TRUNCATE, NULL,
                                              NULL),
@@ -314,6 +330,131 @@ static void test_wal_buffered(void **state) {
   walbuf_check(other, 2000, 3);
   sqlite3_close(other);
   cu_ws_close(ws);
+}
+
+/* A workspace of its own under the test directory, and walt in it. */
+static cu_ws *walbuf_ws(const char *name) {
+  char wdir[128];
+  snprintf(wdir, sizeof wdir, "%.*s/%s", (int)(strlen(dir) - 3), dir, name);
+  assert_int_equal(cu_ws_create(wdir, NULL), CUSTOS_OK);
+  cu_ws *ws = NULL;
+  assert_int_equal(cu_ws_open(wdir, &ws, NULL), CUSTOS_OK);
+  assert_int_equal(cu_ws_exec(ws,
+                              "PRAGMA wal_autocheckpoint=0;"
+                              "CREATE TABLE walt(id INTEGER PRIMARY KEY,"
+                              " x BLOB)",
+                              NULL),
+                   CUSTOS_OK);
+  return ws;
+}
+
+/* Caps the size of any file this process writes at its present size plus
+ * extra bytes (RLIMIT_FSIZE); a write past it fails (EFBIG, SIGXFSZ
+ * ignored).  Returns the limit it replaced. */
+static struct rlimit cap_file_size(cu_ws *ws, const char *file, off_t extra) {
+  char path[256];
+  assert_int_equal(cu_ws_path(ws, file, path, sizeof path), CUSTOS_OK);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = (rlim_t)(sb.st_size + extra);
+  signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  return old;
+}
+
+/* A WAL write that fails once SQLite has handed it over (the VFS's
+ * writer thread writes it later) fails the commit, and nothing of the
+ * transaction is seen; the workspace goes on once there is room. */
+static void test_wal_write_fails(void **state) {
+  (void)state;
+  cu_ws *ws = walbuf_ws("walfull");
+  assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+  walbuf_write(ws, 200, 0, false);
+  assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
+  /* 2000 rows of 3000 bytes need about 6 MB of WAL; 1 MB more is let. */
+  struct rlimit old = cap_file_size(ws, "custos.db-wal", 1 << 20);
+  assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+  assert_int_equal(cu_ws_exec(ws, "DELETE FROM walt", NULL), CUSTOS_OK);
+  walbuf_write(ws, 2000, 1, false);
+  custos_diag d;
+  custos_diag_clear(&d);
+  custos_rc rc = cu_ws_commit(ws, &d);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  assert_int_not_equal(rc, CUSTOS_OK);
+  cu_ws_rollback(ws);
+  walbuf_check(cu_ws_db(ws), 200, 0);
+  assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+  walbuf_write(ws, 200, 2, true);
+  assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
+  walbuf_check(cu_ws_db(ws), 200, 2);
+  cu_ws_close(ws);
+}
+
+/* Runs a checkpoint of the workspace at wdir in a child process whose
+ * files may grow by extra bytes at most; its wait status. */
+static int checkpoint_capped(const char *wdir, off_t extra) {
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    /* A connection of the child's own: one made before fork is not its
+     * to use. */
+    cu_ws *ws = NULL;
+    if (cu_ws_open(wdir, &ws, NULL) != CUSTOS_OK)
+      _exit(2);
+    (void)cap_file_size(ws, "custos.db", extra);
+    int rc = sqlite3_wal_checkpoint_v2(cu_ws_db(ws), NULL,
+                                       SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    _exit(rc == SQLITE_OK ? 0 : 3);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
+/* A checkpoint whose gathered page writes fail: when a later page write
+ * can tell SQLite, the checkpoint fails; when the last buffer fails as
+ * the copy ends (SQLite does not hear of it there), the process ends
+ * before the checkpoint counts the pages.  Either way the WAL still holds
+ * every page, and the next checkpoint copies them. */
+static void test_checkpoint_write_fails(void **state) {
+  (void)state;
+  struct {
+    int rows;     /* of 3000 bytes, in the WAL */
+    off_t extra;  /* bytes the database may grow by */
+    bool aborts;
+  } cases[] = {{2000, 64 << 10, false}, {10, 0, true}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    /* A new workspace each: the pages must grow the file. */
+    char name[32], wdir[128];
+    snprintf(name, sizeof name, "ckptfull%zu", k);
+    snprintf(wdir, sizeof wdir, "%.*s/%s", (int)(strlen(dir) - 3), dir, name);
+    cu_ws *ws = walbuf_ws(name);
+    assert_int_equal(cu_ws_begin(ws, NULL), CUSTOS_OK);
+    walbuf_write(ws, cases[k].rows, (int)k, false);
+    assert_int_equal(cu_ws_commit(ws, NULL), CUSTOS_OK);
+    int status = checkpoint_capped(wdir, cases[k].extra);
+    if (cases[k].aborts) {
+      if (!WIFSIGNALED(status))
+        fail_msg("case %zu: the child exited with %d", k, WEXITSTATUS(status));
+      assert_int_equal(WTERMSIG(status), SIGABRT);
+    } else {
+      assert_true(WIFEXITED(status));
+      assert_int_equal(WEXITSTATUS(status), 3);
+    }
+    walbuf_check(cu_ws_db(ws), cases[k].rows, (int)k);
+    int nlog = -1, nckpt = -1;
+    assert_int_equal(sqlite3_wal_checkpoint_v2(cu_ws_db(ws), NULL,
+                                               SQLITE_CHECKPOINT_PASSIVE,
+                                               &nlog, &nckpt),
+                     SQLITE_OK);
+    assert_int_equal(nckpt, nlog);
+    walbuf_check(cu_ws_db(ws), cases[k].rows, (int)k);
+    cu_ws_close(ws);
+  }
 }
 
 int main(void) {
@@ -325,6 +466,8 @@ int main(void) {
       cmocka_unit_test(test_newer_schema_refused),
       cmocka_unit_test(test_missing_workspace),
       cmocka_unit_test(test_wal_buffered),
+      cmocka_unit_test(test_wal_write_fails),
+      cmocka_unit_test(test_checkpoint_write_fails),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
