@@ -2105,7 +2105,7 @@ static custos_rc insert_cover(ingest *g, const cover *cv, size_t n,
                               int64_t src, custos_diag *d) {
   sqlite3_stmt *st = NULL;
   custos_rc rc = cu_ws_prepare(g->ws,
-                               "INSERT INTO usage_coverage(source_id,"
+                               "INSERT OR FAIL INTO usage_coverage(source_id,"
                                " account, period, rows, billed) SELECT c0,"
                                " c1, c2, c3, c4 FROM custos_int_rows(?1)",
                                &st, d);
@@ -2976,7 +2976,8 @@ static custos_rc write_monthly(ingest *g, mrollup *const *ord, size_t n,
   sqlite3_stmt *st = NULL;
   custos_rc rc = cu_ws_prepare(
       g->ws,
-      "INSERT INTO usage_monthly(unit, month, account, period, source_id,"
+      "INSERT OR FAIL INTO usage_monthly(unit, month, account, period,"
+      " source_id,"
       " subscription, service, meter, region, qty_unit, currency, charge, qh,"
       " ql, bh, bl, eh, el, rows) SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8,"
       " c9, c10, c11, c12, c13, c14, c15, c16, c17, c18 FROM"
@@ -3378,9 +3379,14 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
   if (g->nrollups == 0)
     return CUSTOS_OK;
   /* ins[k] stores k blocks: one statement's cost was more than a
-   * block's insert.  Only ins[1] and ins[BLK_BATCH] are made. */
+   * block's insert.  Only ins[1] and ins[BLK_BATCH] are made.  OR FAIL,
+   * here and in the ledger's other multi-row inserts: with ABORT, SQLite
+   * keeps a statement journal for each (in a temporary file once past 64
+   * KiB) to undo the statement alone, where any error here rolls back the
+   * whole transaction. */
   sqlite3_stmt *ins[BLK_BATCH + 1] = {NULL};
-  const char *head_sql = "INSERT INTO usage_blocks(source_id, account,"
+  const char *head_sql = "INSERT OR FAIL INTO usage_blocks(source_id,"
+                         " account,"
                          " period, unit, data) VALUES";
   custos_rc rc = prepare_rows_insert(g->ws, head_sql, BLK_COLS, 1, &ins[1], d);
   if (rc == CUSTOS_OK)
