@@ -55,8 +55,8 @@ custos_rc cu_ws_open(const char *dir, cu_ws **out, custos_diag *d) CUSTOS_WUR;
  * The name of the VFS every workspace connection uses (walbuf.c): SQLite's
  * default VFS with the writes to the WAL, and a checkpoint's to the
  * database file, gathered into large ones that a thread of their own
- * writes.  It is
- * registered on the first call; NULL (the default VFS) when that failed.
+ * writes.  It is registered on the first call; NULL (the default VFS)
+ * when that failed.
  * Other connections to the same database, through any VFS, see the same
  * files and locks.
  */
