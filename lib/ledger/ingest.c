@@ -3373,7 +3373,7 @@ static void *pack_main(void *arg) {
  * so the rollup it names is the first too large in the file whatever the
  * storage order. */
 static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
-                               wtimer *t, custos_diag *d) {
+                               resprep *rp, wtimer *t, custos_diag *d) {
   if (all_fit(g, d) != CUSTOS_OK)
     return CUSTOS_ETOOBIG;
   if (g->nrollups == 0)
@@ -3473,6 +3473,11 @@ static custos_rc write_rollups(ingest *g, int64_t src, cvlist *cl,
     if (d) /* d may be NULL, as everywhere */
       *d = p->d;
   }
+  /* The resources' text on a thread of its own from here, beside the
+   * monthly rollups' insert: started with the blocks, it took a share of
+   * the two cores the packer and the inserting thread kept busy. */
+  if (rc == CUSTOS_OK)
+    rc = resprep_start(g, rp, d);
   if (rc == CUSTOS_OK)
     rc = write_monthly(g, p->ord, p->nord, src, d);
   wt_mark(t, WT_MONTHLY);
@@ -3538,10 +3543,6 @@ static custos_rc write_all(ingest *g, cu_source *src,
     if (rc != CUSTOS_OK)
       goto out;
   }
-  /* The resources' text on a thread of its own, from now on. */
-  rc = resprep_start(g, &rp, d);
-  if (rc != CUSTOS_OK)
-    goto out;
   /* Dimension ids, then rollups.  The ids are given in the order a walk
    * of the rollups would meet the values, but through the sets in the
    * order of their first rollups: a set's later rollups add no value,
@@ -3562,7 +3563,10 @@ static custos_rc write_all(ingest *g, cu_source *src,
    * period, which then supersedes older sources (whose blocks and
    * monthly rollups have other source ids). */
   cvlist cl = {NULL, 0, 0};
-  rc = write_rollups(g, src->id, &cl, t, d);
+  rc = write_rollups(g, src->id, &cl, &rp, t, d);
+  /* Without rollups to write, the resources are prepared here. */
+  if (rc == CUSTOS_OK && !rp.g)
+    rc = resprep_start(g, &rp, d);
   if (t->on) {
     double w0, c0;
     phase_clock(&w0, &c0);
