@@ -62,8 +62,10 @@ custos_rc cu_ws_open(const char *dir, cu_ws **out, custos_diag *d) CUSTOS_WUR;
  */
 #define CU_WS_VFS "custos-walbuf"
 const char *cu_ws_vfs(void);
-/* Writes the VFS has passed to the files so far (for tests). */
+/* Writes the VFS has passed to the files so far, and reads to the WALs
+ * (for tests). */
 uint64_t cu_ws_vfs_writes(void);
+uint64_t cu_ws_vfs_wal_reads(void);
 
 /* Closes ws; NULL is fine.  An open transaction is rolled back. */
 void cu_ws_close(cu_ws *ws);

@@ -34,6 +34,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,7 +71,13 @@ struct wfile {
   int nbuf;           /* buffers allocated (io.mu) */
   _Atomic int pending; /* buffers queued or being written */
   _Atomic int err;     /* the first failed write's code, not yet told */
-  int fd;              /* WAL: a descriptor to start writeback, or -1 */
+  int fd;              /* a descriptor to start writeback, or -1 */
+  const char *name;    /* the file's path (SQLite keeps it until close) */
+  /* A WAL's read-ahead inside a checkpoint's copy (see w_read). */
+  unsigned char *ra;
+  sqlite3_int64 ra_off, ra_len, ra_size;
+  unsigned ra_gen;
+  char pad2[4];
   bool wal;            /* a WAL, else the main database */
   bool in_ckpt;        /* the database inside a checkpoint's copy */
   bool commit_page;    /* the next write is a commit frame's page */
@@ -83,6 +90,7 @@ static sqlite3_vfs *orig_vfs;
 static bool registered;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t nwrites; /* writes passed to the real files */
+static _Atomic uint64_t nreads;  /* reads passed to the WALs */
 
 /* The writer thread and its queue, shared by every file. */
 static struct {
@@ -93,6 +101,10 @@ static struct {
 } io = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
         PTHREAD_COND_INITIALIZER, NULL, NULL};
 static pthread_once_t io_once = PTHREAD_ONCE_INIT;
+/* Whether this thread is inside a checkpoint's copy (between the
+ * database file's SQLITE_FCNTL_CKPT_START and _DONE), and which one. */
+static _Thread_local bool in_copy;
+static _Thread_local unsigned copy_gen;
 static bool io_running; /* set once, before the first buffer is queued */
 static pid_t io_pid;    /* the process the writer runs in */
 
@@ -252,10 +264,50 @@ static int w_close(sqlite3_file *p) {
     b = n;
   }
   f->cur = f->spare = NULL;
-  if (f->fd >= 0)
-    close(f->fd);
+  sqlite3_free(f->ra);
+  f->ra = NULL;
+  if (f->fd >= 0 && f->wal)
+    close(f->fd); /* a database's is db_fd's */
   f->fd = -1;
   return rc != SQLITE_OK ? rc : rc2;
+}
+
+/*
+ * Serves a read of the WAL inside a checkpoint's copy from WALBUF_CAP
+ * bytes read at once: the copy reads the frames' pages 4 KiB a call, in
+ * the WAL's order for the pages one commit wrote.  Safe there only: the
+ * checkpointer holds the WAL's first read lock, so no writer restarts the
+ * WAL over the frames it copies, and those frames are committed and do
+ * not change; bytes past the file's size at the copy's first read are
+ * never served.  False when the read is not so served.
+ */
+static bool read_ahead(wfile *f, void *out, int n, sqlite3_int64 off) {
+  if (!f->wal || !in_copy || n <= 0 || n > WALBUF_CAP / 4)
+    return false;
+  if (f->ra_gen != copy_gen) {
+    f->ra_len = 0;
+    f->ra_gen = copy_gen;
+    if (f->real->pMethods->xFileSize(f->real, &f->ra_size) != SQLITE_OK)
+      f->ra_size = 0;
+  }
+  if (!(f->ra_len && off >= f->ra_off &&
+        off + n <= f->ra_off + f->ra_len)) {
+    f->ra_len = 0;
+    sqlite3_int64 len = f->ra_size - off;
+    if (len > WALBUF_CAP)
+      len = WALBUF_CAP;
+    if (len < n)
+      return false;
+    if (!f->ra && !(f->ra = sqlite3_malloc64((sqlite3_uint64)WALBUF_CAP)))
+      return false;
+    atomic_fetch_add_explicit(&nreads, 1, memory_order_relaxed);
+    if (f->real->pMethods->xRead(f->real, f->ra, (int)len, off) != SQLITE_OK)
+      return false;
+    f->ra_off = off;
+    f->ra_len = len;
+  }
+  memcpy(out, f->ra + (off - f->ra_off), (size_t)n);
+  return true;
 }
 
 static int w_read(sqlite3_file *p, void *out, int n, sqlite3_int64 off) {
@@ -263,6 +315,10 @@ static int w_read(sqlite3_file *p, void *out, int n, sqlite3_int64 off) {
   int rc = settle(f);
   if (rc != SQLITE_OK)
     return rc;
+  if (read_ahead(f, out, n, off))
+    return SQLITE_OK;
+  if (f->wal)
+    atomic_fetch_add_explicit(&nreads, 1, memory_order_relaxed);
   return f->real->pMethods->xRead(f->real, out, n, off);
 }
 
@@ -279,6 +335,7 @@ static int write_through(wfile *f, const void *data, int n,
 static int w_write(sqlite3_file *p, const void *data, int n,
                    sqlite3_int64 off) {
   wfile *f = (wfile *)p;
+  f->ra_len = 0;
   if (!f->wal && !f->in_ckpt)
     return write_through(f, data, n, off);
   bool commit = f->commit_page;
@@ -311,6 +368,7 @@ static int w_write(sqlite3_file *p, const void *data, int n,
 
 static int w_truncate(sqlite3_file *p, sqlite3_int64 size) {
   wfile *f = (wfile *)p;
+  f->ra_len = 0;
   int rc = settle(f);
   return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
@@ -362,10 +420,59 @@ static void ckpt_failed(int rc) {
   abort();
 }
 
+/*
+ * A descriptor of the database file at path, to start the writeback of
+ * a checkpoint's pages as they are written (the sync that ends the copy
+ * then finds them on their way), or -1.  Closing a descriptor of a file
+ * releases every lock the process holds on it, SQLite's included, so
+ * these are never closed: one per database file the process
+ * checkpoints, for the process's life, at most DB_FDS.
+ */
+#define DB_FDS 16
+static struct {
+  pthread_mutex_t mu;
+  size_t n;
+  struct {
+    dev_t dev;
+    ino_t ino;
+    int fd;
+  } v[DB_FDS];
+} dbfds = {PTHREAD_MUTEX_INITIALIZER, 0, {{0, 0, -1}}};
+
+static int db_fd(const char *path) {
+  struct stat st;
+  if (!path || stat(path, &st) != 0)
+    return -1;
+  int fd = -1;
+  pthread_mutex_lock(&dbfds.mu);
+  for (size_t i = 0; i < dbfds.n && fd < 0; i++)
+    if (dbfds.v[i].dev == st.st_dev && dbfds.v[i].ino == st.st_ino)
+      fd = dbfds.v[i].fd;
+  if (fd < 0 && dbfds.n < DB_FDS) {
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat fst;
+    if (fd >= 0 && fstat(fd, &fst) == 0) {
+      /* Kept under the file it opened, which is not the database's if
+       * the path was renamed over meanwhile (then not used). */
+      dbfds.v[dbfds.n].dev = fst.st_dev;
+      dbfds.v[dbfds.n].ino = fst.st_ino;
+      dbfds.v[dbfds.n].fd = fd;
+      dbfds.n++;
+      if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
+        fd = -1;
+    } else {
+      fd = -1; /* left open, for the reason above */
+    }
+  }
+  pthread_mutex_unlock(&dbfds.mu);
+  return fd;
+}
+
 static int w_fcntl(sqlite3_file *p, int op, void *arg) {
   wfile *f = (wfile *)p;
   if (op == SQLITE_FCNTL_CKPT_DONE && f->in_ckpt) {
     f->in_ckpt = false;
+    in_copy = false;
     int rc = settle(f);
     if (rc != SQLITE_OK)
       ckpt_failed(rc);
@@ -373,8 +480,13 @@ static int w_fcntl(sqlite3_file *p, int op, void *arg) {
     (void)drain(f);
   }
   int rc = f->real->pMethods->xFileControl(f->real, op, arg);
-  if (op == SQLITE_FCNTL_CKPT_START && !f->wal)
+  if (op == SQLITE_FCNTL_CKPT_START && !f->wal) {
     f->in_ckpt = true;
+    in_copy = true;
+    copy_gen++;
+    if (f->fd < 0)
+      f->fd = db_fd(f->name);
+  }
   return rc;
 }
 
@@ -459,6 +571,7 @@ static int w_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p,
   wfile *f = (wfile *)p;
   memset(f, 0, sizeof *f);
   f->fd = -1;
+  f->name = name;
   f->wal = (flags & SQLITE_OPEN_WAL) != 0;
   f->real = (sqlite3_file *)(f + 1);
   int rc = orig_vfs->xOpen(orig_vfs, name, f->real, flags, out_flags);
@@ -497,4 +610,8 @@ const char *cu_ws_vfs(void) {
 
 uint64_t cu_ws_vfs_writes(void) {
   return atomic_load_explicit(&nwrites, memory_order_relaxed);
+}
+
+uint64_t cu_ws_vfs_wal_reads(void) {
+  return atomic_load_explicit(&nreads, memory_order_relaxed);
 }
