@@ -48,12 +48,16 @@ warm() {
 }
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# custos and DuckDB in PAIRS alternating pairs (default 3): this machine's
+# custos and DuckDB in PAIRS alternating pairs (default 5): this machine's
 # speed drifts by a fifth within minutes, so one run of each says little.
-pairs=${PAIRS:-3}
+# A pair before them, printed but not counted, warms the machine up: the
+# first runs after the file is written land on memory the machine has not
+# touched for a while, which costs about 9 us a page on first touch here
+# (docs/internals.md), and were a third slower for both contenders.
+pairs=${PAIRS:-5}
 ws=$tmp/ws
 : >"$tmp/pairs"
-for i in $(seq "$pairs"); do
+for i in $(seq 0 "$pairs"); do
   rm -rf "$ws"
   cp -a "$ws0" "$ws"
   warm
@@ -65,6 +69,11 @@ for i in $(seq "$pairs"); do
   read -r dk _ <"$tmp/duck"
   read -r dw dusr dsys <"$tmp/time"
   dcpu=$(echo "$dusr $dsys" | awk '{printf "%.2f", $1 + $2}')
+  if [ "$i" = 0 ]; then
+    echo "warm-up pair (not counted): custos $secs s (CPU $cpu s); duckdb $dk s" \
+      "($dw s for its process, CPU $dcpu s)"
+    continue
+  fi
   echo "$secs $cpu $rss $dk $dw $dcpu" >>"$tmp/pairs"
   echo "pair $i: custos $secs s (CPU $cpu s, peak RSS $((rss / 1024)) MiB); duckdb $dk s" \
     "($dw s for its process, CPU $dcpu s); ratio $(echo "scale=2; $dk / $secs" | bc)x"
