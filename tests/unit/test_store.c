@@ -256,6 +256,22 @@ static void walbuf_check(sqlite3 *db, int n, int round) {
   sqlite3_finalize(st);
 }
 
+/* A workspace of its own under the test directory, and walt in it. */
+static cu_ws *walbuf_ws(const char *name) {
+  char wdir[128];
+  snprintf(wdir, sizeof wdir, "%.*s/%s", (int)(strlen(dir) - 3), dir, name);
+  assert_int_equal(cu_ws_create(wdir, NULL), CUSTOS_OK);
+  cu_ws *ws = NULL;
+  assert_int_equal(cu_ws_open(wdir, &ws, NULL), CUSTOS_OK);
+  assert_int_equal(cu_ws_exec(ws,
+                              "PRAGMA wal_autocheckpoint=0;"
+                              "CREATE TABLE walt(id INTEGER PRIMARY KEY,"
+                              " x BLOB)",
+                              NULL),
+                   CUSTOS_OK);
+  return ws;
+}
+
 /* The workspace VFS gathers WAL writes (walbuf.c): far fewer writes than
  * frames, and another connection sees every committed byte: after a
  * commit with a sync, after one without (synchronous=NORMAL: the commit
@@ -264,23 +280,13 @@ static void walbuf_check(sqlite3 *db, int n, int round) {
 static void test_wal_buffered(void **state) {
   (void)state;
   /* A workspace of its own: an earlier test leaves dir refused. */
-  char wdir[128];
-  snprintf(wdir, sizeof wdir, "%.*s/wal", (int)(strlen(dir) - 3), dir);
-  assert_int_equal(cu_ws_create(wdir, NULL), CUSTOS_OK);
-  cu_ws *ws = NULL;
-  assert_int_equal(cu_ws_open(wdir, &ws, NULL), CUSTOS_OK);
+  cu_ws *ws = walbuf_ws("wal");
   assert_non_null(cu_ws_vfs());
   char path[256];
   assert_int_equal(cu_ws_path(ws, "custos.db", path, sizeof path), CUSTOS_OK);
   sqlite3 *other = NULL;
   assert_int_equal(sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL),
                    SQLITE_OK);
-  assert_int_equal(cu_ws_exec(ws,
-                              "PRAGMA wal_autocheckpoint=0;"
-                              "CREATE TABLE walt(id INTEGER PRIMARY KEY,"
-                              " x BLOB)",
-                              NULL),
-                   CUSTOS_OK);
   /* 2000 rows of 3000 bytes: about 1500 frames of 4 KiB, each written
    * as two calls by SQLite. */
   uint64_t w0 = cu_ws_vfs_writes();
@@ -337,22 +343,6 @@ static void test_wal_buffered(void **state) {
   walbuf_check(other, 2000, 3);
   sqlite3_close(other);
   cu_ws_close(ws);
-}
-
-/* A workspace of its own under the test directory, and walt in it. */
-static cu_ws *walbuf_ws(const char *name) {
-  char wdir[128];
-  snprintf(wdir, sizeof wdir, "%.*s/%s", (int)(strlen(dir) - 3), dir, name);
-  assert_int_equal(cu_ws_create(wdir, NULL), CUSTOS_OK);
-  cu_ws *ws = NULL;
-  assert_int_equal(cu_ws_open(wdir, &ws, NULL), CUSTOS_OK);
-  assert_int_equal(cu_ws_exec(ws,
-                              "PRAGMA wal_autocheckpoint=0;"
-                              "CREATE TABLE walt(id INTEGER PRIMARY KEY,"
-                              " x BLOB)",
-                              NULL),
-                   CUSTOS_OK);
-  return ws;
 }
 
 /* Caps the size of any file this process writes at its present size plus
