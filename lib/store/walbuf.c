@@ -73,15 +73,14 @@ struct wfile {
   _Atomic int err;     /* the first failed write's code, not yet told */
   int fd;              /* a descriptor to start writeback, or -1 */
   const char *name;    /* the file's path (SQLite keeps it until close) */
-  /* A WAL's read-ahead inside a checkpoint's copy (see w_read). */
+  /* A WAL's read-ahead inside a checkpoint's copy (see read_ahead). */
   unsigned char *ra;
   sqlite3_int64 ra_off, ra_len, ra_size;
   unsigned ra_gen;
-  char pad2[4];
   bool wal;            /* a WAL, else the main database */
   bool in_ckpt;        /* the database inside a checkpoint's copy */
   bool commit_page;    /* the next write is a commit frame's page */
-  char pad[5];
+  char pad[1];
 };
 _Static_assert(sizeof(wfile) % 8 == 0, "the real file must stay aligned");
 
@@ -134,7 +133,8 @@ static void *writer_main(void *arg) {
     int rc = f->real->pMethods->xWrite(f->real, b->data, (int)b->len, b->off);
     atomic_fetch_add_explicit(&nwrites, 1, memory_order_relaxed);
 #ifdef SYNC_FILE_RANGE_WRITE
-    /* The WAL's sync at commit then finds its pages on their way. */
+    /* The sync that follows (a commit's, a checkpoint's) then finds the
+     * pages on their way. */
     if (rc == SQLITE_OK && f->fd >= 0)
       (void)sync_file_range(f->fd, b->off, b->len, SYNC_FILE_RANGE_WRITE);
 #endif
