@@ -174,7 +174,8 @@ static int flush(wfile *f) {
     return SQLITE_OK;
   f->cur = NULL;
   pthread_once(&io_once, io_start);
-  /* A child of fork has no writer: it writes its own files itself. */
+  /* A child of fork has no writer: it writes its own files itself (a
+   * file it opened; one it inherited is not its to use). */
   if (!io_running || getpid() != io_pid) {
     int rc = f->real->pMethods->xWrite(f->real, b->data, (int)b->len, b->off);
     atomic_fetch_add_explicit(&nwrites, 1, memory_order_relaxed);
@@ -590,7 +591,20 @@ static int w_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p,
   return SQLITE_OK;
 }
 
+/* A fork while another thread holds one of the locks here would leave
+ * the child a lock nobody releases: fork waits for them. */
+static void fork_prepare(void) {
+  pthread_mutex_lock(&io.mu);
+  pthread_mutex_lock(&dbfds.mu);
+}
+
+static void fork_release(void) {
+  pthread_mutex_unlock(&dbfds.mu);
+  pthread_mutex_unlock(&io.mu);
+}
+
 static void register_vfs(void) {
+  (void)pthread_atfork(fork_prepare, fork_release, fork_release);
   orig_vfs = sqlite3_vfs_find(NULL);
   if (!orig_vfs)
     return;
