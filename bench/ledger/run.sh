@@ -52,7 +52,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 # speed drifts by a fifth within minutes, so one run of each says little.
 # A pair before them, printed but not counted, warms the machine up: the
 # first runs after the file is written land on memory the machine has not
-# touched for a while, which costs about 9 us a page on first touch here
+# touched yet, which costs about 9 us a page more on first touch here
 # (docs/internals.md), and were a third slower for both contenders.
 pairs=${PAIRS:-5}
 ws=$tmp/ws

@@ -461,8 +461,14 @@ static int db_fd(const char *path) {
       dbfds.n++;
       if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
         fd = -1;
-    } else {
-      fd = -1; /* left open, for the reason above */
+    } else if (fd >= 0) {
+      /* Left open, for the reason above, in a slot of its own that no
+       * file matches, so that no more than DB_FDS are ever left. */
+      dbfds.v[dbfds.n].dev = 0;
+      dbfds.v[dbfds.n].ino = 0;
+      dbfds.v[dbfds.n].fd = -1;
+      dbfds.n++;
+      fd = -1;
     }
   }
   pthread_mutex_unlock(&dbfds.mu);
